@@ -1,0 +1,1 @@
+"""The stackless (callback ABI) strategy: filled in by a later issue."""

@@ -1,0 +1,1 @@
+"""The Canonical ABI: value types, lifting/lowering, runtime state and built-ins."""

@@ -1,0 +1,500 @@
+"""The canonical built-ins (spec: "Canonical Definitions").
+
+Each function here is one ``canon`` built-in: its first parameters are the
+definition's immediates (types, options, ``cancellable``/``async`` flags) and
+the rest are the core arguments; it returns the core results as a list. All
+act on the *current* thread, task and component instance.
+
+Every built-in except ``context.get/set`` and ``backpressure.inc/dec`` first
+checks ``may_leave``: built-ins are off limits during ``realloc`` and
+``post-return``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import trace
+from ..errors import trap_if
+from . import messages
+from .buffers import GuestReadableBuffer, GuestWritableBuffer
+from .context import RuntimeContext
+from .error_context import ErrorContext
+from .futures import ReadableFutureEnd, SharedFuture, WritableFutureEnd
+from .options import CanonicalOptions
+from .resources import ResourceHandle, ResourceType
+from .streams import CopyResult, CopyState, ReadableStreamEnd, SharedStream, WritableStreamEnd
+from .subtasks import Subtask
+from .threads import Thread, current_thread
+from .types import U32Type
+from .values import MAX_FLAT_PARAMS, CoreValueIter, lift_flat_values, load_string_from_range, store, store_string
+from .waitables import EventCode, EventTuple, Waitable, WaitableSet
+
+BLOCKED = 0xFFFF_FFFF
+
+
+def _inst() -> Any:
+    inst = current_thread().task.inst
+    inst.check_may_leave()
+    return inst
+
+
+# -- resources ------------------------------------------------------------------
+
+
+def canon_resource_new(rt: ResourceType, rep: int) -> list[int]:
+    inst = _inst()
+    return [inst.handles.add(ResourceHandle(rt, rep, own=True))]
+
+
+def canon_resource_drop(rt: ResourceType, i: int) -> list[Any]:
+    inst = _inst()
+    h = inst.handles.get(i)
+    trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
+    trap_if(h.rt is not rt, messages.RESOURCE_TYPE_MISMATCH)
+    trap_if(h.num_lends != 0, messages.RESOURCE_LENT)
+    inst.handles.remove(i)
+    if h.own:
+        if rt.dtor is not None:
+            # The destructor is a sync call into the defining instance, with
+            # the usual reentrance check (none if it is our own resource).
+            impl = rt.impl
+            if impl is not None and impl is not inst:
+                impl.check_enter_from(inst)
+                impl.enter_from(inst)
+                try:
+                    rt.dtor(h.rep)
+                finally:
+                    impl.leave_to(inst)
+            else:
+                rt.dtor(h.rep)
+    else:
+        h.borrow_scope.num_borrows -= 1
+    return []
+
+
+def canon_resource_rep(rt: ResourceType, i: int) -> list[int]:
+    h = current_thread().task.inst.handles.get(i)
+    trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
+    trap_if(h.rt is not rt, messages.RESOURCE_TYPE_MISMATCH)
+    return [h.rep]
+
+
+# -- thread-local context and backpressure ---------------------------------------
+
+
+def canon_context_get(i: int) -> list[int]:
+    assert i in (0, 1)
+    return [current_thread().storage[i]]
+
+
+def canon_context_set(i: int, v: int) -> list[Any]:
+    assert i in (0, 1)
+    current_thread().storage[i] = v
+    return []
+
+
+def canon_backpressure_inc() -> list[Any]:
+    inst = current_thread().task.inst
+    trap_if(inst.backpressure + 1 >= 2**16, messages.BACKPRESSURE_OVERFLOW)
+    inst.backpressure += 1
+    trace.emit("backpressure", instance=inst.name, value=inst.backpressure)
+    return []
+
+
+def canon_backpressure_dec() -> list[Any]:
+    inst = current_thread().task.inst
+    trap_if(inst.backpressure == 0, messages.BACKPRESSURE_UNDERFLOW)
+    inst.backpressure -= 1
+    trace.emit("backpressure", instance=inst.name, value=inst.backpressure)
+    return []
+
+
+# -- task.return / task.cancel ------------------------------------------------------
+
+
+def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
+                      flat_args: list[Any]) -> list[Any]:
+    task = current_thread().task
+    task.inst.check_may_leave()
+    trap_if(not task.opts.async_, messages.TASK_RETURN_SYNC)
+    trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_TYPE)
+    trap_if(not opts.lift_equal(task.opts), messages.TASK_RETURN_TYPE)
+    cx = RuntimeContext(opts, task.inst, task)
+    result = lift_flat_values(cx, MAX_FLAT_PARAMS, CoreValueIter(flat_args), task.ft.result_types())
+    task.return_(result)
+    return []
+
+
+def canon_task_cancel() -> list[Any]:
+    task = current_thread().task
+    task.inst.check_may_leave()
+    trap_if(not task.opts.async_, messages.TASK_CANCEL_SYNC)
+    task.cancel()
+    return []
+
+
+# -- waitable sets ---------------------------------------------------------------
+
+
+def _store_event(opts: CanonicalOptions, inst: Any, ptr: int, event: EventTuple) -> list[int]:
+    code, p1, p2 = event
+    cx = RuntimeContext(opts, inst)
+    store(cx, p1, U32Type(), ptr)
+    store(cx, p2, U32Type(), ptr + 4)
+    return [int(code)]
+
+
+def _waitable_set(inst: Any, si: int) -> WaitableSet:
+    wset = inst.handles.get(si)
+    trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+    return wset
+
+
+def canon_waitable_set_new() -> list[int]:
+    inst = _inst()
+    return [inst.handles.add(WaitableSet())]
+
+
+def canon_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
+    inst = _inst()
+    event = _waitable_set(inst, si).wait_for_event(cancellable, why=f"waitable-set.wait on set {si}")
+    return _store_event(opts, inst, ptr, event)
+
+
+def canon_waitable_set_poll(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
+    inst = _inst()
+    event = _waitable_set(inst, si).poll(cancellable)
+    return _store_event(opts, inst, ptr, event)
+
+
+def canon_waitable_set_drop(si: int) -> list[Any]:
+    inst = _inst()
+    wset = _waitable_set(inst, si)
+    wset.drop()
+    inst.handles.remove(si)
+    return []
+
+
+def canon_waitable_join(wi: int, si: int) -> list[Any]:
+    inst = _inst()
+    w = inst.handles.get(wi)
+    trap_if(not isinstance(w, Waitable), messages.NOT_WAITABLE)
+    trap_if(w.has_sync_waiter, messages.SYNC_WAITER_JOIN)
+    w.join(None if si == 0 else _waitable_set(inst, si))
+    return []
+
+
+# -- subtasks ------------------------------------------------------------------------
+
+
+def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
+    thread = current_thread()
+    inst = thread.task.inst
+    inst.check_may_leave()
+    subtask = inst.handles.get(i)
+    trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
+    trap_if(subtask.resolve_delivered(), messages.SUBTASK_CANCEL_AFTER_RESOLVE)
+    trap_if(subtask.cancellation_requested, messages.SUBTASK_CANCEL_TWICE)
+    trap_if(subtask.in_waitable_set() and not async_, messages.WAIT_WHILE_IN_SET)
+    if not subtask.resolved():
+        subtask.cancellation_requested = True
+        trace.emit("subtask.cancel", subtask=subtask.name)
+        subtask.on_cancel(thread.task)
+        if not subtask.resolved():
+            if async_:
+                return [BLOCKED]
+            subtask.wait_for_pending_event(f"subtask.cancel of {subtask.name}")
+    code, index, payload = subtask.get_pending_event()
+    assert code == EventCode.SUBTASK and index == i and subtask.resolve_delivered()
+    return [int(subtask.state)]
+
+
+def canon_subtask_drop(i: int) -> list[Any]:
+    inst = _inst()
+    subtask = inst.handles.get(i)
+    trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
+    subtask.drop()
+    inst.handles.remove(i)
+    return []
+
+
+# -- streams and futures ------------------------------------------------------------
+
+
+def canon_stream_new(stream_t: Any) -> list[int]:
+    inst = _inst()
+    shared = SharedStream(stream_t.t)
+    ri = inst.handles.add(ReadableStreamEnd(shared))
+    wi = inst.handles.add(WritableStreamEnd(shared))
+    trace.emit("stream.new", instance=inst.name, readable=ri, writable=wi)
+    return [ri | (wi << 32)]
+
+
+def canon_future_new(future_t: Any) -> list[int]:
+    inst = _inst()
+    shared = SharedFuture(future_t.t)
+    ri = inst.handles.add(ReadableFutureEnd(shared))
+    wi = inst.handles.add(WritableFutureEnd(shared))
+    trace.emit("future.new", instance=inst.name, readable=ri, writable=wi)
+    return [ri | (wi << 32)]
+
+
+_STREAM_OPS = {
+    ReadableStreamEnd: ("read from", "stream", "writable", EventCode.STREAM_READ),
+    WritableStreamEnd: ("write to", "stream", "readable", EventCode.STREAM_WRITE),
+    ReadableFutureEnd: ("read from", "future", "writable", EventCode.FUTURE_READ),
+    WritableFutureEnd: ("write to", "future", "readable", EventCode.FUTURE_WRITE),
+}
+
+
+def _copy_end(inst: Any, end_type: type, t: Any, i: int, op: str) -> Any:
+    e = inst.handles.get(i)
+    trap_if(not isinstance(e, end_type), messages.wrong_end(op, end_type.kind))
+    trap_if(e.shared.t != t.t, messages.type_mismatch(op))
+    return e
+
+
+def _finish_copy(e: Any, opts_async: bool, what: str) -> list[int]:
+    """Deliver the copy's event now if there is one; else block (sync) or return BLOCKED."""
+    if not e.has_pending_event():
+        if opts_async:
+            return [BLOCKED]
+        e.wait_for_pending_event(what)
+    _, _, payload = e.get_pending_event()
+    return [payload]
+
+
+def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> tuple[Any, Any, Any]:
+    thread = current_thread()
+    inst = thread.task.inst
+    inst.check_may_leave()
+    verb, thing, other, _ = _STREAM_OPS[end_type]
+    e = _copy_end(inst, end_type, t, i, f"{thing}.{verb.split()[0]}")
+    trap_if(e.state == CopyState.DONE, messages.after_dropped(verb, thing, other))
+    trap_if(e.state != CopyState.IDLE, messages.COPY_NOT_IDLE)
+    trap_if(e.in_waitable_set() and not opts.async_, messages.WAIT_WHILE_IN_SET)
+    cx = RuntimeContext(opts, inst)
+    buffer_type = GuestWritableBuffer if end_type in (ReadableStreamEnd, ReadableFutureEnd) else GuestReadableBuffer
+    buffer = buffer_type(t.t, cx, ptr, n)
+    return inst, e, buffer
+
+
+def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
+    inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, n)
+    event_code = _STREAM_OPS[end_type][3]
+
+    def stream_event(result: CopyResult, reclaim_buffer: Any) -> EventTuple:
+        reclaim_buffer()
+        assert e.copying()
+        e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
+        if trace.enabled():
+            trace.emit("stream.event", end=e.kind, index=i, result=result.name, count=buffer.progress)
+        return (event_code, i, int(result) | (buffer.progress << 4))
+
+    def on_copy(reclaim_buffer: Any) -> None:
+        e.set_pending_event(lambda: stream_event(CopyResult.COMPLETED, reclaim_buffer))
+
+    def on_copy_done(result: CopyResult) -> None:
+        e.set_pending_event(lambda: stream_event(result, lambda: None))
+
+    e.state = CopyState.COPYING
+    e.copy(inst, buffer, on_copy, on_copy_done)
+    return _finish_copy(e, opts.async_, f"{e.kind} {i} ({event_code.name.lower()})")
+
+
+def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:
+    inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, 1)
+    event_code = _STREAM_OPS[end_type][3]
+
+    def future_event(result: CopyResult) -> EventTuple:
+        assert e.copying()
+        done = result in (CopyResult.DROPPED, CopyResult.COMPLETED)
+        e.state = CopyState.DONE if done else CopyState.IDLE
+        if trace.enabled():
+            trace.emit("future.event", end=e.kind, index=i, result=result.name)
+        return (event_code, i, int(result))
+
+    def on_copy_done(result: CopyResult) -> None:
+        e.set_pending_event(lambda: future_event(result))
+
+    e.state = CopyState.COPYING
+    e.copy(inst, buffer, on_copy_done)
+    return _finish_copy(e, opts.async_, f"{e.kind} {i} ({event_code.name.lower()})")
+
+
+def canon_stream_read(t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
+    return _stream_copy(ReadableStreamEnd, t, opts, i, ptr, n)
+
+
+def canon_stream_write(t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
+    return _stream_copy(WritableStreamEnd, t, opts, i, ptr, n)
+
+
+def canon_future_read(t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:
+    return _future_copy(ReadableFutureEnd, t, opts, i, ptr)
+
+
+def canon_future_write(t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:
+    return _future_copy(WritableFutureEnd, t, opts, i, ptr)
+
+
+def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
+    inst = _inst()
+    _, thing, _, _ = _STREAM_OPS[end_type]
+    e = _copy_end(inst, end_type, t, i, f"{thing}.cancel")
+    trap_if(e.state != CopyState.COPYING or e.has_sync_waiter, messages.CANCEL_NOT_COPYING)
+    trap_if(e.in_waitable_set() and not async_, messages.WAIT_WHILE_IN_SET)
+    e.state = CopyState.CANCELLING_COPY
+    if not e.has_pending_event():
+        e.shared.cancel()
+    return _finish_copy(e, async_, f"cancel of {e.kind} {i}")
+
+
+def canon_stream_cancel_read(t: Any, async_: bool, i: int) -> list[int]:
+    return _cancel_copy(ReadableStreamEnd, t, async_, i)
+
+
+def canon_stream_cancel_write(t: Any, async_: bool, i: int) -> list[int]:
+    return _cancel_copy(WritableStreamEnd, t, async_, i)
+
+
+def canon_future_cancel_read(t: Any, async_: bool, i: int) -> list[int]:
+    return _cancel_copy(ReadableFutureEnd, t, async_, i)
+
+
+def canon_future_cancel_write(t: Any, async_: bool, i: int) -> list[int]:
+    return _cancel_copy(WritableFutureEnd, t, async_, i)
+
+
+def _drop_end(end_type: type, t: Any, i: int) -> list[Any]:
+    inst = _inst()
+    _, thing, _, _ = _STREAM_OPS[end_type]
+    e = _copy_end(inst, end_type, t, i, f"{thing}.drop")
+    e.drop()
+    inst.handles.remove(i)
+    trace.emit(f"{thing}.drop", end=e.kind, index=i)
+    return []
+
+
+def canon_stream_drop_readable(t: Any, i: int) -> list[Any]:
+    return _drop_end(ReadableStreamEnd, t, i)
+
+
+def canon_stream_drop_writable(t: Any, i: int) -> list[Any]:
+    return _drop_end(WritableStreamEnd, t, i)
+
+
+def canon_future_drop_readable(t: Any, i: int) -> list[Any]:
+    return _drop_end(ReadableFutureEnd, t, i)
+
+
+def canon_future_drop_writable(t: Any, i: int) -> list[Any]:
+    return _drop_end(WritableFutureEnd, t, i)
+
+
+# -- threads --------------------------------------------------------------------------
+
+
+def canon_thread_index() -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    return [thread.index]
+
+
+def canon_thread_new_indirect(table: Any, fi: int, c: int) -> list[int]:
+    """``table.get(fi)`` yields a core function ``f([c]) -> []`` (or traps)."""
+    task = current_thread().task
+    task.inst.check_may_leave()
+    f = table.get(fi)
+
+    def thread_func() -> None:
+        f([c])
+        task.unregister_thread(new_thread)
+
+    new_thread = Thread(task, thread_func, name=f"{task.name}/thread{fi}")
+    task.register_thread(new_thread)
+    trace.emit("thread.new", thread=new_thread.name, index=new_thread.index)
+    return [new_thread.index]
+
+
+def _other_thread(thread: Thread, i: int) -> Thread:
+    return thread.task.inst.threads.get(i)
+
+
+def canon_thread_resume_later(i: int) -> list[Any]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    other = _other_thread(thread, i)
+    trap_if(not other.suspended(), messages.THREAD_NOT_SUSPENDED)
+    other.resume_later()
+    return []
+
+
+def canon_thread_suspend(cancellable: bool) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    return [int(thread.suspend(cancellable))]
+
+
+def canon_thread_yield(cancellable: bool) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    return [int(thread.yield_(cancellable))]
+
+
+def canon_thread_suspend_then_resume(cancellable: bool, i: int) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    other = _other_thread(thread, i)
+    trap_if(not other.suspended(), messages.THREAD_NOT_SUSPENDED)
+    return [int(thread.suspend_then_resume(cancellable, other))]
+
+
+def canon_thread_yield_then_resume(cancellable: bool, i: int) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    other = _other_thread(thread, i)
+    trap_if(not other.suspended(), messages.THREAD_NOT_SUSPENDED)
+    return [int(thread.yield_then_resume(cancellable, other))]
+
+
+def canon_thread_suspend_then_promote(cancellable: bool, i: int) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    other = _other_thread(thread, i)
+    return [int(thread.suspend_then_promote(cancellable, other))]
+
+
+def canon_thread_yield_then_promote(cancellable: bool, i: int) -> list[int]:
+    thread = current_thread()
+    thread.task.inst.check_may_leave()
+    other = _other_thread(thread, i)
+    return [int(thread.yield_then_promote(cancellable, other))]
+
+
+# -- error contexts --------------------------------------------------------------------
+
+
+def canon_error_context_new(opts: CanonicalOptions, ptr: int, tagged_code_units: int) -> list[int]:
+    inst = _inst()
+    cx = RuntimeContext(opts, inst)
+    message = load_string_from_range(cx, ptr, tagged_code_units)
+    return [inst.handles.add(ErrorContext(message))]
+
+
+def canon_error_context_debug_message(opts: CanonicalOptions, i: int, ptr: int) -> list[Any]:
+    inst = _inst()
+    errctx = inst.handles.get(i)
+    trap_if(not isinstance(errctx, ErrorContext), messages.NOT_ERROR_CONTEXT)
+    store_string(RuntimeContext(opts, inst), errctx.debug_message, ptr)
+    return []
+
+
+def canon_error_context_drop(i: int) -> list[Any]:
+    inst = _inst()
+    errctx = inst.handles.get(i)
+    trap_if(not isinstance(errctx, ErrorContext), messages.NOT_ERROR_CONTEXT)
+    inst.handles.remove(i)
+    return []
+

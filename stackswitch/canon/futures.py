@@ -1,0 +1,94 @@
+"""Futures (spec: "Future State"): a stream of exactly one value.
+
+The writer must write once (or learn that the reader dropped) before it may
+drop its end; each end is DONE after its one copy, so a future is only ever
+passed on in a state where it can still be read or written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import trap_if
+from . import messages
+from .buffers import Buffer, ReadableBuffer, WritableBuffer
+from .streams import CopyEnd, CopyResult, CopyState, OnCopyDone, _check_same_instance
+
+
+class SharedFuture:
+    """State shared by both ends of a future created with ``future.new``."""
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.dropped = False
+        self._clear_pending()
+
+    def _clear_pending(self) -> None:
+        self.pending_inst: Any = None
+        self.pending_buffer: Buffer | None = None
+        self.pending_on_copy_done: OnCopyDone | None = None
+
+    def _finish_pending(self, result: CopyResult) -> None:
+        on_copy_done = self.pending_on_copy_done
+        self._clear_pending()
+        on_copy_done(result)
+
+    def cancel(self) -> None:
+        self._finish_pending(CopyResult.CANCELLED)
+
+    def drop(self) -> None:
+        if not self.dropped:
+            self.dropped = True
+            if self.pending_buffer is not None:
+                # Only a parked writer can be waiting here: the writable end
+                # cannot be dropped before it wrote.
+                assert isinstance(self.pending_buffer, ReadableBuffer)
+                self._finish_pending(CopyResult.DROPPED)
+
+    def read(self, inst: Any, dst: WritableBuffer, on_copy_done: OnCopyDone) -> None:
+        assert not self.dropped and dst.remain() == 1
+        if self.pending_buffer is None:
+            self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, dst, on_copy_done
+            return
+        _check_same_instance(self.t, inst, self.pending_inst)
+        dst.write(self.pending_buffer.read(1))
+        self._finish_pending(CopyResult.COMPLETED)
+        on_copy_done(CopyResult.COMPLETED)
+
+    def write(self, inst: Any, src: ReadableBuffer, on_copy_done: OnCopyDone) -> None:
+        assert src.remain() == 1
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+            return
+        if self.pending_buffer is None:
+            self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, src, on_copy_done
+            return
+        _check_same_instance(self.t, inst, self.pending_inst)
+        self.pending_buffer.write(src.read(1))
+        self._finish_pending(CopyResult.COMPLETED)
+        on_copy_done(CopyResult.COMPLETED)
+
+
+class ReadableFutureEnd(CopyEnd):
+    kind = "future readable end"
+
+    def busy_message(self) -> str:
+        return messages.FUTURE_BUSY
+
+    def copy(self, inst: Any, dst: WritableBuffer, on_copy_done: OnCopyDone) -> None:
+        self.shared.read(inst, dst, on_copy_done)
+
+
+class WritableFutureEnd(CopyEnd):
+    kind = "future writable end"
+
+    def busy_message(self) -> str:
+        return messages.FUTURE_BUSY
+
+    def copy(self, inst: Any, src: ReadableBuffer, on_copy_done: OnCopyDone) -> None:
+        self.shared.write(inst, src, on_copy_done)
+
+    def drop(self) -> None:
+        trap_if(self.copying(), self.busy_message())
+        trap_if(self.state != CopyState.DONE, messages.FUTURE_WRITE_DROP)
+        CopyEnd.drop(self)

@@ -1,0 +1,96 @@
+"""Host-implemented functions: plain blocking Python on a stack of its own.
+
+A host function is a ``FuncInst`` like any lifted guest function. Each call
+runs the Python function on a new :class:`Thread` of a :class:`HostTask`, so
+the function may block (``wait_until``, ``yield_``, reading a stream) exactly
+like a guest thread: its greenlet suspends and the caller carries on (for an
+async lower) or waits (for a sync one).
+
+Cancellation reaches a host function as :class:`TaskCancelled`, raised from
+the blocking call it is in; letting it propagate resolves the call as
+cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import trace
+from .tasks import OnResolve, OnStart
+from .threads import Cancelled, Thread, current_thread
+
+
+class TaskCancelled(Exception):
+    """Raised inside a host function whose caller cancelled the call."""
+
+
+class HostTask:
+    """The callee side of one call into the host."""
+
+    inst = None
+
+    def __init__(self, store: Any, name: str, caller: Any) -> None:
+        self.store = store
+        self.name = name
+        self.caller = caller
+        self.cancel_requested = False
+        self.cancel_delivered = False
+        self.resolved = False
+        self.thread: Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<HostTask {self.name}>"
+
+    def deliver_pending_cancel(self, cancellable: bool) -> bool:
+        if cancellable and self.cancel_requested and not self.cancel_delivered:
+            self.cancel_delivered = True
+            return True
+        return False
+
+    def request_cancellation(self, caller: Any = None) -> None:
+        trace.emit("task.cancel-requested", task=self.name)
+        if self.resolved:
+            return
+        self.cancel_requested = True
+        thread = self.thread
+        if thread is not None and thread.waiting() and thread.cancellable:
+            self.cancel_delivered = True
+            thread.resume(Cancelled.TRUE)
+
+
+def host_function(store: Any, fn: Callable[..., Any], name: str = "",
+                  results: int = 1) -> Callable[[OnStart, OnResolve, Any], Any]:
+    """Wrap ``fn(*args) -> value`` (``results`` = 0 or 1 values) as a ``FuncInst``."""
+    label = name or getattr(fn, "__name__", "host")
+
+    def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> Any:
+        task = HostTask(store, label, caller)
+
+        def run() -> None:
+            args = on_start()
+            try:
+                value = fn(*args)
+            except TaskCancelled:
+                task.resolved = True
+                on_resolve(None)
+                return
+            task.resolved = True
+            on_resolve([value] if results else [])
+
+        task.thread = Thread(task, run, name=f"host:{label}")  # type: ignore[arg-type]
+        task.thread.resume()
+        return task.request_cancellation
+
+    return func_inst
+
+
+def wait_until(ready: Callable[[], bool], why: str = "host wait") -> None:
+    """Block the current host function until ``ready()``; raises TaskCancelled if cancelled."""
+    if current_thread().wait_until(ready, cancellable=True, why=why):
+        raise TaskCancelled()
+
+
+def yield_() -> None:
+    """Let every other ready thread run once before continuing."""
+    wait_until(lambda: True, "host yield")

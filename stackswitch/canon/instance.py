@@ -1,0 +1,88 @@
+"""Component instances (spec: "Component Instances").
+
+A :class:`ComponentInstance` holds the per-instance state the Canonical ABI
+rules consult: the handle and thread tables, the reentrance flags, the
+backpressure counter and the exclusive-thread "lock".
+
+Reentrance (Component Invariant #2): entering an instance also enters its
+ancestors, except those the caller is already inside, so a parent that wraps a
+child ("donut wrapping") may be re-entered by the child's import call while an
+unrelated re-entry traps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import trap_if
+from . import messages
+from .table import Table
+
+if TYPE_CHECKING:
+    from .threads import Thread
+
+
+class ComponentInstance:
+    """Runtime state of one component instance."""
+
+    def __init__(self, store: Any, name: str = "", parent: ComponentInstance | None = None) -> None:
+        assert parent is None or parent.store is store
+        self.store = store
+        self.name = name or f"instance{id(self) & 0xffff:x}"
+        self.parent = parent
+        self.handles: Table[Any] = Table("handle")
+        self.threads: Table[Thread] = Table("thread")
+        self.may_enter = True
+        self.may_leave = True
+        self.backpressure = 0
+        self.num_waiting_to_enter = 0
+        self.exclusive_thread: Thread | None = None
+        self.poisoned = False
+
+    def __repr__(self) -> str:
+        return f"<ComponentInstance {self.name}>"
+
+    # -- reentrance ---------------------------------------------------------
+
+    def self_and_ancestors(self) -> set[ComponentInstance]:
+        chain: set[ComponentInstance] = set()
+        inst: ComponentInstance | None = self
+        while inst is not None:
+            chain.add(inst)
+            inst = inst.parent
+        return chain
+
+    def entering_set(self, caller: ComponentInstance | None) -> set[ComponentInstance]:
+        """The instances a call from ``caller`` (None: the host) newly enters."""
+        entered = self.self_and_ancestors()
+        if caller is not None:
+            entered -= caller.self_and_ancestors()
+        return entered
+
+    def may_enter_from(self, caller: ComponentInstance | None) -> bool:
+        return all(inst.may_enter for inst in self.entering_set(caller))
+
+    def check_enter_from(self, caller: ComponentInstance | None) -> None:
+        """Trap unless a call from ``caller`` may enter (not poisoned, not re-entered)."""
+        trap_if(self.poisoned, messages.CANNOT_ENTER)
+        trap_if(not self.may_enter_from(caller), messages.REENTER)
+
+    def enter_from(self, caller: ComponentInstance | None) -> None:
+        for inst in self.entering_set(caller):
+            assert inst.may_enter
+            inst.may_enter = False
+
+    def leave_to(self, caller: ComponentInstance | None) -> None:
+        for inst in self.entering_set(caller):
+            assert not inst.may_enter
+            inst.may_enter = True
+
+    # -- guards used by the built-ins -----------------------------------------
+
+    def check_may_leave(self) -> None:
+        """Built-ins and imports are off limits during ``realloc`` and ``post-return``."""
+        trap_if(not self.may_leave, messages.CANNOT_LEAVE)
+
+    def poison(self) -> None:
+        """After a trap the instance's state is unknown: refuse all later entry."""
+        self.poisoned = True

@@ -1,0 +1,135 @@
+"""The store (spec: "Embedding"): where the host meets the components.
+
+A :class:`Store` holds the scheduler shared by every component instance that
+can interact. The host
+
+* makes instances (:meth:`Store.new_instance`),
+* turns core functions into component functions (:meth:`Store.lift`) and
+  component functions into core functions (:meth:`Store.lower`),
+* starts calls (:meth:`Store.invoke`) and lets concurrent work progress
+  (:meth:`Store.tick`, :meth:`Store.run_until`), or does both at once with
+  :meth:`Store.call`, which also detects deadlock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from .. import trace
+from ..scheduler import Scheduler
+from .calls import CoreFunc, FuncInst, OnCancel, canon_lift, canon_lower
+from .host import host_function
+from .instance import ComponentInstance
+from .options import CanonicalOptions
+from .tasks import OnResolve, OnStart
+from .threads import current_thread_or_none
+from .types import FuncType
+
+
+class CallResult:
+    """What the host learns about one call it started with :meth:`Store.invoke`."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.resolved = False
+        self.value: list[Any] | None = None
+        self.on_cancel: OnCancel | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.resolved and self.value is None
+
+    def cancel(self) -> None:
+        """Ask the callee to stop (cooperatively); see ``subtask.cancel``."""
+        if not self.resolved and self.on_cancel is not None:
+            self.on_cancel(None)
+
+
+class Store:
+    """All component instances that can call each other, plus their scheduler."""
+
+    def __init__(self, policy: str = "fifo") -> None:
+        self.scheduler = Scheduler(policy)
+        self.instances: list[ComponentInstance] = []
+        self._counter = itertools.count(1)
+
+    def new_instance(self, name: str = "", parent: ComponentInstance | None = None) -> ComponentInstance:
+        inst = ComponentInstance(self, name or f"instance{len(self.instances) + 1}", parent)
+        self.instances.append(inst)
+        return inst
+
+    # -- lift / lower ---------------------------------------------------------
+
+    def lift(self, callee: CoreFunc, ft: FuncType, opts: CanonicalOptions,
+             inst: ComponentInstance, name: str = "") -> FuncInst:
+        """``canon lift``: a component function that runs ``callee`` in ``inst``."""
+        label = name or getattr(callee, "__name__", "func")
+
+        def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> OnCancel:
+            caller_inst = caller.inst if caller is not None else None
+            inst.check_enter_from(caller_inst)
+            inst.enter_from(caller_inst)
+            try:
+                task_name = f"{inst.name}.{label}#{next(self._counter)}"
+                return canon_lift(callee, ft, opts, inst, on_start, on_resolve,
+                                  caller=caller, name=task_name)
+            finally:
+                inst.leave_to(caller_inst)
+
+        func_inst.__name__ = label
+        return func_inst
+
+    def lower(self, callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
+              name: str = "") -> CoreFunc:
+        """``canon lower``: a core function calling ``callee`` from the current thread."""
+        label = name or getattr(callee, "__name__", "import")
+
+        def core_func(flat_args: list[Any]) -> list[Any]:
+            return canon_lower(callee, ft, opts, flat_args, name=label)
+
+        core_func.__name__ = label
+        return core_func
+
+    def host_function(self, fn: Callable[..., Any], ft: FuncType, name: str = "") -> FuncInst:
+        """A component function implemented by plain (possibly blocking) Python."""
+        return host_function(self, fn, name, results=len(ft.result_types()))
+
+    # -- driving calls ----------------------------------------------------------
+
+    def invoke(self, f: FuncInst, args: list[Any]) -> CallResult:
+        """Start a call from the host; returns at once if the callee blocks."""
+        if current_thread_or_none() is not None:
+            raise RuntimeError("Store.invoke is for the host; guests call through canon lower")
+        result = CallResult()
+
+        def on_start() -> list[Any]:
+            result.started = True
+            return list(args)
+
+        def on_resolve(value: list[Any] | None) -> None:
+            result.resolved = True
+            result.value = value
+
+        trace.emit("host.invoke", func=getattr(f, "__name__", "func"), args=args)
+        result.on_cancel = f(on_start, on_resolve, None)
+        return result
+
+    def tick(self) -> bool:
+        """Let one ready thread make one quantum of progress; False if none was ready."""
+        return self.scheduler.tick()
+
+    def run_until(self, done: Callable[[], bool]) -> None:
+        """Run ready threads until ``done()``; raises Deadlock if progress stops first."""
+        self.scheduler.run_until(done)
+
+    def run(self) -> int:
+        """Run until no thread is ready; returns the number of quanta run."""
+        return self.scheduler.run_all()
+
+    def call(self, f: FuncInst, args: list[Any]) -> list[Any] | None:
+        """Invoke ``f`` and run the event loop until it resolves; its result (None if cancelled)."""
+        result = self.invoke(f, args)
+        self.run_until(lambda: result.resolved)
+        return result.value

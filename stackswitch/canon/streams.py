@@ -1,0 +1,172 @@
+"""Streams (spec: "Stream State") and the copy machinery shared with futures.
+
+A stream is a rendezvous, not a pipe: nothing is buffered in between. The
+first side to arrive (a reader offering room, or a writer offering values)
+parks its buffer; the second side copies as much as fits straight from one
+buffer to the other and completes at once, while the parked side hears of the
+copy through ``on_copy`` and may keep receiving further copies into the same
+buffer until it actually takes its event (then its buffer is reclaimed).
+
+Zero-length reads and writes let a side wait for readiness without moving
+data: a zero-length write meeting any parked read completes and leaves the
+read parked.
+
+``cancel`` notifies the end that called it; ``drop`` notifies the *other*
+end, with DROPPED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum, IntEnum
+from typing import TYPE_CHECKING, Any
+
+from ..errors import trap_if
+from . import messages
+from .buffers import Buffer, ReadableBuffer, WritableBuffer
+from .types import none_or_number_type
+from .waitables import Waitable
+
+if TYPE_CHECKING:
+    from .instance import ComponentInstance
+
+
+class CopyResult(IntEnum):
+    COMPLETED = 0
+    DROPPED = 1
+    CANCELLED = 2
+
+
+ReclaimBuffer = Callable[[], None]
+OnCopy = Callable[[ReclaimBuffer], None]
+OnCopyDone = Callable[[CopyResult], None]
+
+
+def _check_same_instance(t: Any, inst: Any, pending_inst: Any) -> None:
+    # Temporary spec rule: lifting and lowering within one instance could
+    # alias memory, so only number payloads may be copied inside an instance.
+    trap_if(inst is pending_inst and not none_or_number_type(t), messages.SAME_INSTANCE_COPY)
+
+
+class SharedStream:
+    """State shared by both ends of a stream created with ``stream.new``."""
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.dropped = False
+        self._clear_pending()
+
+    def _clear_pending(self) -> None:
+        self.pending_inst: ComponentInstance | None = None
+        self.pending_buffer: Buffer | None = None
+        self.pending_on_copy: OnCopy | None = None
+        self.pending_on_copy_done: OnCopyDone | None = None
+
+    def _park(self, inst: Any, buffer: Buffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        self.pending_inst = inst
+        self.pending_buffer = buffer
+        self.pending_on_copy = on_copy
+        self.pending_on_copy_done = on_copy_done
+
+    def _finish_pending(self, result: CopyResult) -> None:
+        on_copy_done = self.pending_on_copy_done
+        self._clear_pending()
+        on_copy_done(result)
+
+    def cancel(self) -> None:
+        self._finish_pending(CopyResult.CANCELLED)
+
+    def drop(self) -> None:
+        if not self.dropped:
+            self.dropped = True
+            if self.pending_buffer is not None:
+                self._finish_pending(CopyResult.DROPPED)
+
+    def read(self, inst: Any, dst: WritableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        """A reader arrives with room in ``dst``."""
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+            return
+        src = self.pending_buffer
+        if src is None:
+            self._park(inst, dst, on_copy, on_copy_done)
+            return
+        _check_same_instance(self.t, inst, self.pending_inst)
+        if src.remain() > 0:
+            if dst.remain() > 0:
+                n = min(dst.remain(), src.remain())
+                dst.write(src.read(n))
+                self.pending_on_copy(self._clear_pending)
+            on_copy_done(CopyResult.COMPLETED)
+        else:
+            # The parked writer only probed readiness: it completes, we park.
+            self._finish_pending(CopyResult.COMPLETED)
+            self._park(inst, dst, on_copy, on_copy_done)
+
+    def write(self, inst: Any, src: ReadableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        """A writer arrives with values in ``src``."""
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+            return
+        dst = self.pending_buffer
+        if dst is None:
+            self._park(inst, src, on_copy, on_copy_done)
+            return
+        _check_same_instance(self.t, inst, self.pending_inst)
+        if dst.remain() > 0:
+            if src.remain() > 0:
+                n = min(src.remain(), dst.remain())
+                dst.write(src.read(n))
+                self.pending_on_copy(self._clear_pending)
+            on_copy_done(CopyResult.COMPLETED)
+        elif src.is_zero_length() and dst.is_zero_length():
+            on_copy_done(CopyResult.COMPLETED)
+        else:
+            self._finish_pending(CopyResult.COMPLETED)
+            self._park(inst, src, on_copy, on_copy_done)
+
+
+class CopyState(Enum):
+    IDLE = 1
+    COPYING = 2
+    CANCELLING_COPY = 3
+    DONE = 4
+
+
+class CopyEnd(Waitable):
+    """One end of a stream or future, as held in a handle table."""
+
+    kind = "end"
+
+    def __init__(self, shared: Any) -> None:
+        super().__init__()
+        self.state = CopyState.IDLE
+        self.shared = shared
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.state.name}>"
+
+    def copying(self) -> bool:
+        return self.state in (CopyState.COPYING, CopyState.CANCELLING_COPY)
+
+    def busy_message(self) -> str:
+        return messages.STREAM_BUSY
+
+    def drop(self) -> None:
+        trap_if(self.copying(), self.busy_message())
+        self.shared.drop()
+        Waitable.drop(self)
+
+
+class ReadableStreamEnd(CopyEnd):
+    kind = "stream readable end"
+
+    def copy(self, inst: Any, dst: WritableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        self.shared.read(inst, dst, on_copy, on_copy_done)
+
+
+class WritableStreamEnd(CopyEnd):
+    kind = "stream writable end"
+
+    def copy(self, inst: Any, src: ReadableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        self.shared.write(inst, src, on_copy, on_copy_done)

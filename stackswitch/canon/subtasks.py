@@ -1,0 +1,70 @@
+"""Subtasks (spec: "Subtask State"): the caller's view of one call it made.
+
+``canon lower`` creates a :class:`Subtask` per call. Its state follows the
+callee through STARTING -> STARTED -> RETURNED, or to one of the two CANCELLED
+states when the caller cancelled and the callee confirmed. *Resolved* means
+the callee is done with the call; *resolve delivered* means the caller has
+been told, which is also when the handles it lent for ``borrow`` parameters
+come back to it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from ..errors import trap_if
+from . import messages
+from .waitables import Waitable
+
+if TYPE_CHECKING:
+    from .resources import ResourceHandle
+
+
+class Subtask(Waitable):
+    class State(IntEnum):
+        STARTING = 0
+        STARTED = 1
+        RETURNED = 2
+        CANCELLED_BEFORE_STARTED = 3
+        CANCELLED_BEFORE_RETURNED = 4
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__()
+        self.name = name or "subtask"
+        self.state = Subtask.State.STARTING
+        self.on_cancel: Any = None
+        self.lenders: list[ResourceHandle] | None = []
+        self.cancellation_requested = False
+        self.flat_results: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"<Subtask {self.name} {self.state.name}>"
+
+    def resolved(self) -> bool:
+        return self.state >= Subtask.State.RETURNED
+
+    def add_lender(self, handle: ResourceHandle) -> None:
+        assert not self.resolve_delivered() and not self.resolved()
+        handle.num_lends += 1
+        self.lenders.append(handle)
+
+    def resolve(self, state: Subtask.State, flat_results: list[Any]) -> None:
+        assert not self.resolved()
+        assert state == Subtask.State.RETURNED or not flat_results
+        self.state = state
+        self.flat_results = flat_results
+
+    def deliver_resolve(self) -> None:
+        """The caller learns the call is over: lent handles are its own again."""
+        assert not self.resolve_delivered() and self.resolved()
+        for handle in self.lenders:
+            handle.num_lends -= 1
+        self.lenders = None
+
+    def resolve_delivered(self) -> bool:
+        return self.lenders is None
+
+    def drop(self) -> None:
+        trap_if(not self.resolve_delivered(), messages.SUBTASK_DROP_UNRESOLVED)
+        Waitable.drop(self)

@@ -1,0 +1,58 @@
+"""The per-instance handle tables (spec: "Table State").
+
+Core wasm names resources, waitables, waitable sets, error contexts and
+threads by ``i32`` indices into a table. Index 0 is reserved so it can serve
+as a null/sentinel value, freed slots are reused before the table grows, and
+the length stays below 2**28 so guests can use the top four bits of an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from ..errors import trap_if
+from . import messages
+
+E = TypeVar("E")
+
+MAX_LENGTH = 2**28 - 1
+
+
+class Table(Generic[E]):
+    """A growable array with holes and a free list; every lookup is checked."""
+
+    __slots__ = ("array", "free", "what")
+
+    def __init__(self, what: str = "handle") -> None:
+        self.array: list[E | None] = [None]
+        self.free: list[int] = []
+        self.what = what
+
+    def __iter__(self) -> Iterator[E]:
+        return (e for e in self.array if e is not None)
+
+    def __len__(self) -> int:
+        return len(self.array) - 1 - len(self.free)
+
+    def get(self, i: int) -> E:
+        trap_if(not 0 <= i < len(self.array), messages.unknown_index(self.what, i))
+        e = self.array[i]
+        trap_if(e is None, messages.unknown_index(self.what, i))
+        return e  # type: ignore[return-value]
+
+    def add(self, e: E) -> int:
+        if self.free:
+            i = self.free.pop()
+            self.array[i] = e
+        else:
+            i = len(self.array)
+            trap_if(i > MAX_LENGTH, messages.TABLE_FULL)
+            self.array.append(e)
+        return i
+
+    def remove(self, i: int) -> E:
+        e = self.get(i)
+        self.array[i] = None
+        self.free.append(i)
+        return e

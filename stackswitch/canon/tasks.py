@@ -1,0 +1,181 @@
+"""Tasks (spec: "Tasks"): one per call of a lifted function.
+
+A task owns 1..N threads: the *implicit* thread that ``canon lift`` creates,
+plus explicit ones from ``thread.new-indirect``. It enforces the calling
+contract between caller and callee (``FuncInst``):
+
+* ``on_start()`` hands over the arguments, once, after backpressure clears;
+* ``on_resolve(result)`` hands back the result, or ``None`` after a
+  cancellation the callee confirmed with ``task.cancel``; exactly once;
+* the caller may request cancellation; it is delivered cooperatively at the
+  next *cancellable* suspension point of one of the task's threads.
+
+Invariants kept here: a task resolves at most once; it resolves only after
+every borrow lent to it was dropped; its last thread may not exit before it
+resolves (the trap that makes async exports call ``task.return``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from .. import trace
+from ..errors import trap_if
+from . import messages
+from .threads import Cancelled, Thread, current_thread
+
+if TYPE_CHECKING:
+    from .instance import ComponentInstance
+    from .options import CanonicalOptions
+    from .types import FuncType
+
+OnStart = Callable[[], list[Any]]
+OnResolve = Callable[[list[Any] | None], None]
+
+
+class Task:
+    """The callee side of one call: state machine plus its threads."""
+
+    class State(Enum):
+        INITIAL = 1
+        STARTED = 2
+        PENDING_CANCEL = 3
+        CANCEL_DELIVERED = 4
+        RESOLVED = 5
+
+    def __init__(self, ft: FuncType, opts: CanonicalOptions, inst: ComponentInstance,
+                 on_start: OnStart, on_resolve: OnResolve, name: str = "",
+                 caller: Task | None = None) -> None:
+        self.ft = ft
+        self.opts = opts
+        self.inst = inst
+        self.store = inst.store
+        self.on_start = on_start
+        self.on_resolve = on_resolve
+        self.state = Task.State.INITIAL
+        self.num_borrows = 0
+        self.implicit_thread: Thread | None = None
+        self.threads: list[Thread] = []
+        self.name = name or "task"
+        self.caller = caller
+        """The supertask (``None`` when the host called): the async call stack."""
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} {self.state.name}>"
+
+    def needs_exclusive(self) -> bool:
+        """Sync and callback-lifted code shares one shadow stack per instance."""
+        return not self.opts.async_ or self.opts.callback is not None
+
+    def _set_state(self, state: Task.State) -> None:
+        self.state = state
+        if trace.enabled():
+            trace.emit("task.state", task=self.name, state=state.name)
+
+    # -- entering and leaving -------------------------------------------------
+
+    def has_backpressure(self) -> bool:
+        inst = self.inst
+        return inst.backpressure > 0 or (
+            self.needs_exclusive() and inst.exclusive_thread is not None)
+
+    def enter_implicit_thread(self) -> bool:
+        """Wait out backpressure, then take the exclusive lock if needed.
+
+        Returns False if the caller cancelled while the task waited to start.
+        """
+        assert self.state == Task.State.INITIAL
+        thread = current_thread()
+        self.implicit_thread = thread
+        inst = self.inst
+        if self.ft.async_:
+            if self.has_backpressure() or inst.num_waiting_to_enter > 0:
+                inst.num_waiting_to_enter += 1
+                cancelled = thread.wait_until(lambda: not self.has_backpressure(),
+                                              cancellable=True, why=f"backpressure on {inst.name}")
+                inst.num_waiting_to_enter -= 1
+                if cancelled:
+                    self.cancel()
+                    return False
+            if self.needs_exclusive():
+                assert inst.exclusive_thread is None
+                inst.exclusive_thread = thread
+        self.register_thread(thread)
+        return True
+
+    def register_thread(self, thread: Thread) -> None:
+        assert thread not in self.threads and thread.task is self and thread.index is None
+        self.threads.append(thread)
+        thread.index = self.inst.threads.add(thread)
+
+    def exit_implicit_thread(self) -> None:
+        thread = self.implicit_thread
+        assert thread is current_thread()
+        self.unregister_thread(thread)
+        if self.ft.async_ and self.needs_exclusive():
+            assert self.inst.exclusive_thread is thread
+            self.inst.exclusive_thread = None
+
+    def unregister_thread(self, thread: Thread) -> None:
+        assert thread in self.threads
+        self.threads.remove(thread)
+        self.inst.threads.remove(thread.index)
+        if not self.threads:
+            trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
+            assert self.num_borrows == 0
+
+    # -- cancellation -----------------------------------------------------------
+
+    def request_cancellation(self, caller: ComponentInstance | None = None) -> None:
+        """The caller no longer needs the result; ask the callee to hurry up."""
+        trace.emit("task.cancel-requested", task=self.name)
+        if self.state == Task.State.INITIAL:
+            # Still waiting on backpressure: cancelled before any guest code ran.
+            self._set_state(Task.State.CANCEL_DELIVERED)
+            self.implicit_thread.resume(Cancelled.TRUE)
+            return
+        assert self.state == Task.State.STARTED
+        candidates = [t for t in self.threads if t.cancellable]
+        inst = self.inst
+        if self.needs_exclusive() and inst.exclusive_thread not in (None, self.implicit_thread):
+            candidates = [t for t in candidates if t is not self.implicit_thread]
+        if candidates and not inst.poisoned and inst.may_enter_from(caller):
+            self._set_state(Task.State.CANCEL_DELIVERED)
+            inst.enter_from(caller)
+            try:
+                self.store.scheduler.choose(candidates).resume(Cancelled.TRUE)
+            finally:
+                inst.leave_to(caller)
+        else:
+            self._set_state(Task.State.PENDING_CANCEL)
+
+    def deliver_pending_cancel(self, cancellable: bool) -> bool:
+        if cancellable and self.state == Task.State.PENDING_CANCEL:
+            self._set_state(Task.State.CANCEL_DELIVERED)
+            return True
+        return False
+
+    # -- the calling contract ---------------------------------------------------
+
+    def start(self) -> list[Any]:
+        assert self.state == Task.State.INITIAL
+        self._set_state(Task.State.STARTED)
+        return self.on_start()
+
+    def return_(self, result: list[Any]) -> None:
+        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RETURN_TWICE)
+        trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
+        if trace.enabled():
+            trace.emit("task.return", task=self.name, result=result)
+        self.on_resolve(result)
+        self._set_state(Task.State.RESOLVED)
+
+    def cancel(self) -> None:
+        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RETURN_TWICE)
+        trap_if(self.state != Task.State.CANCEL_DELIVERED, messages.TASK_CANCEL_NOT_DELIVERED)
+        trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
+        trace.emit("task.cancel", task=self.name)
+        self.on_resolve(None)
+        self._set_state(Task.State.RESOLVED)

@@ -1,0 +1,231 @@
+"""Threads (spec: "Threads"), each on its own :class:`~stackswitch.stacks.Continuation`.
+
+A :class:`Thread` is in one of three states:
+
+* *running*: its stack is executing (possibly inside a nested call);
+* *suspended*: parked until another thread of the same instance resumes it
+  explicitly (``thread.suspend``, a thread fresh from ``thread.new-indirect``);
+* *waiting*: parked until ``ready_func()`` holds; the scheduler resumes it.
+
+Blocking is ``stacks.suspend(switch_to)``: control goes back to whoever
+resumed this thread (the scheduler, or a caller in ``canon lift``). When the
+suspended value names another thread, :meth:`Thread.resume` switches straight
+to it, which is the stack-switching ``switch`` instruction.
+
+Cancellation is cooperative: a thread that blocks with ``cancellable=True``
+may be resumed early with ``cancelled=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from .. import stacks, trace
+
+if TYPE_CHECKING:
+    from .tasks import Task
+
+
+class Cancelled(IntEnum):
+    FALSE = 0
+    TRUE = 1
+
+
+_current: Thread | None = None
+
+
+def current_thread() -> Thread:
+    """The thread running now; a host bug if called from the host's own stack."""
+    if _current is None:
+        raise RuntimeError("no component thread is running (called from the host stack?)")
+    return _current
+
+
+def current_thread_or_none() -> Thread | None:
+    return _current
+
+
+class Thread:
+    """One thread of execution of a task."""
+
+    __slots__ = (
+        "cont", "ready_func", "task", "cancellable", "index", "storage",
+        "name", "waits_on", "__weakref__",
+    )
+
+    def __init__(self, task: Task, thread_func: Callable[[], None], name: str = "") -> None:
+        def body(cancelled: Cancelled) -> None:
+            assert not cancelled
+            thread_func()
+            return None
+
+        self.task = task
+        self.name = name or f"{task.name}/thread"
+        self.cont = stacks.Continuation(body, self.name)
+        self.ready_func: Callable[[], bool] | None = None
+        self.cancellable = False
+        self.index: int | None = None
+        self.storage = [0, 0]
+        self.waits_on = ""
+
+    def __repr__(self) -> str:
+        return f"<Thread {self.name} {self.state()}>"
+
+    # -- states -------------------------------------------------------------
+
+    def running(self) -> bool:
+        return self.cont.state == stacks.RUNNING
+
+    def finished(self) -> bool:
+        return self.cont.state == stacks.FINISHED
+
+    def suspended(self) -> bool:
+        return not self.running() and not self.finished() and self.ready_func is None
+
+    def waiting(self) -> bool:
+        return self.ready_func is not None
+
+    def ready(self) -> bool:
+        return self.ready_func is not None and self.ready_func()
+
+    def state(self) -> str:
+        if self.running():
+            return "running"
+        if self.finished():
+            return "finished"
+        if self.waiting():
+            return "waiting"
+        return "suspended"
+
+    @property
+    def scheduler(self) -> Any:
+        return self.task.store.scheduler
+
+    def describe_wait(self) -> str:
+        return f"{self.name}: {self.waits_on or 'waiting'}"
+
+    # -- waiting-list bookkeeping ---------------------------------------------
+
+    def _start_waiting(self, ready_func: Callable[[], bool], why: str) -> None:
+        assert self.ready_func is None
+        self.ready_func = ready_func
+        self.waits_on = why
+        self.scheduler.add_waiting(self)
+
+    def _stop_waiting(self) -> None:
+        assert self.ready_func is not None
+        self.ready_func = None
+        self.waits_on = ""
+        self.scheduler.remove_waiting(self)
+
+    def resume_later(self) -> None:
+        """Make a suspended thread ready; the scheduler runs it later."""
+        assert self.suspended()
+        self._start_waiting(lambda: True, "resume-later")
+
+    # -- resuming -------------------------------------------------------------
+
+    def resume(self, cancelled: Cancelled = Cancelled.FALSE) -> None:
+        """Run this thread (and any thread it switches to) until one blocks or ends.
+
+        If the thread traps, every instance its stack ran in is poisoned and
+        the trap propagates to whoever resumed it.
+        """
+        global _current
+        assert not self.running() and not self.finished()
+        assert self.cancellable or not cancelled
+        if self.waiting():
+            self._stop_waiting()
+        thread: Thread | None = self
+        while thread is not None:
+            outer = _current
+            _current = thread
+            if trace.enabled():
+                trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
+            try:
+                finished, switch_to = thread.cont.resume(cancelled)
+            except BaseException:
+                inst = thread.task.inst
+                if inst is not None:
+                    inst.poison()
+                raise
+            finally:
+                _current = outer
+            if finished:
+                trace.emit("thread.exit", thread=thread.name)
+            thread = switch_to
+            cancelled = Cancelled.FALSE
+
+    def resume_from_host(self) -> None:
+        """The scheduler's entry point: one quantum of progress, entered from the host."""
+        inst = self.task.inst
+        if inst is None:
+            self.resume()
+            return
+        inst.enter_from(None)
+        try:
+            self.resume()
+        finally:
+            inst.leave_to(None)
+
+    # -- blocking (only ever called by the running thread itself) -------------
+
+    def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
+        assert self is _current
+        self.cancellable = cancellable
+        if trace.enabled():
+            trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
+                       switch_to=switch_to.name if switch_to else None)
+        cancelled = stacks.suspend(switch_to)
+        self.cancellable = False
+        assert cancellable or not cancelled
+        return Cancelled(cancelled or 0)
+
+    def suspend(self, cancellable: bool) -> Cancelled:
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        return self._block(cancellable)
+
+    def wait_until(self, ready_func: Callable[[], bool], cancellable: bool = False,
+                   why: str = "") -> Cancelled:
+        """Block until ``ready_func()`` holds (or cancellation, if ``cancellable``)."""
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        if ready_func() and self.scheduler.keep_running():
+            return Cancelled.FALSE
+        self._start_waiting(ready_func, why)
+        return self._block(cancellable)
+
+    def yield_(self, cancellable: bool) -> Cancelled:
+        return self.wait_until(lambda: True, cancellable, "yield")
+
+    def suspend_then_resume(self, cancellable: bool, other: Thread) -> Cancelled:
+        assert other.suspended()
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        return self._block(cancellable, switch_to=other)
+
+    def yield_then_resume(self, cancellable: bool, other: Thread) -> Cancelled:
+        assert other.suspended()
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        self._start_waiting(lambda: True, "yield")
+        return self._block(cancellable, switch_to=other)
+
+    def suspend_then_promote(self, cancellable: bool, other: Thread) -> Cancelled:
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        if other.ready():
+            other._stop_waiting()
+            return self.suspend_then_resume(cancellable, other)
+        return self.suspend(cancellable)
+
+    def yield_then_promote(self, cancellable: bool, other: Thread) -> Cancelled:
+        if self.task.deliver_pending_cancel(cancellable):
+            return Cancelled.TRUE
+        if other.ready():
+            other._stop_waiting()
+            return self.yield_then_resume(cancellable, other)
+        return self.yield_(cancellable)

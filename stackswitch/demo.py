@@ -1,0 +1,180 @@
+"""``stackswitch demo``: three Python-guest components, an event log, the results.
+
+The scenario follows the 2022 CG presentation's examples:
+
+1. *A future-like call.* ``client.run`` calls ``server.fetch(7)`` through an
+   async lower. ``server.fetch`` is callback-lifted: it calls the host's
+   ``disk.read`` (which takes a few scheduler turns), returns WAIT to the event
+   loop, and its callback returns the value when the read completes. The client,
+   a stackful task, blocks in ``waitable-set.wait`` until the SUBTASK event.
+2. *A stream with backpressure.* ``client.run`` streams 12 bytes to
+   ``consumer.consume``, which reads 2 bytes at a time and yields between reads.
+   Each ``stream.write`` stays blocked until the reader has taken some bytes.
+"""
+
+from __future__ import annotations
+
+from . import trace
+from .canon.store import Store
+from .canon.types import FuncType, StreamType, U8Type, U32Type
+from .guest import PyComponent
+from .host import wait_until
+
+BLOCKED = 0xFFFF_FFFF
+SUBTASK, STREAM_READ, STREAM_WRITE = 1, 2, 3
+COMPLETED, DROPPED = 0, 1
+RETURNED = 2
+EXIT, WAIT = 0, 2
+
+FETCH = FuncType([("key", U32Type())], [U32Type()], async_=True)
+CONSUME = FuncType([("bytes", StreamType(U8Type()))], [U32Type()], async_=True)
+RUN = FuncType([], [U32Type()], async_=True)
+DISK_READ = FuncType([("key", U32Type())], [U32Type()], async_=True)
+
+
+def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
+    """Wire up the three instances and the host import; returns ``client.run``."""
+    disk_turns = {"left": 3}
+
+    def disk_read(key: int) -> int:
+        # Plain blocking Python: the host function's own stack suspends.
+        def done() -> bool:
+            disk_turns["left"] -= 1
+            return disk_turns["left"] <= 0
+        wait_until(done, why="disk I/O")
+        return key * 6
+
+    disk = store.host_function(disk_read, DISK_READ, name="disk.read")
+
+    # -- server: callback-lifted -------------------------------------------------
+    server = PyComponent(store, "server")
+    read_disk = server.import_(disk, DISK_READ, async_=True, name="disk.read")
+    result_ptr = server.alloc(4, 4)
+
+    def fetch_callback(event: int, index: int, payload: int) -> int:
+        assert event == SUBTASK and payload == RETURNED
+        server.subtask_drop(index)
+        server.waitable_set_drop(server.context_get(0))
+        server.task_return(server.memory.load_u32(result_ptr))
+        return EXIT
+
+    @server.export(FETCH, abi="callback", callback=fetch_callback)
+    def fetch(key: int) -> int:
+        status = read_disk(key, result_ptr)
+        subtask = status >> 4
+        ws = server.waitable_set_new()
+        server.waitable_join(subtask, ws)
+        server.context_set(0, ws)
+        return WAIT | (ws << 4)
+
+    # -- consumer: stackful, reads slowly ----------------------------------------------
+    consumer = PyComponent(store, "consumer")
+    u8_stream = StreamType(U8Type())
+
+    @consumer.export(CONSUME, abi="stackful")
+    def consume(readable: int) -> None:
+        buf = consumer.alloc(2, 1)
+        ws = consumer.waitable_set_new()
+        total = 0
+        while True:
+            status = consumer.stream_read(u8_stream, readable, buf, 2)
+            if status == BLOCKED:
+                consumer.waitable_join(readable, ws)
+                _, _, status = consumer.wait(ws)
+                consumer.waitable_join(readable, 0)
+            total += status >> 4
+            if status & 0xF == DROPPED:
+                break
+            consumer.thread_yield()  # a slow reader
+        consumer.stream_drop_readable(u8_stream, readable)
+        consumer.waitable_set_drop(ws)
+        consumer.task_return(total)
+
+    # -- client: stackful, drives both ------------------------------------------------
+    client = PyComponent(store, "client")
+    call_fetch = client.import_(fetch, FETCH, async_=True, name="server.fetch")
+    call_consume = client.import_(consume, CONSUME, async_=True, name="consumer.consume")
+
+    def wait_for_subtask(ws: int, status: int, retptr: int) -> int:
+        if status & 0xF != RETURNED:
+            subtask = status >> 4
+            client.waitable_join(subtask, ws)
+            event, index, state = client.wait(ws)
+            assert (event, index, state) == (SUBTASK, subtask, RETURNED)
+            client.subtask_drop(subtask)
+        return client.memory.load_u32(retptr)
+
+    @client.export(RUN, abi="stackful")
+    def run() -> None:
+        ws = client.waitable_set_new()
+        retptr = client.alloc(4, 4)
+        fetched = wait_for_subtask(ws, call_fetch(7, retptr), retptr)
+
+        readable, writable = client.stream_new(u8_stream)
+        consumed_ptr = client.alloc(4, 4)
+        consume_status = call_consume(readable, consumed_ptr)
+        data = client.alloc(12, 1)
+        client.memory.store_bytes(data, b"stackswitch!")
+        for chunk in range(3):
+            status = client.stream_write(u8_stream, writable, data + 4 * chunk, 4)
+            if status == BLOCKED:
+                client.waitable_join(writable, ws)
+                _, _, status = client.wait(ws)
+                client.waitable_join(writable, 0)
+            written = status >> 4
+            assert written > 0
+            # A partial write: offer the rest until the whole chunk is taken.
+            while written < 4:
+                status = client.stream_write(u8_stream, writable, data + 4 * chunk + written, 4 - written)
+                if status == BLOCKED:
+                    client.waitable_join(writable, ws)
+                    _, _, status = client.wait(ws)
+                    client.waitable_join(writable, 0)
+                written += status >> 4
+        client.stream_drop_writable(u8_stream, writable)
+        consumed = wait_for_subtask(ws, consume_status, consumed_ptr)
+        client.waitable_set_drop(ws)
+        client.task_return(fetched * 100 + consumed)
+
+    return run, {"client": client, "server": server, "consumer": consumer}
+
+
+_SHOWN = {
+    "host.invoke": lambda f: f"host calls {f['func']}{tuple(f['args'])}",
+    "task.start": lambda f: f"{f['task']} starts with args {f['args']}",
+    "thread.block": lambda f: f"{f['thread']} blocks on {f['on']}",
+    "thread.resume": lambda f: f"{f['thread']} resumes" + (" (cancelled)" if f["cancelled"] else ""),
+    "thread.exit": lambda f: f"{f['thread']} exits",
+    "task.return": lambda f: f"{f['task']} returns {f['result']}",
+    "callback.event": lambda f: f"{f['task']} callback gets {f['event']} (index {f['index']}, payload {f['payload']})",
+    "stream.event": lambda f: f"  {f['end']} {f['index']}: {f['result']} after {f['count']} element(s)",
+    "backpressure": lambda f: f"{f['instance']} backpressure = {f['value']}",
+}
+
+
+def run_demo(policy: str = "fifo", show_switches: bool = False) -> int:
+    """Run the scenario, printing the event log; returns the process exit code."""
+    store = Store(policy)
+    run, _ = build(store)
+    step = 0
+
+    def show(event: trace.Event) -> None:
+        nonlocal step
+        fmt = _SHOWN.get(event.kind)
+        if fmt is None and not (show_switches and event.kind.startswith("stack.")):
+            return
+        step += 1
+        text = fmt(event.fields) if fmt else str(event)
+        print(f"{step:3}  {text}")
+
+    print(f"stackswitch demo (scheduler: {policy})")
+    print("client.run: async call of server.fetch(7), then 12 bytes streamed to a slow consumer\n")
+    unsubscribe = trace.subscribe(show)
+    try:
+        result = store.call(run, [])
+    finally:
+        unsubscribe()
+    print(f"\nresult: client.run() = {result[0]}  (fetch(7) = {result[0] // 100}, "
+          f"bytes consumed = {result[0] % 100})")
+    print(f"scheduler ticks: {store.scheduler.ticks}")
+    return 0

@@ -1,0 +1,9 @@
+"""What host functions written in Python may call while they run.
+
+Host functions (made with :meth:`stackswitch.canon.store.Store.host_function`)
+run on a stack of their own, so they may block with these.
+"""
+
+from .canon.host import TaskCancelled, wait_until, yield_
+
+__all__ = ["TaskCancelled", "wait_until", "yield_"]

@@ -1,0 +1,102 @@
+"""The continuation core: cont.new / resume / suspend on greenlets."""
+
+import pytest
+
+from stackswitch import stacks, trace
+from stackswitch.stacks import Continuation, StackError, suspend
+
+
+def test_resume_runs_until_suspend_and_passes_values_both_ways():
+    seen = []
+
+    def body(first):
+        seen.append(first)
+        second = suspend("out-1")
+        seen.append(second)
+        return "result"
+
+    c = Continuation(body, "c")
+    assert c.state == stacks.NEW
+    assert c.resume("in-1") == (False, "out-1")
+    assert c.state == stacks.SUSPENDED
+    assert c.resume("in-2") == (True, "result")
+    assert c.state == stacks.FINISHED
+    assert seen == ["in-1", "in-2"]
+
+
+def test_finished_continuation_cannot_be_resumed():
+    c = Continuation(lambda v: v)
+    c.resume(1)
+    with pytest.raises(StackError, match="finished"):
+        c.resume(2)
+
+
+def test_running_continuation_cannot_be_resumed():
+    holder = {}
+
+    def body(_):
+        holder["c"].resume(None)
+
+    holder["c"] = c = Continuation(body)
+    with pytest.raises(StackError, match="running"):
+        c.resume(None)
+
+
+def test_suspend_outside_any_continuation_is_a_host_error():
+    with pytest.raises(StackError, match="outside"):
+        suspend(1)
+
+
+def test_suspend_returns_to_the_innermost_resumer():
+    log = []
+
+    def inner(_):
+        log.append("inner start")
+        suspend("inner suspended")
+        log.append("inner resumed")
+        return "inner done"
+
+    inner_c = Continuation(inner, "inner")
+
+    def outer(_):
+        log.append(("outer got", inner_c.resume(None)))
+        suspend("outer suspended")
+        return "outer done"
+
+    outer_c = Continuation(outer, "outer")
+    assert outer_c.resume(None) == (False, "outer suspended")
+    # The inner continuation can now be resumed by somebody else (the host).
+    assert inner_c.resume(None) == (True, "inner done")
+    assert outer_c.resume(None) == (True, "outer done")
+    assert log == ["inner start", ("outer got", (False, "inner suspended")), "inner resumed"]
+    assert stacks.current() is None
+
+
+def test_exception_propagates_to_the_resumer_and_finishes_the_stack():
+    def body(_):
+        suspend()
+        raise ValueError("boom")
+
+    c = Continuation(body)
+    c.resume()
+    with pytest.raises(ValueError, match="boom"):
+        c.resume()
+    assert c.state == stacks.FINISHED
+    assert stacks.current() is None
+
+
+def test_every_switch_is_observable():
+    c = Continuation(lambda _: suspend(), "watched")
+    with trace.Recorder(("stack.",)) as rec:
+        c.resume()
+        c.resume()
+    assert [e.kind for e in rec.events] == ["stack.resume", "stack.suspend", "stack.resume", "stack.return"]
+    assert all(e.fields["stack"] == "watched" for e in rec.events)
+
+
+def test_switch_count_counts_resumes_and_suspends():
+    before = stacks.switch_count
+    c = Continuation(lambda _: suspend())
+    c.resume()
+    c.resume()
+    assert stacks.switch_count - before == 3  # resume, suspend, resume (return goes via the parent)
