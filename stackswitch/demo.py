@@ -18,7 +18,7 @@ from . import trace
 from .canon.store import Store
 from .canon.types import FuncType, StreamType, U8Type, U32Type
 from .guest import PyComponent
-from .host import wait_until
+from .host import yield_
 
 BLOCKED = 0xFFFF_FFFF
 SUBTASK, STREAM_READ, STREAM_WRITE = 1, 2, 3
@@ -34,14 +34,12 @@ DISK_READ = FuncType([("key", U32Type())], [U32Type()], async_=True)
 
 def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
     """Wire up the three instances and the host import; returns ``client.run``."""
-    disk_turns = {"left": 3}
 
     def disk_read(key: int) -> int:
-        # Plain blocking Python: the host function's own stack suspends.
-        def done() -> bool:
-            disk_turns["left"] -= 1
-            return disk_turns["left"] <= 0
-        wait_until(done, why="disk I/O")
+        # Plain blocking Python: the host function's own stack suspends while
+        # the "disk" takes two turns of the event loop.
+        for _ in range(2):
+            yield_()
         return key * 6
 
     disk = store.host_function(disk_read, DISK_READ, name="disk.read")
@@ -147,7 +145,9 @@ _SHOWN = {
     "thread.exit": lambda f: f"{f['thread']} exits",
     "task.return": lambda f: f"{f['task']} returns {f['result']}",
     "callback.event": lambda f: f"{f['task']} callback gets {f['event']} (index {f['index']}, payload {f['payload']})",
-    "stream.event": lambda f: f"  {f['end']} {f['index']}: {f['result']} after {f['count']} element(s)",
+    "stream.event": lambda f: f"  {f['instance']}'s {f['end']} {f['index']}: {f['result']}, "
+                              f"{f['count']} element(s) copied",
+    "future.event": lambda f: f"  {f['instance']}'s {f['end']} {f['index']}: {f['result']}",
     "backpressure": lambda f: f"{f['instance']} backpressure = {f['value']}",
 }
 

@@ -30,7 +30,7 @@ from .errors import Trap
 
 T = TypeVar("T")
 
-DEADLOCK_MESSAGE = "deadlock detected: event loop cannot make further progress"
+DEADLOCK_MESSAGE = "wasm trap: deadlock detected: event loop cannot make further progress"
 
 
 class Schedulable(Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import trap_if
-from . import values
+from . import messages, values
 from .options import LiftLowerContext
 
 MAX_LENGTH = 2**28 - 1
@@ -43,15 +43,17 @@ class WritableBuffer(Buffer):
 
 
 class _GuestBuffer(Buffer):
+    direction = "read"
+
     def __init__(self, t: Any, cx: LiftLowerContext, ptr: int, length: int) -> None:
-        trap_if(length > MAX_LENGTH, "stream or future buffer length exceeds 2^28 - 1")
+        trap_if(length > MAX_LENGTH, messages.BUFFER_TOO_LONG)
         if t is not None and length > 0:
             memory = cx.opts.memory
             ptr_type = memory.ptr_type
             trap_if(ptr != values.align_to(ptr, values.alignment(t, ptr_type)),
-                    "unaligned pointer")
+                    messages.pointer_not_aligned(self.direction))
             trap_if(ptr + length * values.elem_size(t, ptr_type) > len(memory),
-                    "stream or future buffer out of bounds of memory")
+                    messages.pointer_out_of_bounds(self.direction))
         self.t = t
         self.cx = cx
         self.ptr = ptr
@@ -75,6 +77,8 @@ class GuestReadableBuffer(_GuestBuffer, ReadableBuffer):
 
 class GuestWritableBuffer(_GuestBuffer, WritableBuffer):
     """Room a reader offers in its memory (``stream.read``/``future.read``)."""
+
+    direction = "write"
 
     def write(self, vs: list[Any]) -> None:
         assert len(vs) <= self.remain()

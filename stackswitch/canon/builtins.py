@@ -23,8 +23,9 @@ from .error_context import ErrorContext
 from .futures import ReadableFutureEnd, SharedFuture, WritableFutureEnd
 from .options import CanonicalOptions
 from .resources import ResourceHandle, ResourceType
-from .streams import CopyResult, CopyState, ReadableStreamEnd, SharedStream, WritableStreamEnd
+from .streams import CopyEnd, CopyResult, CopyState, ReadableStreamEnd, SharedStream, WritableStreamEnd
 from .subtasks import Subtask
+from .tasks import Task
 from .threads import Thread, current_thread
 from .types import U32Type
 from .values import MAX_FLAT_PARAMS, CoreValueIter, lift_flat_values, load_string_from_range, store, store_string
@@ -50,8 +51,8 @@ def canon_resource_new(rt: ResourceType, rep: int) -> list[int]:
 def canon_resource_drop(rt: ResourceType, i: int) -> list[Any]:
     inst = _inst()
     h = inst.handles.get(i)
-    trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
-    trap_if(h.rt is not rt, messages.RESOURCE_TYPE_MISMATCH)
+    trap_if(not isinstance(h, ResourceHandle), messages.not_a_resource(i))
+    trap_if(h.rt is not rt, messages.resource_wrong_type(i, rt, h.rt))
     trap_if(h.num_lends != 0, messages.RESOURCE_LENT)
     inst.handles.remove(i)
     if h.own:
@@ -75,8 +76,8 @@ def canon_resource_drop(rt: ResourceType, i: int) -> list[Any]:
 
 def canon_resource_rep(rt: ResourceType, i: int) -> list[int]:
     h = current_thread().task.inst.handles.get(i)
-    trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
-    trap_if(h.rt is not rt, messages.RESOURCE_TYPE_MISMATCH)
+    trap_if(not isinstance(h, ResourceHandle), messages.not_a_resource(i))
+    trap_if(h.rt is not rt, messages.resource_wrong_type(i, rt, h.rt))
     return [h.rep]
 
 
@@ -117,9 +118,10 @@ def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
                       flat_args: list[Any]) -> list[Any]:
     task = current_thread().task
     task.inst.check_may_leave()
-    trap_if(not task.opts.async_, messages.TASK_RETURN_SYNC)
-    trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_TYPE)
-    trap_if(not opts.lift_equal(task.opts), messages.TASK_RETURN_TYPE)
+    trap_if(not task.opts.async_, messages.TASK_RETURN_MISMATCH)
+    trap_if(task.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
+    trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_MISMATCH)
+    trap_if(not opts.lift_equal(task.opts), messages.TASK_RETURN_MISMATCH)
     cx = RuntimeContext(opts, task.inst, task)
     result = lift_flat_values(cx, MAX_FLAT_PARAMS, CoreValueIter(flat_args), task.ft.result_types())
     task.return_(result)
@@ -129,7 +131,7 @@ def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
 def canon_task_cancel() -> list[Any]:
     task = current_thread().task
     task.inst.check_may_leave()
-    trap_if(not task.opts.async_, messages.TASK_CANCEL_SYNC)
+    trap_if(not task.opts.async_, messages.TASK_CANCEL_NOT_DELIVERED)
     task.cancel()
     return []
 
@@ -180,7 +182,7 @@ def canon_waitable_join(wi: int, si: int) -> list[Any]:
     inst = _inst()
     w = inst.handles.get(wi)
     trap_if(not isinstance(w, Waitable), messages.NOT_WAITABLE)
-    trap_if(w.has_sync_waiter, messages.SYNC_WAITER_JOIN)
+    trap_if(w.has_sync_waiter, messages.SYNC_AND_ASYNC_WAIT)
     w.join(None if si == 0 else _waitable_set(inst, si))
     return []
 
@@ -196,7 +198,7 @@ def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
     trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
     trap_if(subtask.resolve_delivered(), messages.SUBTASK_CANCEL_AFTER_RESOLVE)
     trap_if(subtask.cancellation_requested, messages.SUBTASK_CANCEL_TWICE)
-    trap_if(subtask.in_waitable_set() and not async_, messages.WAIT_WHILE_IN_SET)
+    trap_if(subtask.in_waitable_set() and not async_, messages.SYNC_AND_ASYNC_WAIT)
     if not subtask.resolved():
         subtask.cancellation_requested = True
         trace.emit("subtask.cancel", subtask=subtask.name)
@@ -240,18 +242,22 @@ def canon_future_new(future_t: Any) -> list[int]:
     return [ri | (wi << 32)]
 
 
-_STREAM_OPS = {
-    ReadableStreamEnd: ("read from", "stream", "writable", EventCode.STREAM_READ),
-    WritableStreamEnd: ("write to", "stream", "readable", EventCode.STREAM_WRITE),
-    ReadableFutureEnd: ("read from", "future", "writable", EventCode.FUTURE_READ),
-    WritableFutureEnd: ("write to", "future", "readable", EventCode.FUTURE_WRITE),
+# Per end type: (thing, the op on it, its event code). Readers lift values
+# into a writable buffer of their own memory; writers offer a readable one.
+_ENDS = {
+    ReadableStreamEnd: ("stream", "read", EventCode.STREAM_READ, GuestWritableBuffer),
+    WritableStreamEnd: ("stream", "write", EventCode.STREAM_WRITE, GuestReadableBuffer),
+    ReadableFutureEnd: ("future", "read", EventCode.FUTURE_READ, GuestWritableBuffer),
+    WritableFutureEnd: ("future", "write", EventCode.FUTURE_WRITE, GuestReadableBuffer),
 }
 
 
-def _copy_end(inst: Any, end_type: type, t: Any, i: int, op: str) -> Any:
+def _lookup_end(inst: Any, i: int, t: Any, end_type: type) -> Any:
+    """The end at index ``i``: of the right kind and element type."""
+    thing = _ENDS[end_type][0]
     e = inst.handles.get(i)
-    trap_if(not isinstance(e, end_type), messages.wrong_end(op, end_type.kind))
-    trap_if(e.shared.t != t.t, messages.type_mismatch(op))
+    trap_if(not isinstance(e, CopyEnd) or e.thing != thing, messages.not_a(thing))
+    trap_if(e.shared.t != t.t, messages.different_type(thing))
     return e
 
 
@@ -265,31 +271,33 @@ def _finish_copy(e: Any, opts_async: bool, what: str) -> list[int]:
     return [payload]
 
 
-def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> tuple[Any, Any, Any]:
+def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int,
+                n: int) -> tuple[Any, Any, Any]:
     thread = current_thread()
     inst = thread.task.inst
     inst.check_may_leave()
-    verb, thing, other, _ = _STREAM_OPS[end_type]
-    e = _copy_end(inst, end_type, t, i, f"{thing}.{verb.split()[0]}")
-    trap_if(e.state == CopyState.DONE, messages.after_dropped(verb, thing, other))
-    trap_if(e.state != CopyState.IDLE, messages.COPY_NOT_IDLE)
-    trap_if(e.in_waitable_set() and not opts.async_, messages.WAIT_WHILE_IN_SET)
-    cx = RuntimeContext(opts, inst)
-    buffer_type = GuestWritableBuffer if end_type in (ReadableStreamEnd, ReadableFutureEnd) else GuestReadableBuffer
-    buffer = buffer_type(t.t, cx, ptr, n)
+    thing, op, _, buffer_type = _ENDS[end_type]
+    e = _lookup_end(inst, i, t, end_type)
+    # Reading a writable end (or writing a readable one) and a second
+    # concurrent copy are one rule in wasmtime's words.
+    trap_if(not isinstance(e, end_type) or e.copying(), messages.CONCURRENT_COPY)
+    trap_if(e.state == CopyState.DONE, messages.copy_after_done(op, thing))
+    trap_if(e.in_waitable_set() and not opts.async_, messages.SYNC_AND_ASYNC_WAIT)
+    buffer = buffer_type(t.t, RuntimeContext(opts, inst), ptr, n)
     return inst, e, buffer
 
 
 def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
     inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, n)
-    event_code = _STREAM_OPS[end_type][3]
+    event_code = _ENDS[end_type][2]
 
     def stream_event(result: CopyResult, reclaim_buffer: Any) -> EventTuple:
         reclaim_buffer()
         assert e.copying()
         e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
         if trace.enabled():
-            trace.emit("stream.event", end=e.kind, index=i, result=result.name, count=buffer.progress)
+            trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
+                       count=buffer.progress)
         return (event_code, i, int(result) | (buffer.progress << 4))
 
     def on_copy(reclaim_buffer: Any) -> None:
@@ -305,14 +313,14 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
 
 def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:
     inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, 1)
-    event_code = _STREAM_OPS[end_type][3]
+    event_code = _ENDS[end_type][2]
 
     def future_event(result: CopyResult) -> EventTuple:
         assert e.copying()
         done = result in (CopyResult.DROPPED, CopyResult.COMPLETED)
         e.state = CopyState.DONE if done else CopyState.IDLE
         if trace.enabled():
-            trace.emit("future.event", end=e.kind, index=i, result=result.name)
+            trace.emit("future.event", instance=inst.name, end=e.kind, index=i, result=result.name)
         return (event_code, i, int(result))
 
     def on_copy_done(result: CopyResult) -> None:
@@ -341,10 +349,11 @@ def canon_future_write(t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list
 
 def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
     inst = _inst()
-    _, thing, _, _ = _STREAM_OPS[end_type]
-    e = _copy_end(inst, end_type, t, i, f"{thing}.cancel")
-    trap_if(e.state != CopyState.COPYING or e.has_sync_waiter, messages.CANCEL_NOT_COPYING)
-    trap_if(e.in_waitable_set() and not async_, messages.WAIT_WHILE_IN_SET)
+    thing, op, _, _ = _ENDS[end_type]
+    e = _lookup_end(inst, i, t, end_type)
+    trap_if(not isinstance(e, end_type), messages.cancel_wrong_end(thing, op))
+    trap_if(e.state != CopyState.COPYING or e.has_sync_waiter, messages.cancel_not_pending(op))
+    trap_if(e.in_waitable_set() and not async_, messages.SYNC_AND_ASYNC_WAIT)
     e.state = CopyState.CANCELLING_COPY
     if not e.has_pending_event():
         e.shared.cancel()
@@ -369,8 +378,9 @@ def canon_future_cancel_write(t: Any, async_: bool, i: int) -> list[int]:
 
 def _drop_end(end_type: type, t: Any, i: int) -> list[Any]:
     inst = _inst()
-    _, thing, _, _ = _STREAM_OPS[end_type]
-    e = _copy_end(inst, end_type, t, i, f"{thing}.drop")
+    thing = _ENDS[end_type][0]
+    e = _lookup_end(inst, i, t, end_type)
+    trap_if(not isinstance(e, end_type), messages.drop_wrong_end(thing, end_type.readable))
     e.drop()
     inst.handles.remove(i)
     trace.emit(f"{thing}.drop", end=e.kind, index=i)

@@ -48,30 +48,28 @@ class RuntimeContext(LiftLowerContext):
         handles = self.inst.handles
         if isinstance(t, OwnType):
             h = handles.get(i)
-            trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
-            trap_if(h.rt is not t.rt, messages.RESOURCE_TYPE_MISMATCH)
+            trap_if(not isinstance(h, ResourceHandle), messages.not_a_resource(i))
             trap_if(h.num_lends != 0, messages.RESOURCE_LENT)
+            trap_if(h.rt is not t.rt, messages.resource_wrong_type(i, t.rt, h.rt))
             trap_if(not h.own, messages.NOT_OWN)
             handles.remove(i)
             return h.rep
         if isinstance(t, BorrowType):
             assert isinstance(self.borrow_scope, Subtask)
             h = handles.get(i)
-            trap_if(not isinstance(h, ResourceHandle), messages.NOT_RESOURCE)
-            trap_if(h.rt is not t.rt, messages.RESOURCE_TYPE_MISMATCH)
+            trap_if(not isinstance(h, ResourceHandle), messages.not_a_resource(i))
+            trap_if(h.rt is not t.rt, messages.resource_wrong_type(i, t.rt, h.rt))
             self.borrow_scope.add_lender(h)
             return h.rep
         if isinstance(t, StreamType | FutureType):
             end_type = ReadableStreamEnd if isinstance(t, StreamType) else ReadableFutureEnd
             thing = "stream" if isinstance(t, StreamType) else "future"
             e = handles.get(i)
-            trap_if(not isinstance(e, end_type), messages.wrong_end(f"lift {thing}", end_type.kind))
-            trap_if(e.shared.t != t.t, messages.type_mismatch(f"lift {thing}"))
-            trap_if(e.state == CopyState.DONE,
-                    messages.after_dropped("lift", thing, "writable"))
-            trap_if(e.state != CopyState.IDLE, messages.STREAM_BUSY if thing == "stream"
-                    else messages.FUTURE_BUSY)
-            trap_if(e.in_waitable_set(), f"cannot lift {thing} that is in a waitable set")
+            trap_if(not isinstance(e, end_type), messages.not_readable_end(thing))
+            trap_if(e.shared.t != t.t, messages.different_type(thing))
+            trap_if(e.copying(), messages.busy_drop(thing, readable=True))
+            trap_if(e.state == CopyState.DONE, messages.copy_after_done("lift", thing))
+            trap_if(e.in_waitable_set(), messages.lift_in_waitable_set(thing))
             handles.remove(i)
             return e.shared
         if isinstance(t, ErrorContextType):

@@ -23,6 +23,9 @@ class SharedFuture:
         self.dropped = False
         self._clear_pending()
 
+    def __repr__(self) -> str:
+        return f"<future<{self.t}>>" if self.t is not None else "<future>"
+
     def _clear_pending(self) -> None:
         self.pending_inst: Any = None
         self.pending_buffer: Buffer | None = None
@@ -71,9 +74,7 @@ class SharedFuture:
 
 class ReadableFutureEnd(CopyEnd):
     kind = "future readable end"
-
-    def busy_message(self) -> str:
-        return messages.FUTURE_BUSY
+    thing = "future"
 
     def copy(self, inst: Any, dst: WritableBuffer, on_copy_done: OnCopyDone) -> None:
         self.shared.read(inst, dst, on_copy_done)
@@ -81,14 +82,13 @@ class ReadableFutureEnd(CopyEnd):
 
 class WritableFutureEnd(CopyEnd):
     kind = "future writable end"
-
-    def busy_message(self) -> str:
-        return messages.FUTURE_BUSY
+    thing = "future"
+    readable = False
 
     def copy(self, inst: Any, src: ReadableBuffer, on_copy_done: OnCopyDone) -> None:
         self.shared.write(inst, src, on_copy_done)
 
     def drop(self) -> None:
-        trap_if(self.copying(), self.busy_message())
+        trap_if(self.copying(), messages.busy_drop(self.thing, self.readable))
         trap_if(self.state != CopyState.DONE, messages.FUTURE_WRITE_DROP)
         CopyEnd.drop(self)

@@ -76,7 +76,10 @@ def host_function(store: Any, fn: Callable[..., Any], name: str = "",
                 on_resolve(None)
                 return
             task.resolved = True
-            on_resolve([value] if results else [])
+            result = [value] if results else []
+            if trace.enabled():
+                trace.emit("task.return", task=task.name, result=result)
+            on_resolve(result)
 
         task.thread = Thread(task, run, name=f"host:{label}")  # type: ignore[arg-type]
         task.thread.resume()

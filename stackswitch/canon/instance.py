@@ -30,8 +30,8 @@ class ComponentInstance:
         self.store = store
         self.name = name or f"instance{id(self) & 0xffff:x}"
         self.parent = parent
-        self.handles: Table[Any] = Table("handle")
-        self.threads: Table[Thread] = Table("thread")
+        self.handles: Table[Any] = Table()
+        self.threads: Table[Thread] = Table()
         self.may_enter = True
         self.may_leave = True
         self.backpressure = 0
@@ -65,7 +65,7 @@ class ComponentInstance:
     def check_enter_from(self, caller: ComponentInstance | None) -> None:
         """Trap unless a call from ``caller`` may enter (not poisoned, not re-entered)."""
         trap_if(self.poisoned, messages.CANNOT_ENTER)
-        trap_if(not self.may_enter_from(caller), messages.REENTER)
+        trap_if(not self.may_enter_from(caller), messages.CANNOT_ENTER)
 
     def enter_from(self, caller: ComponentInstance | None) -> None:
         for inst in self.entering_set(caller):

@@ -1,67 +1,128 @@
 """Trap wording, in one place.
 
-Where wasmtime has a message for a rule, we use its words so that the spec's
-``assert_trap`` expectations (which are substrings of wasmtime's messages)
-match ours. Rules wasmtime words differently per case keep the spec's intent
-in a short sentence of our own.
+We use wasmtime's words for each rule so that the spec's ``assert_trap``
+expectations (substrings of wasmtime's messages) match ours. wasmtime prints
+traps of its ``Trap`` enum as ``wasm trap: <message>``; we keep that prefix on
+the same messages. Where wasmtime has no message, or words two rules alike,
+the wording is ours and says which rule was broken.
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-def unknown_index(what: str, i: int) -> str:
-    return f"unknown {what} index {i}"
+# -- tables and handles -----------------------------------------------------------------
+
+TABLE_FULL = "cannot allocate another handle: index overflow"
 
 
-TABLE_FULL = "table index limit exceeded"
-CANNOT_ENTER = "wasm trap: cannot enter component instance"
-CANNOT_LEAVE = "cannot leave component instance"
-SYNC_BLOCK = "cannot block a synchronous task before returning"
-DEADLOCK = "deadlock detected: event loop cannot make further progress"
-UNSUPPORTED_CALLBACK_CODE = "unsupported callback code"
-TASK_RETURN_TWICE = "task.return or task.cancel called more than once"
-TASK_RETURN_BORROWS = "borrow handles still remain at the end of the call"
-TASK_NO_RETURN = "async-lifted export failed to produce a result"
-TASK_RETURN_SYNC = "task.return called from a synchronously-lifted export"
-TASK_RETURN_TYPE = "invalid `task.return` signature and/or options for current task"
-TASK_CANCEL_NOT_DELIVERED = "`task.cancel` called by task which has not been cancelled"
-TASK_CANCEL_SYNC = "task.cancel called from a synchronously-lifted export"
-NOT_WAITABLE_SET = "handle is not a waitable set"
-NOT_WAITABLE = "handle is not a waitable"
-WAITABLE_SET_NOT_EMPTY = "cannot drop waitable set with waiters or members"
-WAITABLE_SET_BUSY = "cannot drop waitable set with waiters or members"
-SYNC_WAITER_JOIN = "cannot join a waitable that is being waited on synchronously"
-WAIT_WHILE_IN_SET = "cannot wait synchronously on a waitable that is in a waitable set"
-NOT_SUBTASK = "handle is not a subtask"
-SUBTASK_DROP_UNRESOLVED = "cannot drop a subtask which has not yet resolved"
-SUBTASK_CANCEL_AFTER_RESOLVE = "`subtask.cancel` called after terminal status delivered"
-SUBTASK_CANCEL_TWICE = "`subtask.cancel` called more than once"
-BACKPRESSURE_OVERFLOW = "backpressure counter overflow"
-BACKPRESSURE_UNDERFLOW = "backpressure counter underflow"
-NOT_RESOURCE = "handle is not a resource"
-RESOURCE_TYPE_MISMATCH = "handle used with wrong type"
+def unknown_index(i: int) -> str:
+    return f"unknown handle index {i}"
+
+
+def not_a_resource(i: int) -> str:
+    return f"index {i} is not a resource"
+
+
+def resource_wrong_type(i: int, expected: Any, found: Any) -> str:
+    return (f"handle index {i} used with the wrong type, expected {expected!r} "
+            f"but found {found!r}")
+
+
 RESOURCE_LENT = "cannot remove owned resource while borrowed"
 NOT_OWN = "cannot lift own resource from a borrow"
 NOT_ERROR_CONTEXT = "handle is not an error-context"
-THREAD_NOT_SUSPENDED = "cannot resume thread which is not suspended"
-THREAD_FUNC_TYPE = "thread start function does not have type (func (param i32))"
-STREAM_BUSY = "cannot drop busy stream"
-FUTURE_BUSY = "cannot drop busy future"
+NOT_WAITABLE_SET = "handle is not a waitable-set"
+NOT_WAITABLE = "handle is not a waitable"
+NOT_SUBTASK = "handle is not a subtask"
+
+# -- entering, leaving, blocking ------------------------------------------------------------
+
+CANNOT_ENTER = "wasm trap: cannot enter component instance"
+CANNOT_LEAVE = "wasm trap: cannot leave component instance"
+SYNC_BLOCK = "wasm trap: cannot block a synchronous task before returning"
+UNSUPPORTED_CALLBACK_CODE = "wasm trap: unsupported callback code"
+
+# -- tasks -----------------------------------------------------------------------------------
+
+TASK_RESOLVED_TWICE = "wasm trap: `task.return` or `task.cancel` called more than once for current task"
+TASK_RETURN_BORROWS = "borrow handles still remain at the end of the call"
+TASK_NO_RETURN = "wasm trap: async-lifted export failed to produce a result"
+TASK_RETURN_MISMATCH = "wasm trap: invalid `task.return` signature and/or options for current task"
+TASK_CANCEL_NOT_DELIVERED = "wasm trap: `task.cancel` called by task which has not been cancelled"
+BACKPRESSURE_OVERFLOW = "wasm trap: backpressure counter overflow"
+BACKPRESSURE_UNDERFLOW = "wasm trap: backpressure counter overflow: backpressure.dec below zero"
+
+# -- waitables and subtasks -------------------------------------------------------------------
+
+WAITABLE_SET_HAS_MEMBERS = "cannot drop waitable set with members"
+WAITABLE_SET_HAS_WAITERS = "wasm trap: cannot drop waitable set with waiters"
+SYNC_AND_ASYNC_WAIT = "wasm trap: waitable cannot be used synchronously while added to a waitable set"
+SUBTASK_DROP_UNRESOLVED = "wasm trap: cannot drop a subtask which has not yet resolved"
+SUBTASK_CANCEL_AFTER_RESOLVE = "wasm trap: `subtask.cancel` called after terminal status delivered"
+SUBTASK_CANCEL_TWICE = "`subtask.cancel` called more than once for the same subtask"
+
+# -- threads ----------------------------------------------------------------------------------
+
+THREAD_NOT_SUSPENDED = "wasm trap: cannot resume thread which is not suspended"
+
+# -- streams and futures ----------------------------------------------------------------------
+
+CONCURRENT_COPY = "wasm trap: cannot have concurrent operations active on a future/stream"
+SAME_INSTANCE_COPY = "cannot read from and write to intra-component future/stream with non-numeric payload"
 FUTURE_WRITE_DROP = "cannot drop future write end without first writing a value"
-COPY_NOT_IDLE = "stream or future is already busy with a read or write"
-CANCEL_NOT_COPYING = "stream or future has no pending read or write to cancel"
-SAME_INSTANCE_COPY = "cannot read and write a stream or future of non-number type in the same component instance"
-CALLBACK_NOT_ASYNC = "the `async` canonical option requires an async function type"
-REENTER = "wasm trap: cannot enter component instance"
+BUFFER_TOO_LONG = "wasm trap: stream read/write count too large"
 
 
-def wrong_end(op: str, expected: str) -> str:
-    return f"{op}: handle is not a {expected}"
+def not_a(thing: str) -> str:
+    return f"handle is not a {thing}"
 
 
-def type_mismatch(op: str) -> str:
-    return f"{op}: stream or future type mismatch"
+def not_readable_end(thing: str) -> str:
+    return f"handle is not a readable end of a {thing}"
 
 
-def after_dropped(verb: str, thing: str, other_end: str) -> str:
-    return f"cannot {verb} {thing} after being notified that the {other_end} end dropped"
+def different_type(thing: str) -> str:
+    return f"handle is a {thing} of a different type"
+
+
+def busy_drop(thing: str, readable: bool) -> str:
+    return f"cannot {'remove' if readable else 'drop'} busy {thing}"
+
+
+def lift_in_waitable_set(thing: str) -> str:
+    return f"cannot lift {thing} while it's in a waitable set"
+
+
+def copy_after_done(op: str, thing: str) -> str:
+    """A read, write or lift of an end that is DONE (``op``: read, write, lift)."""
+    if thing == "stream":
+        if op == "write":
+            return "cannot write to stream after being notified that the readable end dropped"
+        return f"cannot {'read from' if op == 'read' else 'lift'} stream after being notified that the writable end dropped"
+    if op == "write":
+        return "cannot write to future after previous write succeeded or readable end dropped"
+    return f"cannot {'read from' if op == 'read' else 'lift'} future after previous read succeeded"
+
+
+def cancel_wrong_end(thing: str, op: str) -> str:
+    end = "write" if op == "read" else "read"
+    return f"passed {end} end to `{thing}.cancel-{op}`"
+
+
+def cancel_not_pending(op: str) -> str:
+    return f"stream or future {op} cancelled when no {op} is pending"
+
+
+def drop_wrong_end(thing: str, readable: bool) -> str:
+    if readable:
+        return not_readable_end(thing)
+    return f"passed read end to `{thing}.drop-writable`"
+
+
+def pointer_not_aligned(direction: str) -> str:
+    return f"{direction} pointer not aligned"
+
+
+def pointer_out_of_bounds(direction: str) -> str:
+    return f"{direction} pointer out of bounds of memory"

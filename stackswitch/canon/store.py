@@ -100,8 +100,7 @@ class Store:
 
     def invoke(self, f: FuncInst, args: list[Any]) -> CallResult:
         """Start a call from the host; returns at once if the callee blocks."""
-        if current_thread_or_none() is not None:
-            raise RuntimeError("Store.invoke is for the host; guests call through canon lower")
+        _check_host_stack("Store.invoke")
         result = CallResult()
 
         def on_start() -> list[Any]:
@@ -118,14 +117,17 @@ class Store:
 
     def tick(self) -> bool:
         """Let one ready thread make one quantum of progress; False if none was ready."""
+        _check_host_stack("Store.tick")
         return self.scheduler.tick()
 
     def run_until(self, done: Callable[[], bool]) -> None:
         """Run ready threads until ``done()``; raises Deadlock if progress stops first."""
+        _check_host_stack("Store.run_until")
         self.scheduler.run_until(done)
 
     def run(self) -> int:
         """Run until no thread is ready; returns the number of quanta run."""
+        _check_host_stack("Store.run")
         return self.scheduler.run_all()
 
     def call(self, f: FuncInst, args: list[Any]) -> list[Any] | None:
@@ -133,3 +135,10 @@ class Store:
         result = self.invoke(f, args)
         self.run_until(lambda: result.resolved)
         return result.value
+
+
+def _check_host_stack(what: str) -> None:
+    """The event loop is driven from the host's own stack, never from a task's."""
+    if current_thread_or_none() is not None:
+        raise RuntimeError(f"{what} is for the host's stack; a running task must block "
+                           "with a built-in (or stackswitch.host.wait_until) instead")

@@ -56,6 +56,9 @@ class SharedStream:
         self.dropped = False
         self._clear_pending()
 
+    def __repr__(self) -> str:
+        return f"<stream<{self.t}>>" if self.t is not None else "<stream>"
+
     def _clear_pending(self) -> None:
         self.pending_inst: ComponentInstance | None = None
         self.pending_buffer: Buffer | None = None
@@ -149,11 +152,11 @@ class CopyEnd(Waitable):
     def copying(self) -> bool:
         return self.state in (CopyState.COPYING, CopyState.CANCELLING_COPY)
 
-    def busy_message(self) -> str:
-        return messages.STREAM_BUSY
+    thing = "stream"
+    readable = True
 
     def drop(self) -> None:
-        trap_if(self.copying(), self.busy_message())
+        trap_if(self.copying(), messages.busy_drop(self.thing, self.readable))
         self.shared.drop()
         Waitable.drop(self)
 
@@ -167,6 +170,7 @@ class ReadableStreamEnd(CopyEnd):
 
 class WritableStreamEnd(CopyEnd):
     kind = "stream writable end"
+    readable = False
 
     def copy(self, inst: Any, src: ReadableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         self.shared.write(inst, src, on_copy, on_copy_done)

@@ -22,12 +22,11 @@ MAX_LENGTH = 2**28 - 1
 class Table(Generic[E]):
     """A growable array with holes and a free list; every lookup is checked."""
 
-    __slots__ = ("array", "free", "what")
+    __slots__ = ("array", "free")
 
-    def __init__(self, what: str = "handle") -> None:
+    def __init__(self) -> None:
         self.array: list[E | None] = [None]
         self.free: list[int] = []
-        self.what = what
 
     def __iter__(self) -> Iterator[E]:
         return (e for e in self.array if e is not None)
@@ -36,9 +35,9 @@ class Table(Generic[E]):
         return len(self.array) - 1 - len(self.free)
 
     def get(self, i: int) -> E:
-        trap_if(not 0 <= i < len(self.array), messages.unknown_index(self.what, i))
+        trap_if(not 0 <= i < len(self.array), messages.unknown_index(i))
         e = self.array[i]
-        trap_if(e is None, messages.unknown_index(self.what, i))
+        trap_if(e is None, messages.unknown_index(i))
         return e  # type: ignore[return-value]
 
     def add(self, e: E) -> int:

@@ -128,8 +128,14 @@ class Task:
 
     # -- cancellation -----------------------------------------------------------
 
-    def request_cancellation(self, caller: ComponentInstance | None = None) -> None:
-        """The caller no longer needs the result; ask the callee to hurry up."""
+    def request_cancellation(self, caller: Any = None) -> None:
+        """The caller (its task, or None for the host) no longer needs the result.
+
+        Cancellation is delivered now to a thread of this task that blocked
+        cancellably, if re-entering this instance is allowed; otherwise it is
+        remembered and delivered at the next cancellable point.
+        """
+        caller_inst = caller.inst if caller is not None else None
         trace.emit("task.cancel-requested", task=self.name)
         if self.state == Task.State.INITIAL:
             # Still waiting on backpressure: cancelled before any guest code ran.
@@ -141,13 +147,13 @@ class Task:
         inst = self.inst
         if self.needs_exclusive() and inst.exclusive_thread not in (None, self.implicit_thread):
             candidates = [t for t in candidates if t is not self.implicit_thread]
-        if candidates and not inst.poisoned and inst.may_enter_from(caller):
+        if candidates and not inst.poisoned and inst.may_enter_from(caller_inst):
             self._set_state(Task.State.CANCEL_DELIVERED)
-            inst.enter_from(caller)
+            inst.enter_from(caller_inst)
             try:
                 self.store.scheduler.choose(candidates).resume(Cancelled.TRUE)
             finally:
-                inst.leave_to(caller)
+                inst.leave_to(caller_inst)
         else:
             self._set_state(Task.State.PENDING_CANCEL)
 
@@ -165,7 +171,7 @@ class Task:
         return self.on_start()
 
     def return_(self, result: list[Any]) -> None:
-        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RETURN_TWICE)
+        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
         trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
         if trace.enabled():
             trace.emit("task.return", task=self.name, result=result)
@@ -173,7 +179,7 @@ class Task:
         self._set_state(Task.State.RESOLVED)
 
     def cancel(self) -> None:
-        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RETURN_TWICE)
+        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
         trap_if(self.state != Task.State.CANCEL_DELIVERED, messages.TASK_CANCEL_NOT_DELIVERED)
         trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
         trace.emit("task.cancel", task=self.name)

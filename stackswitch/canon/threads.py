@@ -88,6 +88,10 @@ class Thread:
         return self.ready_func is not None
 
     def ready(self) -> bool:
+        # A thread of a trapped (poisoned) instance never runs again.
+        inst = self.task.inst
+        if inst is not None and inst.poisoned:
+            return False
         return self.ready_func is not None and self.ready_func()
 
     def state(self) -> str:
@@ -104,7 +108,9 @@ class Thread:
         return self.task.store.scheduler
 
     def describe_wait(self) -> str:
-        return f"{self.name}: {self.waits_on or 'waiting'}"
+        inst = self.task.inst
+        dead = " (its instance trapped)" if inst is not None and inst.poisoned else ""
+        return f"{self.name}: {self.waits_on or 'waiting'}{dead}"
 
     # -- waiting-list bookkeeping ---------------------------------------------
 

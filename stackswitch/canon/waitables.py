@@ -126,5 +126,5 @@ class WaitableSet:
         return self.get_pending_event()
 
     def drop(self) -> None:
-        trap_if(len(self.elems) > 0, messages.WAITABLE_SET_NOT_EMPTY)
-        trap_if(self.num_waiting > 0, messages.WAITABLE_SET_BUSY)
+        trap_if(len(self.elems) > 0, messages.WAITABLE_SET_HAS_MEMBERS)
+        trap_if(self.num_waiting > 0, messages.WAITABLE_SET_HAS_WAITERS)
