@@ -289,8 +289,9 @@ class PyComponent:
     # -- built-ins: resources and error contexts -----------------------------------------------
 
     def resource_type(self, name: str = "resource", dtor: Callable[[int], Any] | None = None) -> ResourceType:
-        """A resource type defined (implemented) by this instance."""
-        return ResourceType(self.inst, dtor, name)
+        """A resource type defined (implemented) by this instance; ``dtor(rep)`` runs on drop."""
+        core_dtor = (lambda args: _as_list(dtor(*args))) if dtor is not None else None
+        return ResourceType(self.inst, core_dtor, name)
 
     def resource_new(self, rt: ResourceType, rep: int) -> int:
         return b.canon_resource_new(rt, rep)[0]

@@ -18,17 +18,32 @@ from .. import trace
 from ..errors import trap_if
 from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
+from .calls import canon_lower
 from .context import RuntimeContext
 from .error_context import ErrorContext
 from .futures import ReadableFutureEnd, SharedFuture, WritableFutureEnd
 from .options import CanonicalOptions
 from .resources import ResourceHandle, ResourceType
-from .streams import CopyEnd, CopyResult, CopyState, ReadableStreamEnd, SharedStream, WritableStreamEnd
+from .streams import (
+    CopyEnd,
+    CopyResult,
+    CopyState,
+    ReadableStreamEnd,
+    SharedStream,
+    WritableStreamEnd,
+)
 from .subtasks import Subtask
 from .tasks import Task
 from .threads import Thread, current_thread
-from .types import U32Type
-from .values import MAX_FLAT_PARAMS, CoreValueIter, lift_flat_values, load_string_from_range, store, store_string
+from .types import FuncType, U32Type
+from .values import (
+    MAX_FLAT_PARAMS,
+    CoreValueIter,
+    lift_flat_values,
+    load_string_from_range,
+    store,
+    store_string,
+)
 from .waitables import EventCode, EventTuple, Waitable, WaitableSet
 
 BLOCKED = 0xFFFF_FFFF
@@ -56,22 +71,29 @@ def canon_resource_drop(rt: ResourceType, i: int) -> list[Any]:
     trap_if(h.num_lends != 0, messages.RESOURCE_LENT)
     inst.handles.remove(i)
     if h.own:
-        if rt.dtor is not None:
-            # The destructor is a sync call into the defining instance, with
-            # the usual reentrance check (none if it is our own resource).
-            impl = rt.impl
-            if impl is not None and impl is not inst:
-                impl.check_enter_from(inst)
-                impl.enter_from(inst)
-                try:
-                    rt.dtor(h.rep)
-                finally:
-                    impl.leave_to(inst)
-            else:
-                rt.dtor(h.rep)
+        _destroy(inst, rt, h.rep)
     else:
         h.borrow_scope.num_borrows -= 1
     return []
+
+
+_DTOR_TYPE = FuncType([("rep", U32Type())], [])
+
+
+def _destroy(inst: Any, rt: ResourceType, rep: int) -> None:
+    """Run the destructor as a sync call into the defining instance.
+
+    Going through ``canon lift``/``canon lower`` gives the destructor a task
+    of its own and applies the reentrance rule; dropping a resource of one's
+    own never re-enters anything, so it is always allowed.
+    """
+    if rt.impl is None:  # a host-defined resource
+        if rt.dtor is not None:
+            rt.dtor([rep])
+        return
+    dtor = rt.dtor or (lambda args: [])
+    callee = inst.store.lift(dtor, _DTOR_TYPE, CanonicalOptions(), rt.impl, name=f"{rt.name}.drop")
+    canon_lower(callee, _DTOR_TYPE, CanonicalOptions(), [rep], name=f"{rt.name}.drop")
 
 
 def canon_resource_rep(rt: ResourceType, i: int) -> list[int]:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 
 class ResourceType:
-    """A resource type: ``impl`` is the instance that defined it, ``dtor`` its destructor."""
+    """A resource type: ``impl`` is the instance that defined it (``None``: the host).
+
+    ``dtor`` is its destructor as a core function (``[rep] -> []``), or None.
+    """
 
     def __init__(self, impl: ComponentInstance | None, dtor: Callable[[int], Any] | None = None,
                  name: str = "resource") -> None:

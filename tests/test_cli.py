@@ -1,0 +1,49 @@
+"""The command line: `stackswitch demo` and `--help`."""
+
+import subprocess
+import sys
+
+import pytest
+
+from stackswitch.cli import main
+
+
+def test_demo_prints_an_event_log_and_the_result(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "result: client.run() = 4212  (fetch(7) = 42, bytes consumed = 12)" in out
+    assert "server.fetch#2 callback gets SUBTASK (index 1, payload 2)" in out
+    assert "blocks on waitable-set.wait" in out
+    # Backpressure in the stream: the writer is held until the reader reads.
+    assert "client's stream writable end" in out
+
+
+def test_demo_with_a_seeded_random_policy_is_reproducible(capsys):
+    main(["demo", "--policy", "random:3"])
+    first = capsys.readouterr().out
+    main(["demo", "--policy", "random:3"])
+    assert capsys.readouterr().out == first
+    assert "result: client.run() = 4212" in first
+
+
+def test_demo_can_show_raw_stack_switches(capsys):
+    main(["demo", "--switches"])
+    assert "stack.suspend stack=" in capsys.readouterr().out
+
+
+def test_bad_policy_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--policy", "sometimes"])
+    assert info.value.code == 2
+    assert "unknown scheduler policy 'sometimes'" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_console_script_help_explains_the_commands():
+    out = subprocess.run([sys.executable, "-m", "stackswitch.cli", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "demo" in out and "greenlet" in out
