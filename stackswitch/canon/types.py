@@ -254,7 +254,7 @@ class _HandleType(ValType):
     rt: Any
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.rt is self.rt  # type: ignore[attr-defined]
+        return isinstance(other, _HandleType) and type(other) is type(self) and other.rt is self.rt
 
     def __hash__(self) -> int:
         return hash((type(self), id(self.rt)))

@@ -118,10 +118,11 @@ STRING_UNALIGNED = "unaligned pointer: string pointer not aligned to 2"
 # adapter transcoder libcall + host (Rust's Utf8Error / DecodeUtf16Error text)
 INVALID_UTF8 = "invalid utf8 encoding: {detail}"
 INVALID_UTF16 = "invalid utf16 encoding: unpaired surrogate found: {unit:x}"
-# host: storing a host string that no guest could have produced
+# host func/typed.rs: storing a host string longer than any guest string can be
 HOST_STRING_TOO_LONG = "string length of {length} too large to copy into wasm"
 # adapter ListOutOfBounds + host lift of a list
 LIST_OUT_OF_BOUNDS = "list content out-of-bounds: list pointer/length out of bounds of memory"
+# adapter ListOutOfBounds + own detail
 LIST_TOO_LONG = "list content out-of-bounds: list byte length exceeds 2^28 - 1"
 # adapter UnalignedPointer + host lift of a list
 LIST_UNALIGNED = "unaligned pointer: list pointer is not aligned"
@@ -135,8 +136,8 @@ REALLOC_UNALIGNED = "unaligned pointer: realloc return: result not aligned"
 REALLOC_STRING_OUT_OF_BOUNDS = "string content out-of-bounds: realloc return: beyond end of memory"
 REALLOC_LIST_OUT_OF_BOUNDS = "list content out-of-bounds: realloc return: beyond end of memory"
 REALLOC_OUT_OF_BOUNDS = "out of bounds memory access: realloc return: beyond end of memory"
-# adapter UnalignedPointer / MemoryOutOfBounds + host func.rs, for the pointer
-# to parameters or results that did not fit in core values
+# The pointer to parameters or results that did not fit in core values:
+# adapter UnalignedPointer + own detail, and adapter MemoryOutOfBounds + host func.rs
 SPILL_UNALIGNED = "unaligned pointer: pointer to spilled values not aligned to {align}"
 SPILL_OUT_OF_BOUNDS = "out of bounds memory access: pointer out of bounds of memory"
 
@@ -417,9 +418,13 @@ def _compute_layout(t: ValType, pt: PtrType) -> _Layout:
 
 
 def _layout(t: ValType, pt: PtrType) -> _Layout:
-    layout = t._abi_cache.get(pt)
+    try:
+        cache = t._abi_cache
+    except AttributeError:
+        raise TypeError(f"not a value type: {t!r}") from None
+    layout = cache.get(pt)
     if layout is None:
-        layout = t._abi_cache[pt] = _compute_layout(t, pt)
+        layout = cache[pt] = _compute_layout(t, pt)
     return layout
 
 
@@ -820,7 +825,7 @@ def store_list_into_valid_range(cx: LiftLowerContext, vs: Sequence[Any], ptr: in
             info = _INTS[type(t)]
             for v in vs:
                 _check_int(v, t, info)
-            raise
+            raise  # pragma: no cover (the check above explains every struct.error)
     elif type(t) is BoolType:
         memory.write(ptr, bytes(1 if v else 0 for v in vs))
     else:
