@@ -38,26 +38,31 @@ class ComponentInstance:
         self.num_waiting_to_enter = 0
         self.exclusive_thread: Thread | None = None
         self.poisoned = False
+        # The parent never changes, so the chain of ancestors is computed once:
+        # it is consulted on every entry from the host.
+        self._ancestry = frozenset(self._walk_ancestors())
 
     def __repr__(self) -> str:
         return f"<ComponentInstance {self.name}>"
 
     # -- reentrance ---------------------------------------------------------
 
-    def self_and_ancestors(self) -> set[ComponentInstance]:
-        chain: set[ComponentInstance] = set()
+    def _walk_ancestors(self) -> list[ComponentInstance]:
+        chain = []
         inst: ComponentInstance | None = self
         while inst is not None:
-            chain.add(inst)
+            chain.append(inst)
             inst = inst.parent
         return chain
 
-    def entering_set(self, caller: ComponentInstance | None) -> set[ComponentInstance]:
+    def self_and_ancestors(self) -> frozenset[ComponentInstance]:
+        return self._ancestry
+
+    def entering_set(self, caller: ComponentInstance | None) -> frozenset[ComponentInstance]:
         """The instances a call from ``caller`` (None: the host) newly enters."""
-        entered = self.self_and_ancestors()
-        if caller is not None:
-            entered -= caller.self_and_ancestors()
-        return entered
+        if caller is None:
+            return self._ancestry
+        return self._ancestry - caller._ancestry
 
     def may_enter_from(self, caller: ComponentInstance | None) -> bool:
         return all(inst.may_enter for inst in self.entering_set(caller))
