@@ -156,11 +156,13 @@ class PyComponent:
 
     def task_return(self, *flat: Any, types: list[Any] | None = None,
                     opts: CanonicalOptions | None = None) -> None:
-        """``task.return``; ``types`` defaults to the current task's result types."""
+        """``task.return``; ``types`` and ``opts`` default to the current task's own."""
         self._check_current()
         task = current_thread().task
         rtypes = task.ft.result_types() if types is None else types
-        b.canon_task_return(rtypes, opts or self._opts(), list(flat))
+        if opts is None:
+            opts = CanonicalOptions(string_encoding=task.opts.string_encoding, memory=task.opts.memory)
+        b.canon_task_return(rtypes, opts, list(flat))
 
     def task_cancel(self) -> None:
         b.canon_task_cancel()

@@ -6,8 +6,8 @@ streams and futures; traps) is reported through :func:`emit`. Nothing is
 recorded unless somebody subscribed, so the cost when nobody watches is one
 truth test of a list.
 
-An event is a kind (a short dotted name such as ``"stack.switch"`` or
-``"task.return"``) plus keyword fields. Observers must not raise and must not
+An event is a kind (a short dotted name such as ``"stack.resume"``,
+``"thread.block"``, ``"task.return"`` or ``"trap"``) plus keyword fields. Observers must not raise and must not
 switch stacks.
 """
 

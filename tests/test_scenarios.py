@@ -216,7 +216,6 @@ def test_stream_backpressure_writer_stays_blocked_until_reader_reads(store):
     assert log[-1] == bytes(range(8))
     # The first write finds the reader parked and completes at once; the second
     # finds nobody and blocks until the reader comes back for more.
-    assert log.index("writer blocked with 4") < log.index("writer wrote 4", 1) if False else True
     blocked = log.index("writer blocked with 4")
     assert "reader got 4" in log[blocked:]
     assert log.index("writer wrote 4", blocked) > log.index("reader got 4", blocked)
@@ -470,3 +469,38 @@ def test_sync_task_that_blocks_traps(store):
 
     with pytest.raises(Trap, match="cannot block a synchronous task before returning"):
         store.call(run, [])
+
+
+def test_a_trap_tears_down_the_store_and_is_reported_once(store):
+    a, b = PyComponent(store, "a"), PyComponent(store, "b")
+
+    @b.export(FuncType([], [U32]))
+    def blocks():
+        b.waitable_set_wait(b.waitable_set_new(), 0)
+
+    @a.export(FuncType([], [U32]))
+    def fine():
+        return 1
+
+    with trace.Recorder(("trap",)) as rec:
+        with pytest.raises(Trap, match="cannot block a synchronous task"):
+            store.call(blocks, [])
+    assert [e.fields["message"] for e in rec.events] == [
+        "wasm trap: cannot block a synchronous task before returning"]
+    # Not only b: no instance of the store may be entered any more.
+    with pytest.raises(Trap, match="cannot enter component instance"):
+        store.call(fine, [])
+
+
+def test_the_host_may_request_cancellation_only_once(store):
+    a = PyComponent(store, "a")
+
+    @a.export(ASYNC_U32, abi="stackful")
+    def run():
+        a.thread_suspend()          # not cancellable: the request stays pending
+        a.task_return(0)
+
+    result = store.invoke(run, [])
+    result.cancel()
+    with pytest.raises(RuntimeError, match="already called"):
+        result.cancel()

@@ -5,8 +5,8 @@ definition's immediates (types, options, ``cancellable``/``async`` flags) and
 the rest are the core arguments; it returns the core results as a list. All
 act on the *current* thread, task and component instance.
 
-Every built-in except ``context.get/set`` and ``backpressure.inc/dec`` first
-checks ``may_leave``: built-ins are off limits during ``realloc`` and
+Every built-in except ``context.get/set``, ``backpressure.inc/dec`` and
+``resource.rep`` first checks ``may_leave``: built-ins are off limits during ``realloc`` and
 ``post-return``.
 """
 

@@ -33,7 +33,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import trap_if
+from ..errors import Trap, trap_if
 from . import messages
 from .context import RuntimeContext
 from .subtasks import Subtask
@@ -85,7 +85,8 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
         args = task.start()
         flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, ft.param_types())
         if trace.enabled():
-            trace.emit("task.start", task=task.name, instance=inst.name, args=args)
+            trace.emit("task.start", task=task.name, instance=inst.name, args=args,
+                       caller=caller.name if caller is not None else "host")
         if not opts.async_:
             flat_results = callee(flat_args)
             result = lift_flat_values(cx, MAX_FLAT_RESULTS, CoreValueIter(flat_results),
@@ -110,7 +111,10 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
         # threads of the same instance may run to get it there.
         while task.state != Task.State.RESOLVED:
             candidates = [t for t in inst.threads if t.ready() and t is not inst.exclusive_thread]
-            trap_if(not candidates, messages.SYNC_BLOCK)
+            if not candidates:
+                inst.poison()
+                trace.emit("trap", thread=thread.name, message=messages.SYNC_BLOCK)
+                raise Trap(messages.SYNC_BLOCK)
             inst.store.scheduler.choose(candidates).resume()
     return task.request_cancellation
 

@@ -37,7 +37,6 @@ class ComponentInstance:
         self.backpressure = 0
         self.num_waiting_to_enter = 0
         self.exclusive_thread: Thread | None = None
-        self.poisoned = False
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
@@ -88,6 +87,11 @@ class ComponentInstance:
         """Built-ins and imports are off limits during ``realloc`` and ``post-return``."""
         trap_if(not self.may_leave, messages.CANNOT_LEAVE)
 
+    @property
+    def poisoned(self) -> bool:
+        return self.store.poisoned
+
     def poison(self) -> None:
-        """After a trap the instance's state is unknown: refuse all later entry."""
-        self.poisoned = True
+        """A trap tears down the whole store (spec), which wasmtime calls poisoning:
+        every later entry into any of its instances traps."""
+        self.store.poisoned = True

@@ -82,11 +82,15 @@ class LiftLowerContext:
         realloc = self.opts.realloc
         if realloc is None:
             raise TypeError("this value needs realloc but the canonical options have none")
-        ptr = realloc(old_ptr, old_size, align, new_size)
+        ptr = self.call_realloc(realloc, old_ptr, old_size, align, new_size)
         bits = 32 if self.memory.ptr_type == "i32" else 64
         if not isinstance(ptr, int) or not 0 <= ptr < (1 << bits):
             raise TypeError(f"realloc returned {ptr!r}, not an unsigned i{bits}")
         return ptr
+
+    def call_realloc(self, realloc: Callable[[int, int, int, int], int], *args: int) -> int:
+        """How ``realloc`` is invoked: directly here; in a task of its own at runtime."""
+        return realloc(*args)
 
     def allocate(self, align: int, size: int) -> int:
         """A fresh allocation: ``realloc(0, 0, align, size)``."""

@@ -36,13 +36,17 @@ class CallResult:
         self.resolved = False
         self.value: list[Any] | None = None
         self.on_cancel: OnCancel | None = None
+        self.cancel_requested = False
 
     @property
     def cancelled(self) -> bool:
         return self.resolved and self.value is None
 
     def cancel(self) -> None:
-        """Ask the callee to stop (cooperatively); see ``subtask.cancel``."""
+        """Ask the callee to stop (cooperatively), at most once; see ``subtask.cancel``."""
+        if self.cancel_requested:
+            raise RuntimeError("cancel() was already called for this call")
+        self.cancel_requested = True
         if not self.resolved and self.on_cancel is not None:
             self.on_cancel(None)
 
@@ -52,6 +56,8 @@ class Store:
 
     def __init__(self, policy: str = "fifo") -> None:
         self.scheduler = Scheduler(policy)
+        self.poisoned = False
+        """Set by the first trap: the spec tears the store down, wasmtime refuses entry."""
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 

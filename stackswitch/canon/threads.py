@@ -23,6 +23,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .. import stacks, trace
+from ..errors import Trap
 
 if TYPE_CHECKING:
     from .tasks import Task
@@ -88,9 +89,8 @@ class Thread:
         return self.ready_func is not None
 
     def ready(self) -> bool:
-        # A thread of a trapped (poisoned) instance never runs again.
-        inst = self.task.inst
-        if inst is not None and inst.poisoned:
+        # After a trap the store is torn down: no thread runs again.
+        if self.task.store.poisoned:
             return False
         return self.ready_func is not None and self.ready_func()
 
@@ -108,8 +108,7 @@ class Thread:
         return self.task.store.scheduler
 
     def describe_wait(self) -> str:
-        inst = self.task.inst
-        dead = " (its instance trapped)" if inst is not None and inst.poisoned else ""
+        dead = " (the store trapped)" if self.task.store.poisoned else ""
         return f"{self.name}: {self.waits_on or 'waiting'}{dead}"
 
     # -- waiting-list bookkeeping ---------------------------------------------
@@ -136,8 +135,8 @@ class Thread:
     def resume(self, cancelled: Cancelled = Cancelled.FALSE) -> None:
         """Run this thread (and any thread it switches to) until one blocks or ends.
 
-        If the thread traps, every instance its stack ran in is poisoned and
-        the trap propagates to whoever resumed it.
+        If the thread traps, the store is poisoned (no instance of it may be
+        entered again) and the trap propagates to whoever resumed it.
         """
         global _current
         assert not self.running() and not self.finished()
@@ -152,10 +151,12 @@ class Thread:
                 trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
             try:
                 finished, switch_to = thread.cont.resume(cancelled)
-            except BaseException:
-                inst = thread.task.inst
-                if inst is not None:
-                    inst.poison()
+            except BaseException as e:
+                store = thread.task.store
+                if not store.poisoned:
+                    store.poisoned = True
+                    if isinstance(e, Trap):
+                        trace.emit("trap", thread=thread.name, message=str(e))
                 raise
             finally:
                 _current = outer

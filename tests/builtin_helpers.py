@@ -1,0 +1,48 @@
+"""Constants and small drivers shared by the test_builtins*.py files."""
+
+from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type, U32Type
+
+BLOCKED = 0xFFFF_FFFF
+NONE, SUBTASK, STREAM_READ, STREAM_WRITE, FUTURE_READ, FUTURE_WRITE, TASK_CANCELLED = range(7)
+STARTING, STARTED, RETURNED, CANCELLED_BEFORE_STARTED, CANCELLED_BEFORE_RETURNED = range(5)
+COMPLETED, DROPPED, CANCELLED = range(3)
+EXIT, YIELD, WAIT = range(3)
+
+U32 = U32Type()
+ASYNC_U32 = FuncType([], [U32], async_=True)
+SYNC_U32 = FuncType([], [U32])
+SYNC_NONE = FuncType([], [])
+F_U32 = FutureType(U32)
+S_U8 = StreamType(U8Type())
+
+CANNOT_LEAVE = "cannot leave component instance"
+SYNC_BLOCK = "cannot block a synchronous task before returning"
+SYNC_AND_ASYNC = "waitable cannot be used synchronously while added to a waitable set"
+CONCURRENT = "wasm trap: cannot have concurrent operations active on a future/stream"
+NOT_SUSPENDED = "wasm trap: cannot resume thread which is not suspended"
+
+
+def run_async(store, comp, body):
+    """Run ``body()`` as an async stackful export of ``comp``; returns what body returned."""
+    out = []
+
+    @comp.export(ASYNC_U32, abi="stackful", name=body.__name__)
+    def run():
+        out.append(body())
+        comp.task_return(0)
+
+    assert store.call(run, []) == [0]
+    return out[0]
+
+
+def run_sync(store, comp, body):
+    """The same with a sync-lifted export."""
+    out = []
+
+    @comp.export(SYNC_U32, name=body.__name__)
+    def run():
+        out.append(body())
+        return 0
+
+    assert store.call(run, []) == [0]
+    return out[0]
