@@ -74,6 +74,9 @@ class PyComponent:
         self.opts = CanonicalOptions(string_encoding=string_encoding, memory=self.memory,
                                      realloc=self.realloc)
         self.scratch = 16  # 8 bytes for a waitable-set event payload
+        self._sync_opts = self.opts
+        self._async_opts = CanonicalOptions(string_encoding=string_encoding, memory=self.memory,
+                                            realloc=self.realloc, async_=True)
 
     def __repr__(self) -> str:
         return f"<PyComponent {self.name}>"
@@ -149,8 +152,7 @@ class PyComponent:
             raise RuntimeError(f"{self.name}'s core code called from another instance's thread")
 
     def _opts(self, async_: bool = False) -> CanonicalOptions:
-        return CanonicalOptions(string_encoding=self.opts.string_encoding, memory=self.memory,
-                                realloc=self.realloc, async_=async_)
+        return self._async_opts if async_ else self._sync_opts
 
     # -- built-ins: tasks ---------------------------------------------------------
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import trap_if
+from ..errors import Trap
 from . import messages, values
 from .options import LiftLowerContext
+from .types import S8Type, S16Type, S32Type, S64Type, U8Type, U16Type, U32Type, U64Type
 
 MAX_LENGTH = 2**28 - 1
 
@@ -46,14 +47,17 @@ class _GuestBuffer(Buffer):
     direction = "read"
 
     def __init__(self, t: Any, cx: LiftLowerContext, ptr: int, length: int) -> None:
-        trap_if(length > MAX_LENGTH, messages.BUFFER_TOO_LONG)
-        if t is not None and length > 0:
-            memory = cx.opts.memory
-            ptr_type = memory.ptr_type
-            trap_if(ptr != values.align_to(ptr, values.alignment(t, ptr_type)),
-                    messages.pointer_not_aligned(self.direction))
-            trap_if(ptr + length * values.elem_size(t, ptr_type) > len(memory),
-                    messages.pointer_out_of_bounds(self.direction))
+        if length > MAX_LENGTH:
+            raise Trap(messages.BUFFER_TOO_LONG)
+        self.elem_size = 0
+        if t is not None:
+            ptr_type = cx.opts.memory.ptr_type
+            self.elem_size = values.elem_size(t, ptr_type)
+            if length > 0:
+                if ptr != values.align_to(ptr, values.alignment(t, ptr_type)):
+                    raise Trap(messages.pointer_not_aligned(self.direction))
+                if ptr + length * self.elem_size > len(cx.opts.memory):
+                    raise Trap(messages.pointer_out_of_bounds(self.direction))
         self.t = t
         self.cx = cx
         self.ptr = ptr
@@ -70,7 +74,7 @@ class GuestReadableBuffer(_GuestBuffer, ReadableBuffer):
             vs: list[Any] = [None] * n
         else:
             vs = values.load_list_from_valid_range(self.cx, self.ptr, n, self.t)
-            self.ptr += n * values.elem_size(self.t, self.cx.opts.memory.ptr_type)
+            self.ptr += n * self.elem_size
         self.progress += n
         return vs
 
@@ -84,8 +88,31 @@ class GuestWritableBuffer(_GuestBuffer, WritableBuffer):
         assert len(vs) <= self.remain()
         if self.t is not None:
             values.store_list_into_valid_range(self.cx, vs, self.ptr, self.t)
-            self.ptr += len(vs) * values.elem_size(self.t, self.cx.opts.memory.ptr_type)
+            self.ptr += len(vs) * self.elem_size
         self.progress += len(vs)
+
+
+_RAW_COPY_TYPES = (U8Type, S8Type, U16Type, S16Type, U32Type, S32Type, U64Type, S64Type)
+
+
+def copy(dst: WritableBuffer, src: ReadableBuffer, n: int) -> None:
+    """Move ``n`` values from ``src`` to ``dst``.
+
+    Between two guest memories, integers are moved as raw bytes: lifting and
+    lowering an integer is the identity on its bytes, and this is what makes
+    bulk stream copies fast. Everything else is lifted and lowered value by
+    value (floats too: lifting canonicalises NaNs).
+    """
+    if (type(src) is GuestReadableBuffer and type(dst) is GuestWritableBuffer
+            and isinstance(src.t, _RAW_COPY_TYPES)):
+        size = n * src.elem_size
+        dst.cx.opts.memory.write(dst.ptr, src.cx.opts.memory.read(src.ptr, size))
+        src.ptr += size
+        dst.ptr += size
+        src.progress += n
+        dst.progress += n
+        return
+    dst.write(src.read(n))
 
 
 class HostReadableBuffer(ReadableBuffer):

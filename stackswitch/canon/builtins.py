@@ -12,10 +12,11 @@ Every built-in except ``context.get/set``, ``backpressure.inc/dec`` and
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from .. import trace
-from ..errors import trap_if
+from ..errors import Trap, trap_if
 from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
 from .calls import canon_lower
@@ -41,7 +42,6 @@ from .values import (
     CoreValueIter,
     lift_flat_values,
     load_string_from_range,
-    store,
     store_string,
 )
 from .waitables import EventCode, EventTuple, Waitable, WaitableSet
@@ -161,11 +161,13 @@ def canon_task_cancel() -> list[Any]:
 # -- waitable sets ---------------------------------------------------------------
 
 
-def _store_event(opts: CanonicalOptions, inst: Any, ptr: int, event: EventTuple) -> list[int]:
+_EVENT_PAYLOAD = struct.Struct("<II")
+
+
+def _store_event(opts: CanonicalOptions, ptr: int, event: EventTuple) -> list[int]:
+    """Write the event's two u32 payloads at ``ptr`` (bounds-checked); return its code."""
     code, p1, p2 = event
-    cx = RuntimeContext(opts, inst)
-    store(cx, p1, U32Type(), ptr)
-    store(cx, p2, U32Type(), ptr + 4)
+    opts.memory.write(ptr, _EVENT_PAYLOAD.pack(p1, p2))
     return [int(code)]
 
 
@@ -183,13 +185,13 @@ def canon_waitable_set_new() -> list[int]:
 def canon_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
     inst = _inst()
     event = _waitable_set(inst, si).wait_for_event(cancellable, why=f"waitable-set.wait on set {si}")
-    return _store_event(opts, inst, ptr, event)
+    return _store_event(opts, ptr, event)
 
 
 def canon_waitable_set_poll(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
     inst = _inst()
     event = _waitable_set(inst, si).poll(cancellable)
-    return _store_event(opts, inst, ptr, event)
+    return _store_event(opts, ptr, event)
 
 
 def canon_waitable_set_drop(si: int) -> list[Any]:
@@ -264,6 +266,8 @@ def canon_future_new(future_t: Any) -> list[int]:
     return [ri | (wi << 32)]
 
 
+_COPYING = (CopyState.COPYING, CopyState.CANCELLING_COPY)
+
 # Per end type: (thing, the op on it, its event code). Readers lift values
 # into a writable buffer of their own memory; writers offer a readable one.
 _ENDS = {
@@ -276,19 +280,22 @@ _ENDS = {
 
 def _lookup_end(inst: Any, i: int, t: Any, end_type: type) -> Any:
     """The end at index ``i``: of the right kind and element type."""
+    # Hot path: messages are built only when a rule is broken.
     thing = _ENDS[end_type][0]
     e = inst.handles.get(i)
-    trap_if(not isinstance(e, CopyEnd) or e.thing != thing, messages.not_a(thing))
-    trap_if(e.shared.t != t.t, messages.different_type(thing))
+    if not isinstance(e, CopyEnd) or e.thing != thing:
+        raise Trap(messages.not_a(thing))
+    if e.shared.t != t.t:
+        raise Trap(messages.different_type(thing))
     return e
 
 
-def _finish_copy(e: Any, opts_async: bool, what: str) -> list[int]:
+def _finish_copy(e: Any, opts_async: bool, i: int, what: str) -> list[int]:
     """Deliver the copy's event now if there is one; else block (sync) or return BLOCKED."""
-    if not e.has_pending_event():
+    if e.pending_event is None:
         if opts_async:
             return [BLOCKED]
-        e.wait_for_pending_event(what)
+        e.wait_for_pending_event(f"{what} of {e.kind} {i}")
     _, _, payload = e.get_pending_event()
     return [payload]
 
@@ -302,9 +309,13 @@ def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int
     e = _lookup_end(inst, i, t, end_type)
     # Reading a writable end (or writing a readable one) and a second
     # concurrent copy are one rule in wasmtime's words.
-    trap_if(not isinstance(e, end_type) or e.copying(), messages.CONCURRENT_COPY)
-    trap_if(e.state == CopyState.DONE, messages.copy_after_done(op, thing))
-    trap_if(e.in_waitable_set() and not opts.async_, messages.SYNC_AND_ASYNC_WAIT)
+    state = e.state
+    if not isinstance(e, end_type) or state in _COPYING:
+        raise Trap(messages.CONCURRENT_COPY)
+    if state == CopyState.DONE:
+        raise Trap(messages.copy_after_done(op, thing))
+    if e.wset is not None and not opts.async_:
+        raise Trap(messages.SYNC_AND_ASYNC_WAIT)
     buffer = buffer_type(t.t, RuntimeContext(opts, inst), ptr, n)
     return inst, e, buffer
 
@@ -330,7 +341,7 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
 
     e.state = CopyState.COPYING
     e.copy(inst, buffer, on_copy, on_copy_done)
-    return _finish_copy(e, opts.async_, f"{e.kind} {i} ({event_code.name.lower()})")
+    return _finish_copy(e, opts.async_, i, "stream copy")
 
 
 def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:
@@ -350,7 +361,7 @@ def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
 
     e.state = CopyState.COPYING
     e.copy(inst, buffer, on_copy_done)
-    return _finish_copy(e, opts.async_, f"{e.kind} {i} ({event_code.name.lower()})")
+    return _finish_copy(e, opts.async_, i, "future copy")
 
 
 def canon_stream_read(t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
@@ -379,7 +390,7 @@ def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
     e.state = CopyState.CANCELLING_COPY
     if not e.has_pending_event():
         e.shared.cancel()
-    return _finish_copy(e, async_, f"cancel of {e.kind} {i}")
+    return _finish_copy(e, async_, i, "cancel")
 
 
 def canon_stream_cancel_read(t: Any, async_: bool, i: int) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import trap_if
-from . import messages
+from . import buffers, messages
 from .buffers import Buffer, ReadableBuffer, WritableBuffer
 from .streams import CopyEnd, CopyResult, CopyState, OnCopyDone, _check_same_instance
 
@@ -54,7 +54,7 @@ class SharedFuture:
             self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, dst, on_copy_done
             return
         _check_same_instance(self.t, inst, self.pending_inst)
-        dst.write(self.pending_buffer.read(1))
+        buffers.copy(dst, self.pending_buffer, 1)
         self._finish_pending(CopyResult.COMPLETED)
         on_copy_done(CopyResult.COMPLETED)
 
@@ -67,7 +67,7 @@ class SharedFuture:
             self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, src, on_copy_done
             return
         _check_same_instance(self.t, inst, self.pending_inst)
-        self.pending_buffer.write(src.read(1))
+        buffers.copy(self.pending_buffer, src, 1)
         self._finish_pending(CopyResult.COMPLETED)
         on_copy_done(CopyResult.COMPLETED)
 

@@ -22,7 +22,7 @@ from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any
 
 from ..errors import trap_if
-from . import messages
+from . import buffers, messages
 from .buffers import Buffer, ReadableBuffer, WritableBuffer
 from .types import none_or_number_type
 from .waitables import Waitable
@@ -98,7 +98,7 @@ class SharedStream:
         if src.remain() > 0:
             if dst.remain() > 0:
                 n = min(dst.remain(), src.remain())
-                dst.write(src.read(n))
+                buffers.copy(dst, src, n)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
         else:
@@ -119,7 +119,7 @@ class SharedStream:
         if dst.remain() > 0:
             if src.remain() > 0:
                 n = min(src.remain(), dst.remain())
-                dst.write(src.read(n))
+                buffers.copy(dst, src, n)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
         elif src.is_zero_length() and dst.is_zero_length():

@@ -1,0 +1,1 @@
+"""Components: binary decoding, linking and instantiation."""

@@ -1,0 +1,1 @@
+"""Core wasm on wasmtime: fibers driven from greenlets, memories, raw calls."""

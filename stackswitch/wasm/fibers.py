@@ -1,0 +1,606 @@
+"""Blocking wasm imports: wasm frames live on wasmtime's fibers, blocking on greenlets.
+
+Why this shape (see ``/work/shared/notes/wasmtime-stacks.md``): a greenlet
+must never hold wasm frames, because wasmtime's per-thread chain of wasm
+activations has to be popped in LIFO order and greenlets resume in any order
+(the process aborts). wasmtime's own fibers can hold them. But a greenlet
+switch *on* a fiber kills the interpreter too. So every call into wasm runs
+on a fiber, and all greenlet switching happens on the caller's greenlet,
+*between* polls of the fiber::
+
+    task greenlet, in call()             wasmtime fiber
+    ── poll ───────────────────────────▶ wasm runs, calls a may_block import;
+                                         _on_async_call records the request and
+    ◀─ False ─────────────────────────── hands back a "not yet" continuation
+    handler(*args) runs here, outside the
+    fiber: it may stacks.suspend(), let
+    other greenlets run, call other wasm
+    ── poll ───────────────────────────▶ _on_poll: results are in -> True;
+                                         wasm continues ... and returns
+    ◀─ True ────────────────────────────
+
+Imports defined with ``may_block=False`` run on the fiber, right where wasm
+called them: cheaper, but they must not block. They are defined as plain
+(sync) host functions, which under an async call run on the fiber all the
+same and skip the continuation round trip (0.9 µs per call instead of 1.8
+for an async one answering "ready" at once). While one runs,
+:func:`in_fiber_callback` is true and :func:`stacks.suspend
+<stackswitch.stacks.suspend>` raises :class:`FiberSwitchError` instead of
+switching (``stacks.current()`` then reports a guard, not a real
+continuation). Canon code that might block must consult
+:func:`in_fiber_callback` (or call :func:`check_can_block`) first; resuming
+another continuation from there is not caught and still kills the process.
+
+Python exceptions raised by handlers trap the wasm (so it unwinds cleanly)
+and are then re-raised, traceback intact, from :func:`call`. Traps in wasm
+become :class:`~stackswitch.errors.Trap`.
+
+Only numeric core types (i32, i64, f32, f64) cross this boundary. i32/i64
+values are unsigned Python ints, as in :mod:`stackswitch.canon.values`
+(negative ints are accepted on the way in).
+
+Several calls into one store may be suspended at once, each on its own fiber
+and polled in any order (one OS thread only: the bookkeeping is global). wasmtime's header asks for one live future per
+store; wasmtime 50 saves and restores all per-fiber state when it switches
+fibers (what its own component-model async relies on), and the tests here
+exercise exactly that. Reference values (externref, funcref) would not be
+safe this way, which is one more reason they are not supported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import wasmtime
+
+from .. import stacks
+from ..errors import Trap
+from . import capi
+
+# Measured (benchmarks/wasm_fibers.py): 10,000 calls suspended at once take
+# ~13.6 KiB of RSS each (6.6 of them the greenlets' own), the same for fiber
+# stacks of 64 KiB and of 2 MiB: stacks are mmap'ed, only touched pages count.
+# So the size is set for safety. Host code (Python handlers) running on a
+# fiber that overflows its stack aborts the process ("execution on async fiber
+# has overflowed its stack"); wasm overflowing max_wasm_stack only traps.
+# 512 KiB with 128 KiB for wasm leaves room for ~600 levels of Python
+# recursion through C (e.g. ``sum(map(f, ...))``), and bounds the RSS of a
+# suspended call whose wasm went as deep as allowed at about 140 KiB
+# (1.4 GiB for 10,000 such calls).
+DEFAULT_STACK_SIZE = 512 * 1024
+"""Bytes per fiber stack (wasmtime's default is 2 MiB)."""
+
+MIN_HOST_STACK = 32 * 1024
+"""Stack a fiber must keep for host code beyond wasm's share (a trivial handler uses ~12 KiB)."""
+
+Value = int | float
+Handler = Callable[..., Any]
+
+
+class FiberSwitchError(stacks.StackError):
+    """Something tried to block (switch greenlets) while running on a wasmtime fiber."""
+
+
+_FIBER_SWITCH_MESSAGE = (
+    "cannot block inside a may_block=False import: it runs on a wasmtime fiber, "
+    "where a greenlet switch would crash the interpreter; define the import with "
+    "may_block=True, or check stackswitch.wasm.fibers.in_fiber_callback() first"
+)
+
+
+# -- engines -----------------------------------------------------------------
+
+
+def make_engine(stack_size: int = DEFAULT_STACK_SIZE, *, max_wasm_stack: int | None = None,
+                config: wasmtime.Config | None = None) -> wasmtime.Engine:
+    """An engine whose fibers have ``stack_size``-byte stacks.
+
+    ``max_wasm_stack`` (default: a quarter of the stack) is what wasm itself
+    may use before it traps with "call stack exhausted"; the rest is for host
+    code running on the fiber (handlers with ``may_block=False``, wasmtime's
+    own frames), which aborts the process if it overflows. ``config`` is
+    consumed, as ``wasmtime.Engine(config)`` does.
+    """
+    wasm_stack = stack_size // 4 if max_wasm_stack is None else max_wasm_stack
+    if not 0 < wasm_stack <= stack_size - MIN_HOST_STACK:
+        raise ValueError(f"need 0 < max_wasm_stack ({wasm_stack}) <= stack_size "
+                         f"({stack_size}) - {MIN_HOST_STACK} (host code runs on fibers too)")
+    config = wasmtime.Config() if config is None else config
+    cfg = capi.address(config.ptr())
+    capi.config_async_stack_size_set(cfg, stack_size)
+    capi.config_max_wasm_stack_set(cfg, wasm_stack)
+    return wasmtime.Engine(config)
+
+
+# -- core values as wasmtime_val_t arrays ---------------------------------------
+
+_KINDS = {"i32": capi.I32, "i64": capi.I64, "f32": capi.F32, "f64": capi.F64}
+_FIELDS = {"i32": "I20x", "i64": "Q16x", "f32": "f20x", "f64": "d16x"}
+_BITS = {"i32": 32, "i64": 64}
+_TRAP_AND_ERROR = struct.Struct("<QQ")
+_POINTER = struct.Struct("<Q")
+_NO_FAILURE = bytes(_TRAP_AND_ERROR.size)
+_HOST = capi.HOST
+_RESULTS_AT = _TRAP_AND_ERROR.size
+
+
+def _interleave(kinds: Sequence[int], values: Sequence[Any]) -> itertools.chain[Any]:
+    return itertools.chain.from_iterable(zip(kinds, values, strict=True))
+
+
+class _Codec:
+    """Packs and unpacks one signature's list of core values as ``wasmtime_val_t``s."""
+
+    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0")
+
+    def __init__(self, types: Sequence[str]) -> None:
+        for t in types:
+            if t not in _KINDS:
+                raise TypeError(f"unsupported core type {t!r}: only i32, i64, f32, f64 are")
+        self.types = tuple(types)
+        self.count = len(types)
+        self.size = capi.VAL_SIZE * self.count
+        self._unpack = struct.Struct("<" + "".join("8x" + _FIELDS[t] for t in types))
+        self._pack = struct.Struct("<" + "".join("B7x" + _FIELDS[t] for t in types))
+        self._kinds = [_KINDS[t] for t in types]
+        self._kind0 = self._kinds[0] if types else 0
+
+    @classmethod
+    def of(cls, valtypes: Sequence[wasmtime.ValType]) -> _Codec:
+        return cls([str(t) for t in valtypes])
+
+    def load(self, address: int) -> tuple[Value, ...]:
+        """The values wasmtime stored at ``address``."""
+        return self._unpack.unpack_from(_HOST, address) if self.count else ()
+
+    def load_from(self, buffer: bytearray, offset: int) -> list[Value]:
+        return list(self._unpack.unpack_from(buffer, offset))
+
+    def pack(self, values: Sequence[Value]) -> bytes:
+        """``values`` as a ``wasmtime_val_t`` array; ``TypeError`` if they do not fit."""
+        if len(values) != self.count:
+            raise TypeError(f"expected {self.count} core values {list(self.types)}, "
+                            f"got {len(values)}: {list(values)!r}")
+        try:
+            if self.count == 1:
+                return self._pack.pack(self._kind0, values[0])
+            return self._pack.pack(*_interleave(self._kinds, values))
+        except (struct.error, OverflowError):
+            normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
+            try:
+                return self._pack.pack(*_interleave(self._kinds, normal))
+            except (struct.error, OverflowError) as e:
+                raise TypeError(f"{list(values)!r} do not fit {list(self.types)}: {e}") from None
+
+    def pack_result(self, result: Any) -> bytes:
+        """A handler's return value (``None``, one number, or a sequence) packed."""
+        if result is None:
+            result = ()
+        elif isinstance(result, (int, float)):
+            result = (result,)
+        return self.pack(result)
+
+    def store(self, address: int, result: Any) -> None:
+        """Write a handler's return value where wasmtime expects the results."""
+        if self.count == 1 and isinstance(result, int) and 0 <= result < 1 << 31:
+            self._pack.pack_into(_HOST, address, self._kind0, result)  # the common case
+        elif self.count or result is not None:
+            data = self.pack_result(result)
+            _HOST[address:address + len(data)] = data
+
+    @staticmethod
+    def _normalize(t: str, v: Any) -> Any:
+        bits = _BITS.get(t)
+        if bits is None or not isinstance(v, int):
+            return v
+        if -(1 << (bits - 1)) <= v < 1 << bits:
+            return v & ((1 << bits) - 1)
+        raise TypeError(f"{v!r} is not an {t} (want an int in [-2**{bits - 1}, 2**{bits}))")
+
+
+# -- per-call state ------------------------------------------------------------
+
+_IDLE, _REQUESTED, _ANSWERED = 0, 1, 2
+
+
+class _InFlight:
+    """One call in flight: where wasmtime writes its outcome, and its pending import.
+
+    ``buffer`` holds ``wasm_trap_t *trap; wasmtime_error_t *error;`` then the
+    results; its address is fixed for the call's lifetime (the ctypes view
+    pins it). At most one import is pending per call, as a fiber blocks on
+    one thing at a time, so the request lives here too.
+    """
+
+    __slots__ = ("buffer", "_view", "address", "state", "imp", "args",
+                 "results_at", "trap_at", "reply", "failure", "exc")
+
+    def __init__(self, result_bytes: int) -> None:
+        self.buffer = bytearray(_RESULTS_AT + result_bytes)
+        self._view = (ctypes.c_char * len(self.buffer)).from_buffer(self.buffer)
+        self.address = ctypes.addressof(self._view)
+        self.state = _IDLE
+        self.imp: _Import | None = None
+        self.args: tuple[Value, ...] = ()
+        self.results_at = 0
+        self.trap_at = 0
+        self.reply = b""
+        self.failure: str | None = None
+        self.exc: BaseException | None = None
+
+    def end_request(self) -> None:
+        self.state = _IDLE
+        self.imp = self.failure = None
+        self.args = ()
+        self.reply = b""
+
+    def clear(self) -> None:
+        if self.state != _IDLE or self.exc is not None:
+            self.end_request()
+            self.exc = None
+
+    def record(self, exc: BaseException) -> None:
+        """Remember the first Python exception that made this call's wasm trap."""
+        if self.exc is None:
+            self.exc = exc
+
+
+class _Import:
+    __slots__ = ("module", "name", "handler", "params", "results", "may_block")
+
+    def __init__(self, module: str, name: str, handler: Handler, params: _Codec,
+                 results: _Codec, may_block: bool) -> None:
+        self.module, self.name, self.handler = module, name, handler
+        self.params, self.results, self.may_block = params, results, may_block
+
+    def trap_message(self, exc: BaseException) -> str:
+        if isinstance(exc, Trap):
+            return str(exc)
+        return f"host function {self.module}.{self.name} raised {type(exc).__name__}: {exc}"
+
+
+_call_async = capi.func_call_async
+_poll = capi.call_future_poll
+_delete = capi.call_future_delete
+
+_imports: dict[int, _Import] = {}
+_next_env = itertools.count(1)
+
+_polling: _InFlight | None = None
+"""The call whose fiber runs now: the innermost poll (polls nest, never interleave)."""
+
+_fiber_depth = 0
+"""How many may_block=False handlers are running (on fibers) right now."""
+
+_live = 0
+"""Futures created and not yet deleted: calls in flight (suspended ones included)."""
+
+
+def live_calls() -> int:
+    """How many calls into wasm are in flight (running or suspended) right now."""
+    return _live
+
+
+# -- the guard against switching on a fiber --------------------------------------
+
+
+class _FiberGuard(stacks.Continuation):
+    """Stands in for ``stacks.current()`` while a handler runs on a fiber.
+
+    ``stacks.suspend`` reads the running continuation's resumer first thing,
+    so making that read raise turns a fatal switch into a Python error,
+    without changing :mod:`stackswitch.stacks`.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no greenlet: it can never run
+        self.name = "<host call on a wasmtime fiber>"
+        self.state = stacks.RUNNING
+        self._outer = None
+
+    @property  # type: ignore[override]
+    def _resumer(self) -> Any:
+        raise FiberSwitchError(_FIBER_SWITCH_MESSAGE)
+
+
+_GUARD = _FiberGuard()
+
+
+def in_fiber_callback() -> bool:
+    """True while a may_block=False handler runs on a fiber, where nothing may block."""
+    return _fiber_depth > 0
+
+
+def check_can_block() -> None:
+    """Raise :class:`FiberSwitchError` if blocking now would switch greenlets on a fiber."""
+    if _fiber_depth:
+        raise FiberSwitchError(_FIBER_SWITCH_MESSAGE)
+
+
+def suspend(value: Any = None) -> Any:
+    """:func:`stackswitch.stacks.suspend`, refused with a clear error on a fiber."""
+    check_can_block()
+    return stacks.suspend(value)
+
+
+# -- callbacks from wasmtime (they run on the fiber) -----------------------------
+
+
+def _write_pointer(address: int, value: int) -> None:
+    _POINTER.pack_into(_HOST, address, value)
+
+
+@capi.CONTINUATION_CALLBACK
+def _on_poll(_env: int | None) -> bool:
+    """Asked at every poll of a call blocked on a may_block import: are results in?"""
+    inflight = _polling
+    if inflight is None or inflight.state != _ANSWERED:
+        return False
+    try:
+        if inflight.failure is not None:
+            _write_pointer(inflight.trap_at, capi.new_trap(inflight.failure))
+        elif inflight.reply:
+            _HOST[inflight.results_at:inflight.results_at + len(inflight.reply)] = inflight.reply
+    except BaseException as e:  # never let an exception escape into wasmtime
+        inflight.record(e)
+        _write_pointer(inflight.trap_at, capi.new_trap(f"stackswitch: {e!r}"))
+    inflight.end_request()
+    return True
+
+
+@capi.CONTINUATION_CALLBACK
+def _always_ready(_env: int | None) -> bool:
+    return True
+
+
+def _continuation(callback: Any) -> bytes:
+    return bytes(capi.AsyncContinuation(callback, None, None))
+
+
+_PENDING = _continuation(_on_poll)
+_READY = _continuation(_always_ready)
+_CONTINUATION_SIZE = len(_PENDING)
+
+
+@capi.ASYNC_CALLBACK
+def _on_async_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
+                   results: int | None, _nresults: int, trap_ret: int | None,
+                   continuation_ret: int | None) -> None:
+    """A may_block import was called: record it and answer "not yet"."""
+    # wasmtime aborts the process if no continuation is filled in, so one
+    # always is: "pending" normally, "ready" (with a trap set) on any failure.
+    continuation = _READY
+    inflight = _polling
+    imp = _imports.get(env or 0)
+    try:
+        if inflight is None or imp is None:
+            what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
+            raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
+        inflight.args = imp.params.load(args or 0)
+        inflight.imp = imp
+        inflight.results_at = results or 0
+        inflight.trap_at = trap_ret or 0
+        inflight.state = _REQUESTED
+        continuation = _PENDING
+    except BaseException as e:
+        if inflight is not None:
+            inflight.record(e)
+        _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
+    _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
+
+
+@capi.SYNC_CALLBACK
+def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
+                  results: int | None, _nresults: int) -> int:
+    """A may_block=False import was called: run its handler right here, on the fiber."""
+    global _fiber_depth
+    imp = _imports.get(env or 0)
+    if imp is None:
+        return capi.new_trap("stackswitch: an unknown import was called")
+    saved = stacks._current
+    stacks._current = _GUARD
+    _fiber_depth += 1
+    try:
+        imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
+        return 0
+    except BaseException as e:
+        if _polling is not None:
+            _polling.record(e)
+        return capi.new_trap(imp.trap_message(e))
+    finally:
+        _fiber_depth -= 1
+        stacks._current = saved
+
+
+@capi.FINALIZER
+def _forget_import(env: int | None) -> None:
+    """wasmtime dropped a host function: its handler can go too."""
+    try:
+        _imports.pop(env or 0, None)
+    except BaseException:  # during interpreter shutdown the dict may be gone
+        pass
+
+
+# -- defining imports ---------------------------------------------------------
+
+
+def define_import(linker: wasmtime.Linker, module: str, name: str, functype: wasmtime.FuncType,
+                  handler: Handler, *, may_block: bool) -> None:
+    """Define ``module.name`` in ``linker`` as a call of ``handler(*args)``.
+
+    ``handler`` gets the core arguments as Python numbers and returns
+    ``None``, one number, or a sequence of numbers. With ``may_block=True``
+    it runs on the calling task's greenlet outside the fiber and may block
+    (``stacks.suspend``) and call other wasm; with ``may_block=False`` it runs
+    on the fiber, costs less, and must not block.
+    """
+    imp = _Import(module, name, handler, _Codec.of(functype.params),
+                  _Codec.of(functype.results), may_block)
+    env = next(_next_env)
+    _imports[env] = imp
+    mod, nm = module.encode("utf-8"), name.encode("utf-8")
+    args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
+    if may_block:
+        error = capi.linker_define_async_func(*args, _on_async_call, env, _forget_import)
+    else:
+        error = capi.linker_define_func(*args, _on_sync_call, env, _forget_import)
+    if error:
+        _imports.pop(env, None)
+        raise wasmtime.WasmtimeError(capi.take_error_message(error))
+
+
+# -- driving calls --------------------------------------------------------------
+
+
+def _answer(inflight: _InFlight) -> None:
+    """Run the pending may_block handler on this greenlet and store its outcome."""
+    imp = inflight.imp
+    assert imp is not None
+    try:
+        inflight.reply = imp.results.pack_result(imp.handler(*inflight.args))
+    except BaseException as e:  # GreenletExit too: the wasm must unwind either way
+        inflight.record(e)
+        inflight.failure = imp.trap_message(e)
+    inflight.state = _ANSWERED
+
+
+def _drive(future: int, inflight: _InFlight) -> None:
+    """Poll ``future`` to completion from this greenlet; always frees it.
+
+    ``_polling`` is set only for the duration of each poll, never across a
+    handler: handlers may switch greenlets, and other greenlets poll too.
+    """
+    global _polling, _live
+    _live += 1
+    outer = _polling
+    try:
+        while True:
+            _polling = inflight
+            done = _poll(future)  # cannot raise: the callbacks catch everything
+            _polling = outer
+            if done:
+                return
+            if inflight.state != _REQUESTED:
+                raise RuntimeError("wasm yielded with no pending import "
+                                   "(fuel and epoch yields are not supported)")
+            _answer(inflight)
+    finally:
+        _polling = outer
+        _delete(future)
+        _live -= 1
+
+
+def _root_cause(message: str) -> tuple[str, str]:
+    """Split wasmtime's "error while executing ... Caused by: X" into (X, backtrace)."""
+    head, sep, tail = message.partition("\nCaused by:\n")
+    if not sep:
+        return message.strip(), ""
+    cause = "\n".join(line.strip() for line in tail.strip().splitlines())
+    return cause, head.strip()
+
+
+def _outcome(inflight: _InFlight) -> BaseException | None:
+    """What the finished call raises: the handler's exception, a Trap, or nothing."""
+    trap, error = _TRAP_AND_ERROR.unpack_from(inflight.buffer)
+    if not (trap or error):
+        return None
+    message = capi.take_trap_message(trap) if trap else ""
+    if error:
+        message = message or capi.take_error_message(error)
+        if trap:
+            capi.error_delete(error)
+    if inflight.exc is not None:
+        return inflight.exc
+    cause, backtrace = _root_cause(message)
+    if trap or cause.startswith("wasm trap:"):
+        exc: BaseException = Trap(cause)
+        if backtrace:
+            exc.add_note(backtrace)
+        return exc
+    return wasmtime.WasmtimeError(message)
+
+
+class WasmFunc:
+    """A wasm function bound to its store, with its signature decoded once."""
+
+    __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare")
+
+    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = "") -> None:
+        functype = func.type(store)
+        self.store = store  # both kept alive: their addresses are used below
+        self.func = func
+        self.name = name
+        self.params = _Codec.of(functype.params)
+        self.results = _Codec.of(functype.results)
+        self._context = capi.address(store._context())
+        self._address = ctypes.addressof(func._func)
+        self._spare: list[_InFlight] = []
+
+    def __repr__(self) -> str:
+        sig = f"{list(self.params.types)} -> {list(self.results.types)}"
+        return f"<WasmFunc {self.name or '?'} {sig}>"
+
+    def __call__(self, *args: Value) -> list[Value]:
+        return call(self, args)
+
+
+def export(store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> WasmFunc:
+    """``instance``'s exported function ``name``, ready for :func:`call`."""
+    func = instance.exports(store)[name]
+    if not isinstance(func, wasmtime.Func):
+        raise TypeError(f"export {name!r} is a {type(func).__name__}, not a function")
+    return WasmFunc(store, func, name)
+
+
+def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
+    """Run ``func(*args)`` on a fiber, driven from the current greenlet; its results.
+
+    Blocking imports it calls run on this greenlet, so this may suspend the
+    current continuation any number of times. A trap raises
+    :class:`~stackswitch.errors.Trap`; an exception raised by a handler is
+    re-raised here once the wasm has unwound.
+    """
+    params = func.params
+    data = params.pack(args) if params.count or args else None
+    spare = func._spare
+    inflight = spare.pop() if spare else _InFlight(func.results.size)
+    buffer, base = inflight.buffer, inflight.address
+    buffer[:_RESULTS_AT] = _NO_FAILURE
+    future = _call_async(func._context, func._address, data, params.count,
+                         base + _RESULTS_AT, func.results.count, base, base + 8)
+    try:
+        _drive(future, inflight)
+        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
+            return func.results.load_from(buffer, _RESULTS_AT)
+        exc = _outcome(inflight)
+    finally:
+        inflight.clear()
+        spare.append(inflight)
+    raise exc
+
+
+def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
+                module: wasmtime.Module) -> wasmtime.Instance:
+    """Instantiate ``module`` through the async path (needed once async imports exist).
+
+    A start function runs like :func:`call`: it may call blocking imports.
+    """
+    instance = capi.InstanceStruct()
+    inflight = _InFlight(0)
+    base = inflight.address
+    future = capi.linker_instantiate_async(
+        capi.address(linker.ptr()), capi.address(store._context()), capi.address(module.ptr()),
+        ctypes.addressof(instance), base, base + 8)
+    try:
+        _drive(future, inflight)
+        exc = _outcome(inflight)
+    finally:
+        inflight.clear()
+    if exc is not None:
+        raise exc
+    return wasmtime.Instance._from_raw(instance)
