@@ -45,6 +45,7 @@ class StackError(RuntimeError):
 NEW, SUSPENDED, RUNNING, FINISHED = "new", "suspended", "running", "finished"
 
 _current: Continuation | None = None
+_forbidden: tuple[type[StackError], str] | None = None
 switch_count = 0
 """How many stack switches happened so far (resumes plus suspends/returns)."""
 
@@ -75,6 +76,8 @@ class Continuation:
         ``(True, r)`` when its function returned ``r``.
         """
         global _current, switch_count
+        if _forbidden is not None:
+            raise _forbidden[0](_forbidden[1])
         if self.state in (RUNNING, FINISHED):
             raise StackError(f"cannot resume a {self.state} continuation {self!r}")
         self._resumer = greenlet.getcurrent()
@@ -102,6 +105,25 @@ class Continuation:
         return finished, result
 
 
+def forbid_switching(error: type[StackError], message: str) -> object:
+    """Make every ``resume`` and ``suspend`` raise ``error(message)`` until restored.
+
+    For code running on a stack greenlet cannot switch away from (a host call
+    on a wasmtime fiber): there a switch would corrupt the process, so it must
+    become a Python error instead. Returns a token for :func:`restore_switching`.
+    """
+    global _forbidden
+    token = _forbidden
+    _forbidden = (error, message)
+    return token
+
+
+def restore_switching(token: object) -> None:
+    """Undo the matching :func:`forbid_switching`."""
+    global _forbidden
+    _forbidden = token  # type: ignore[assignment]
+
+
 def current() -> Continuation | None:
     """The continuation whose stack is running now (``None`` on the host stack)."""
     return _current
@@ -113,6 +135,8 @@ def suspend(value: Any = None) -> Any:
     Returns whatever the next ``resume`` passes in.
     """
     global switch_count
+    if _forbidden is not None:
+        raise _forbidden[0](_forbidden[1])
     cont = _current
     if cont is None:
         raise StackError("suspend called outside of any continuation")

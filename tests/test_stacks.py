@@ -100,3 +100,21 @@ def test_switch_count_counts_resumes_and_suspends():
     c.resume()
     c.resume()
     assert stacks.switch_count - before == 3  # resume, suspend, resume (return goes via the parent)
+
+
+def test_switching_can_be_forbidden_and_restored():
+    c = Continuation(lambda _: suspend(), "parked")
+    c.resume()
+
+    class NoSwitch(StackError):
+        pass
+
+    token = stacks.forbid_switching(NoSwitch, "not on this stack")
+    try:
+        with pytest.raises(NoSwitch, match="not on this stack"):
+            c.resume()
+        with pytest.raises(NoSwitch, match="not on this stack"):
+            suspend()
+    finally:
+        stacks.restore_switching(token)
+    assert c.resume() == (True, None)

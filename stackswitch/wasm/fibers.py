@@ -24,12 +24,11 @@ called them: cheaper, but they must not block. They are defined as plain
 (sync) host functions, which under an async call run on the fiber all the
 same and skip the continuation round trip (0.9 µs per call instead of 1.8
 for an async one answering "ready" at once). While one runs,
-:func:`in_fiber_callback` is true and :func:`stacks.suspend
-<stackswitch.stacks.suspend>` raises :class:`FiberSwitchError` instead of
-switching (``stacks.current()`` then reports a guard, not a real
-continuation). Canon code that might block must consult
-:func:`in_fiber_callback` (or call :func:`check_can_block`) first; resuming
-another continuation from there is not caught and still kills the process.
+:func:`in_fiber_callback` is true and every stack switch (``resume`` or
+``suspend`` of any continuation) raises :class:`FiberSwitchError` instead of
+switching (see :func:`stackswitch.stacks.forbid_switching`). Canon code that
+might block must consult :func:`in_fiber_callback` (or call
+:func:`check_can_block`) first.
 
 Python exceptions raised by handlers trap the wasm (so it unwinds cleanly)
 and are then re-raised, traceback intact, from :func:`call`. Traps in wasm
@@ -288,29 +287,6 @@ def live_calls() -> int:
 # -- the guard against switching on a fiber --------------------------------------
 
 
-class _FiberGuard(stacks.Continuation):
-    """Stands in for ``stacks.current()`` while a handler runs on a fiber.
-
-    ``stacks.suspend`` reads the running continuation's resumer first thing,
-    so making that read raise turns a fatal switch into a Python error,
-    without changing :mod:`stackswitch.stacks`.
-    """
-
-    __slots__ = ()
-
-    def __init__(self) -> None:  # no greenlet: it can never run
-        self.name = "<host call on a wasmtime fiber>"
-        self.state = stacks.RUNNING
-        self._outer = None
-
-    @property  # type: ignore[override]
-    def _resumer(self) -> Any:
-        raise FiberSwitchError(_FIBER_SWITCH_MESSAGE)
-
-
-_GUARD = _FiberGuard()
-
-
 def in_fiber_callback() -> bool:
     """True while a may_block=False handler runs on a fiber, where nothing may block."""
     return _fiber_depth > 0
@@ -402,8 +378,7 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     imp = _imports.get(env or 0)
     if imp is None:
         return capi.new_trap("stackswitch: an unknown import was called")
-    saved = stacks._current
-    stacks._current = _GUARD
+    token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
     _fiber_depth += 1
     try:
         imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
@@ -414,7 +389,7 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
         return capi.new_trap(imp.trap_message(e))
     finally:
         _fiber_depth -= 1
-        stacks._current = saved
+        stacks.restore_switching(token)
 
 
 @capi.FINALIZER
