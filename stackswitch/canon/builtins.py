@@ -182,8 +182,17 @@ def canon_waitable_set_new() -> list[int]:
     return [inst.handles.add(WaitableSet())]
 
 
+def _may_block() -> Any:
+    """The current instance, after the checks every blocking built-in makes first."""
+    thread = current_thread()
+    inst = thread.task.inst
+    inst.check_may_leave()
+    thread.task.check_may_block(thread)
+    return inst
+
+
 def canon_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
-    inst = _inst()
+    inst = _may_block()
     event = _waitable_set(inst, si).wait_for_event(cancellable, why=f"waitable-set.wait on set {si}")
     return _store_event(opts, ptr, event)
 
@@ -216,8 +225,7 @@ def canon_waitable_join(wi: int, si: int) -> list[Any]:
 
 def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
     thread = current_thread()
-    inst = thread.task.inst
-    inst.check_may_leave()
+    inst = _inst() if async_ else _may_block()
     subtask = inst.handles.get(i)
     trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
     trap_if(subtask.resolve_delivered(), messages.SUBTASK_CANCEL_AFTER_RESOLVE)
@@ -302,9 +310,7 @@ def _finish_copy(e: Any, opts_async: bool, i: int, what: str) -> list[int]:
 
 def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int,
                 n: int) -> tuple[Any, Any, Any]:
-    thread = current_thread()
-    inst = thread.task.inst
-    inst.check_may_leave()
+    inst = _inst() if opts.async_ else _may_block()
     thing, op, _, buffer_type = _ENDS[end_type]
     e = _lookup_end(inst, i, t, end_type)
     # Reading a writable end (or writing a readable one) and a second
@@ -381,7 +387,7 @@ def canon_future_write(t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list
 
 
 def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
-    inst = _inst()
+    inst = _inst() if async_ else _may_block()
     thing, op, _, _ = _ENDS[end_type]
     e = _lookup_end(inst, i, t, end_type)
     trap_if(not isinstance(e, end_type), messages.cancel_wrong_end(thing, op))
@@ -476,7 +482,7 @@ def canon_thread_resume_later(i: int) -> list[Any]:
 
 def canon_thread_suspend(cancellable: bool) -> list[int]:
     thread = current_thread()
-    thread.task.inst.check_may_leave()
+    _may_block()
     return [int(thread.suspend(cancellable))]
 
 

