@@ -604,13 +604,12 @@ def test_task_return_options_need_only_the_same_memory_and_encoding(store):
 TASK_RETURN_MISMATCH = "invalid `task.return` signature and/or options for current task"
 
 
-@pytest.mark.parametrize("how", ["types", "memory", "encoding"])
+@pytest.mark.parametrize("how", ["types", "memory"])
 def test_task_return_with_another_signature_or_options_traps(store, how):
     a = PyComponent(store, "a")
     kwargs = {
         "types": {"types": [U8Type()]},
         "memory": {"opts": CanonicalOptions(memory=LinearMemory(1))},
-        "encoding": {"opts": CanonicalOptions(string_encoding="utf16", memory=a.memory)},
     }[how]
 
     @a.export(ASYNC_U32, abi="stackful")
@@ -619,6 +618,29 @@ def test_task_return_with_another_signature_or_options_traps(store, how):
 
     with pytest.raises(Trap, match=re.escape(TASK_RETURN_MISMATCH)):
         store.call(run, [])
+
+
+def test_task_return_of_a_string_in_another_encoding_traps(store):
+    a = PyComponent(store, "a")
+
+    @a.export(FuncType([], [StringType()], async_=True), abi="stackful")
+    def run():
+        ptr = a.alloc(4, 2)
+        a.task_return(ptr, 1, opts=CanonicalOptions(string_encoding="utf16", memory=a.memory))
+
+    with pytest.raises(Trap, match=re.escape(TASK_RETURN_MISMATCH)):
+        store.call(run, [])
+
+
+def test_task_return_compares_only_the_options_its_result_uses(store):
+    """A u32 result needs no memory: a lift's memory (for its params) need not match."""
+    a = PyComponent(store, "a")
+
+    @a.export(ASYNC_U32, abi="stackful")
+    def run():
+        a.task_return(7, opts=CanonicalOptions(string_encoding="utf16"))
+
+    assert store.call(run, []) == [7]
 
 
 def test_task_return_twice_traps(store):

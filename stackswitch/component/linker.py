@@ -39,6 +39,7 @@ from typing import Any
 
 import wasmtime
 
+from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
 from ..canon.instance import ComponentInstance
 from ..canon.options import CanonicalOptions
@@ -401,7 +402,18 @@ class _Instantiation:
         core = self.scope.get(ast.CoreSort.FUNC, d.core_func)
         callee = callable_of(core, self.wasm_store, label)
         opts = self.options(d.options, async_=d.options.is_async)
-        func_inst = self.store.lift(callee, ft, opts, self.canon, name=label)
+        lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
+        canon = self.canon
+
+        def func_inst(on_start: Any, on_resolve: Any, caller: Any) -> Any:
+            # wasmtime (and the spec's tests, "for now") refuse any call between
+            # an instance and itself, an ancestor or a descendant, where the
+            # spec would allow a donut-wrapping parent to be re-entered.
+            caller_inst = caller.inst if caller is not None else None
+            if caller_inst is not None and _nested(caller_inst, canon):
+                raise Trap(messages.CANNOT_ENTER)
+            return lifted(on_start, on_resolve, caller)
+
         return Func(label, ft, func_inst, self.store)
 
     def _lower(self, d: ast.CanonLower) -> HostCoreFunc:
@@ -471,6 +483,11 @@ class _Instantiation:
         if not isinstance(t, ast.CoreFuncType):
             raise LinkError(f"{self.name}: core type {i} is not a function type")
         return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
+
+
+def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:
+    """Is one of ``a`` and ``b`` the other, or an ancestor of it?"""
+    return a in b.self_and_ancestors() or b in a.self_and_ancestors()
 
 
 @dataclass(frozen=True)
