@@ -375,6 +375,7 @@ def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int
     if e.wset is not None and not opts.async_:
         raise Trap(messages.SYNC_AND_ASYNC_WAIT)
     buffer = buffer_type(t.t, RuntimeContext(opts, inst), ptr, n)
+    e.buffer = buffer
     return inst, e, buffer
 
 
@@ -446,7 +447,11 @@ def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
     trap_if(e.state != CopyState.COPYING or e.has_sync_waiter, messages.cancel_not_pending(op))
     trap_if(e.in_waitable_set() and not async_, messages.SYNC_AND_ASYNC_WAIT)
     e.state = CopyState.CANCELLING_COPY
-    if not e.has_pending_event():
+    # The spec cancels only a copy with no event yet. A copy whose buffer is
+    # still parked may have received values already (its event says
+    # COMPLETED so far); like wasmtime, and as the spec's cancel-stream test
+    # expects, cancelling it then reports CANCELLED with that progress.
+    if not e.has_pending_event() or e.shared.pending_buffer is e.buffer:
         e.shared.cancel()
     return _finish_copy(e, async_, i, "cancel")
 

@@ -145,6 +145,8 @@ class CopyEnd(Waitable):
         super().__init__()
         self.state = CopyState.IDLE
         self.shared = shared
+        self.buffer: Buffer | None = None
+        """The buffer of the copy in progress (or of the last one)."""
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.state.name}>"
