@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import Trap, trap_if
+from ..scheduler import DEADLOCK_MESSAGE
 from . import messages
 from .context import RuntimeContext
 from .subtasks import Subtask
@@ -112,9 +113,12 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
         while task.state != Task.State.RESOLVED:
             candidates = [t for t in inst.threads if t.ready() and t is not inst.exclusive_thread]
             if not candidates:
+                # Nothing that may use this stack can run: the call can never
+                # return. (Ready threads elsewhere do not count: resuming them
+                # here could re-enter their instances.)
                 inst.poison()
-                trace.emit("trap", thread=thread.name, message=messages.SYNC_BLOCK)
-                raise Trap(messages.SYNC_BLOCK)
+                trace.emit("trap", thread=thread.name, message=DEADLOCK_MESSAGE)
+                raise Trap(DEADLOCK_MESSAGE)
             inst.store.scheduler.choose(candidates).resume()
     return task.request_cancellation
 

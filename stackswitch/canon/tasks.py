@@ -129,20 +129,23 @@ class Task:
     def check_may_block(self, thread: Thread) -> None:
         """Trap now if ``thread`` is about to block a sync task that has not returned.
 
-        A non-async-typed task may not block before it returns, unless another
-        thread of its instance is ready to take over the stack (the spec lets
-        ``canon lift`` switch to it). The spec finds out when the thread has
-        blocked; like wasmtime we check before a blocking built-in or a sync
-        call of an async-typed function starts, so that nothing (not even a
-        bad handle) is looked at first.
+        A non-async-typed task may not block before it returns. The spec finds
+        out once the thread has blocked and no thread of its instance can take
+        over the stack (``canon lift``, which then reports a deadlock). Like
+        wasmtime, and as the spec's tests expect, we also check *before* a
+        blocking built-in or a sync call of an async-typed function starts,
+        before anything else (even a bad handle) is looked at: if no other
+        thread of the same instance tree is ready to run, blocking cannot end
+        well.
         """
         if self.ft.async_ or self.state == Task.State.RESOLVED:
             return
-        inst = self.inst
-        for other in inst.threads:
-            if other is not thread and other is not inst.exclusive_thread and other.ready():
+        root = self.inst.root
+        for other in self.store.scheduler.waiting:
+            inst = other.task.inst
+            if other is not thread and inst is not None and inst.root is root and other.ready():
                 return
-        inst.poison()
+        self.inst.poison()
         trace.emit("trap", thread=thread.name, message=messages.SYNC_BLOCK)
         raise Trap(messages.SYNC_BLOCK)
 
