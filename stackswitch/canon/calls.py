@@ -111,7 +111,7 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
         # A sync-typed call may not block before returning, but cooperative
         # threads of the same instance may run to get it there.
         while task.state != Task.State.RESOLVED:
-            candidates = [t for t in inst.threads if t.ready() and t is not inst.exclusive_thread]
+            candidates = [t for t in inst.threads if t.ready() and _may_use_stack(t, inst)]
             if not candidates:
                 # Nothing that may use this stack can run: the call can never
                 # return. (Ready threads elsewhere do not count: resuming them
@@ -121,6 +121,20 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
                 raise Trap(DEADLOCK_MESSAGE)
             inst.store.scheduler.choose(candidates).resume()
     return task.request_cancellation
+
+
+def _may_use_stack(thread: Thread, inst: ComponentInstance) -> bool:
+    """May ``thread`` run while a sync-typed call is in progress on this stack?
+
+    Not the thread holding the exclusive lock, and not the implicit thread of
+    any async-typed task that needs exclusive use of the stack (a sync- or
+    callback-lifted one): those would run on the shadow stack the sync call is
+    using (Component Invariant #3; the spec's during-sync-call tests).
+    """
+    if thread is inst.exclusive_thread:
+        return False
+    task = thread.task
+    return not (thread is task.implicit_thread and task.ft.async_ and task.needs_exclusive())
 
 
 def _callback_loop(task: Task, flat_results: list[Any]) -> None:
