@@ -234,3 +234,12 @@ def test_host_functions_with_string_results_are_lowered_into_guest_memory():
       (func (export "len") (result u32) (canon lift (core func $m "len"))))
     """
     assert linker.instantiate(load_component(text)).func("len").call() == [8]
+
+
+def test_the_readme_example_runs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    linker = Linker()
+    instance = linker.instantiate(load_component(str(root / "examples" / "add.wat")))
+    assert instance.func("add").call(2, 40) == [42]
