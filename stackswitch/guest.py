@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .canon import builtins as b
-from .canon.calls import FuncInst
+from .canon.calls import FuncInst, as_core_results
 from .canon.memory import LinearMemory
 from .canon.options import CanonicalOptions
 from .canon.resources import ResourceType
@@ -39,14 +39,6 @@ from .canon.types import FuncType
 from .errors import trap_if
 
 ABIS = ("sync", "stackful", "callback")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
 
 
 def _unwrap(values: list[Any]) -> Any:
@@ -121,9 +113,9 @@ class PyComponent:
                 memory=self.memory, realloc=self.realloc,
                 post_return=(lambda results: post_return(*results)) if post_return else None,
                 async_=abi != "sync",
-                callback=(lambda args: _as_list(callback(*args))) if callback else None,
+                callback=(lambda args: as_core_results(callback(*args))) if callback else None,
             )
-            return self.store.lift(lambda args: _as_list(fn(*args)), ft, opts, self.inst,
+            return self.store.lift(lambda args: as_core_results(fn(*args)), ft, opts, self.inst,
                                    name=name or fn.__name__)
 
         return decorate
@@ -294,7 +286,7 @@ class PyComponent:
 
     def resource_type(self, name: str = "resource", dtor: Callable[[int], Any] | None = None) -> ResourceType:
         """A resource type defined (implemented) by this instance; ``dtor(rep)`` runs on drop."""
-        core_dtor = (lambda args: _as_list(dtor(*args))) if dtor is not None else None
+        core_dtor = (lambda args: as_core_results(dtor(*args))) if dtor is not None else None
         return ResourceType(self.inst, core_dtor, name)
 
     def resource_new(self, rt: ResourceType, rep: int) -> int:
@@ -324,4 +316,4 @@ class _OneFunctionTable:
 
     def get(self, i: int) -> Callable[[list[Any]], list[Any]]:
         trap_if(i != 0, f"undefined element: table index {i} out of bounds")
-        return lambda args: _as_list(self.fn(*args))
+        return lambda args: as_core_results(self.fn(*args))

@@ -1,22 +1,28 @@
 """The seed presentation's slides as executable scenarios, with Python guests."""
 
 import pytest
+from builtin_helpers import (
+    ASYNC_U32,
+    BLOCKED,
+    CANCELLED_BEFORE_RETURNED,
+    COMPLETED,
+    DROPPED,
+    EXIT,
+    FUTURE_READ,
+    RETURNED,
+    STARTED,
+    SUBTASK,
+    TASK_CANCELLED,
+    U32,
+    WAIT,
+)
 
 from stackswitch import trace
-from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type, U32Type
+from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type
 from stackswitch.errors import Trap
 from stackswitch.guest import PyComponent
 from stackswitch.host import TaskCancelled, wait_until
 from stackswitch.scheduler import Deadlock
-
-BLOCKED = 0xFFFF_FFFF
-NONE, SUBTASK, STREAM_READ, STREAM_WRITE, FUTURE_READ, FUTURE_WRITE, TASK_CANCELLED = range(7)
-STARTING, STARTED, RETURNED, CANCELLED_BEFORE_STARTED, CANCELLED_BEFORE_RETURNED = range(5)
-COMPLETED, DROPPED, CANCELLED = range(3)
-EXIT, YIELD, WAIT = range(3)
-
-U32 = U32Type()
-ASYNC_U32 = FuncType([], [U32], async_=True)
 
 
 def test_future_example_lower_read_return_wait(store):

@@ -61,6 +61,15 @@ OnCancel = Callable[..., None]
 FuncInst = Callable[[OnStart, OnResolve, "Task | None"], "OnCancel | None"]
 
 
+def as_core_results(value: Any) -> list[Any]:
+    """A Python function's return value in the core convention: None, one value, or several."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
 class CallbackCode(IntEnum):
     EXIT = 0
     YIELD = 1

@@ -11,47 +11,23 @@ from typing import Any
 
 from ..errors import trap_if
 from . import buffers, messages
-from .buffers import Buffer, ReadableBuffer, WritableBuffer
-from .streams import CopyEnd, CopyResult, CopyState, OnCopyDone, _check_same_instance
+from .buffers import ReadableBuffer, WritableBuffer
+from .streams import CopyEnd, CopyResult, CopyState, OnCopyDone, Rendezvous, _check_same_instance
 
 
-class SharedFuture:
-    """State shared by both ends of a future created with ``future.new``."""
+class SharedFuture(Rendezvous):
+    """State shared by both ends of a future created with ``future.new``.
 
-    def __init__(self, t: Any) -> None:
-        self.t = t
-        self.dropped = False
-        self._clear_pending()
+    Only a parked *writer* can see the other end drop: the writable end
+    cannot be dropped before it wrote.
+    """
 
-    def __repr__(self) -> str:
-        return f"<future<{self.t}>>" if self.t is not None else "<future>"
-
-    def _clear_pending(self) -> None:
-        self.pending_inst: Any = None
-        self.pending_buffer: Buffer | None = None
-        self.pending_on_copy_done: OnCopyDone | None = None
-
-    def _finish_pending(self, result: CopyResult) -> None:
-        on_copy_done = self.pending_on_copy_done
-        self._clear_pending()
-        on_copy_done(result)
-
-    def cancel(self) -> None:
-        self._finish_pending(CopyResult.CANCELLED)
-
-    def drop(self) -> None:
-        if not self.dropped:
-            self.dropped = True
-            if self.pending_buffer is not None:
-                # Only a parked writer can be waiting here: the writable end
-                # cannot be dropped before it wrote.
-                assert isinstance(self.pending_buffer, ReadableBuffer)
-                self._finish_pending(CopyResult.DROPPED)
+    kind = "future"
 
     def read(self, inst: Any, dst: WritableBuffer, on_copy_done: OnCopyDone) -> None:
         assert not self.dropped and dst.remain() == 1
         if self.pending_buffer is None:
-            self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, dst, on_copy_done
+            self._park(inst, dst, None, on_copy_done)
             return
         _check_same_instance(self.t, inst, self.pending_inst)
         buffers.copy(dst, self.pending_buffer, 1)
@@ -64,7 +40,7 @@ class SharedFuture:
             on_copy_done(CopyResult.DROPPED)
             return
         if self.pending_buffer is None:
-            self.pending_inst, self.pending_buffer, self.pending_on_copy_done = inst, src, on_copy_done
+            self._park(inst, src, None, on_copy_done)
             return
         _check_same_instance(self.t, inst, self.pending_inst)
         buffers.copy(self.pending_buffer, src, 1)

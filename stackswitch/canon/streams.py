@@ -48,8 +48,16 @@ def _check_same_instance(t: Any, inst: Any, pending_inst: Any) -> None:
     trap_if(inst is pending_inst and not none_or_number_type(t), messages.SAME_INSTANCE_COPY)
 
 
-class SharedStream:
-    """State shared by both ends of a stream created with ``stream.new``."""
+class Rendezvous:
+    """What both ends of a stream or future share: the copy parked by the first side.
+
+    The side that arrives first parks its buffer and callbacks here; the
+    second side copies against them. ``cancel`` finishes the parked copy as
+    CANCELLED (for the end that called it); ``drop`` finishes it as DROPPED
+    (for the other end).
+    """
+
+    kind = "rendezvous"
 
     def __init__(self, t: Any) -> None:
         self.t = t
@@ -57,7 +65,7 @@ class SharedStream:
         self._clear_pending()
 
     def __repr__(self) -> str:
-        return f"<stream<{self.t}>>" if self.t is not None else "<stream>"
+        return f"<{self.kind}<{self.t}>>" if self.t is not None else f"<{self.kind}>"
 
     def _clear_pending(self) -> None:
         self.pending_inst: ComponentInstance | None = None
@@ -65,7 +73,8 @@ class SharedStream:
         self.pending_on_copy: OnCopy | None = None
         self.pending_on_copy_done: OnCopyDone | None = None
 
-    def _park(self, inst: Any, buffer: Buffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+    def _park(self, inst: Any, buffer: Buffer, on_copy: OnCopy | None,
+              on_copy_done: OnCopyDone) -> None:
         self.pending_inst = inst
         self.pending_buffer = buffer
         self.pending_on_copy = on_copy
@@ -84,6 +93,12 @@ class SharedStream:
             self.dropped = True
             if self.pending_buffer is not None:
                 self._finish_pending(CopyResult.DROPPED)
+
+
+class SharedStream(Rendezvous):
+    """State shared by both ends of a stream created with ``stream.new``."""
+
+    kind = "stream"
 
     def read(self, inst: Any, dst: WritableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         """A reader arrives with room in ``dst``."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import wasmtime
 
+from ..canon.calls import as_core_results
 from ..wasm import fibers
 
 CoreFunction = Callable[[list[Any]], list[Any]]
@@ -51,19 +52,11 @@ def wasm_functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.Fun
     return wasmtime.FuncType([_WASM_TYPES[p]() for p in params], [_WASM_TYPES[r]() for r in results])
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
 def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunction:
     """``item`` (a ``wasmtime.Func`` or a :class:`HostCoreFunc`) as ``f(args) -> results``."""
     if isinstance(item, HostCoreFunc):
         handler = item.handler
-        return lambda args: _as_list(handler(*args))
+        return lambda args: as_core_results(handler(*args))
     if isinstance(item, wasmtime.Func):
         wasm = fibers.WasmFunc(store, item, name)
         return lambda args: fibers.call(wasm, args)
