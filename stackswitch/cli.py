@@ -36,7 +36,40 @@ def _parser() -> argparse.ArgumentParser:
              "(seeded choice among ready threads; same seed, same run)")
     demo.add_argument("--switches", action="store_true",
                       help="also print every raw stack switch")
+    wast = sub.add_parser(
+        "wast",
+        help="run component-model .wast scripts (the spec's test format)",
+        description=(
+            "Run component-model .wast scripts: each is converted with "
+            "`wasm-tools json-from-wast`, then its commands run in order (component, "
+            "component definition/instance, register, invoke, assert_return, assert_trap, "
+            "assert_invalid, assert_malformed, assert_unlinkable, assert_uninstantiable). "
+            "Prints one line per failing command, FILE:LINE: COMMAND: expected X, got Y, "
+            "then one summary line 'N passed, M failed'. Exit status 1 if any command "
+            "failed or any script could not be converted, else 0."
+        ),
+    )
+    wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
+    wast.add_argument(
+        "--policy", default="fifo",
+        help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
     return parser
+
+
+def _wast_command(args: argparse.Namespace) -> int:
+    """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
+    from .component.wast import WastResult, run_wast_file
+    from .scheduler import Scheduler
+
+    Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
+    total = WastResult()
+    for path in args.files:
+        result = run_wast_file(path, strategy=args.policy)
+        total.passed += result.passed
+        total.failed += result.failed
+        total.failures += result.failures
+    print(total.summary)
+    return 1 if total.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return run_demo(policy=args.policy, show_switches=args.switches)
+        except ValueError as e:
+            parser.error(str(e))
+    if args.command == "wast":
+        try:
+            return _wast_command(args)
         except ValueError as e:
             parser.error(str(e))
     parser.print_help()

@@ -542,7 +542,10 @@ def test_a_sync_lifted_async_typed_export_may_block_and_holds_the_instance_meanw
                 returned.add(sub)
         return s1 & 0xF, s2 & 0xF, a.memory.load_u32(p1), a.memory.load_u32(p2)
 
-    assert run_async(store, a, body) == (STARTED, STARTING, 0, 1)
+    # The second call waits to enter while the first holds the instance; since
+    # the holder is ready, the caller lets it finish first (as wasmtime does,
+    # and the spec's sync-streams test expects), so it sees STARTED.
+    assert run_async(store, a, body) == (STARTED, STARTED, 0, 1)
     assert log == ["start 0", "end 0", "start 1", "end 1"]
 
 
