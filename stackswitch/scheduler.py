@@ -102,13 +102,17 @@ class Scheduler:
         self.rng.shuffle(items)
         return items
 
-    def keep_running(self) -> bool:
+    def keep_running(self, yielding: bool = False) -> bool:
         """May a thread whose wait is already satisfied skip blocking?
 
-        FIFO always blocks (so a yield really lets the others run); the random
-        policy flips a seeded coin, as the spec allows.
+        The spec lets the embedder choose. FIFO keeps running, as wasmtime
+        does (a wait on a set with an event pending returns at once), except
+        for a yield, which really lets the others run; the random policy flips
+        a seeded coin either way.
         """
-        return self.rng is not None and self.rng.random() < 0.5
+        if self.rng is None:
+            return not yielding
+        return self.rng.random() < 0.5
 
     def next_ready(self) -> Schedulable | None:
         """The thread to resume next, or ``None`` if no waiting thread is ready."""

@@ -153,7 +153,7 @@ def _let_callee_start(thread: Thread, subtask: Subtask) -> None:
         holder = inst.exclusive_thread
         if holder is None or holder is thread or not holder.ready():
             return
-        thread.wait_until(lambda: True, why="the callee to start")
+        thread.wait_until(lambda: True, why="the callee to start", yielding=True)
 
 
 def _may_use_stack(thread: Thread, inst: ComponentInstance) -> bool:
@@ -184,7 +184,7 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
         inst.exclusive_thread = None
         if code == CallbackCode.YIELD:
             cancelled = thread.wait_until(lambda: inst.exclusive_thread is None,
-                                          cancellable=True, why="callback yield")
+                                          cancellable=True, why="callback yield", yielding=True)
             event = (EventCode.TASK_CANCELLED if cancelled else EventCode.NONE, 0, 0)
         else:
             wset = inst.handles.get(si)

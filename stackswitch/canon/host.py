@@ -99,4 +99,6 @@ def wait_until(ready: Callable[[], bool], why: str = "host wait") -> None:
 
 def yield_() -> None:
     """Let every other ready thread run once before continuing."""
-    wait_until(lambda: True, "host yield")
+    if current_thread().wait_until(lambda: True, cancellable=True, why="host yield",
+                                   yielding=True):
+        raise TaskCancelled()

@@ -93,8 +93,11 @@ class Task:
         if self.ft.async_:
             if self.has_backpressure() or inst.num_waiting_to_enter > 0:
                 inst.num_waiting_to_enter += 1
+                # Even if backpressure is already off, the tasks that waited
+                # before us go first ("residual backpressure"): always block.
                 cancelled = thread.wait_until(lambda: not self.has_backpressure(),
-                                              cancellable=True, why=f"backpressure on {inst.name}")
+                                              cancellable=True, why=f"backpressure on {inst.name}",
+                                              yielding=True)
                 inst.num_waiting_to_enter -= 1
                 if cancelled:
                     self.cancel()

@@ -199,17 +199,21 @@ class Thread:
         return self._block(cancellable)
 
     def wait_until(self, ready_func: Callable[[], bool], cancellable: bool = False,
-                   why: str = "") -> Cancelled:
-        """Block until ``ready_func()`` holds (or cancellation, if ``cancellable``)."""
+                   why: str = "", yielding: bool = False) -> Cancelled:
+        """Block until ``ready_func()`` holds (or cancellation, if ``cancellable``).
+
+        If it holds already, the scheduler decides whether to block anyway;
+        ``yielding`` says the point of the wait is to let others run.
+        """
         if self.task.deliver_pending_cancel(cancellable):
             return Cancelled.TRUE
-        if ready_func() and self.scheduler.keep_running():
+        if ready_func() and self.scheduler.keep_running(yielding):
             return Cancelled.FALSE
         self._start_waiting(ready_func, why)
         return self._block(cancellable)
 
     def yield_(self, cancellable: bool) -> Cancelled:
-        return self.wait_until(lambda: True, cancellable, "yield")
+        return self.wait_until(lambda: True, cancellable, "yield", yielding=True)
 
     def suspend_then_resume(self, cancellable: bool, other: Thread) -> Cancelled:
         assert other.suspended()
