@@ -88,8 +88,8 @@ def test_resource_drop_with_the_wrong_resource_type_traps(store):
         a.resource_drop(r2, a.resource_new(r1, 7))
 
     with pytest.raises(Trap, match=re.escape(
-            "handle index 1 used with the wrong type, expected <ResourceType r2> "
-            "but found <ResourceType r1>")):
+            "handle index 1 used with the wrong type, expected guest-defined resource "
+            "but found a different guest-defined resource")):
         run_sync(store, a, body)
 
 

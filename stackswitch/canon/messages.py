@@ -25,8 +25,14 @@ def not_a_resource(i: int) -> str:
 
 
 def resource_wrong_type(i: int, expected: Any, found: Any) -> str:
-    return (f"handle index {i} used with the wrong type, expected {expected!r} "
-            f"but found {found!r}")
+    """wasmtime's words: resource types are named by who defined them."""
+    def kind(rt: Any) -> str:
+        return "guest-defined resource" if getattr(rt, "impl", None) is not None else "host resource"
+
+    found_kind = kind(found)
+    if found_kind == kind(expected):
+        found_kind = "a different " + found_kind
+    return f"handle index {i} used with the wrong type, expected {kind(expected)} but found {found_kind}"
 
 
 RESOURCE_LENT = "cannot remove owned resource while borrowed"

@@ -108,38 +108,40 @@ CANONICAL_FLOAT64_NAN = 0x7FF8000000000000
 
 # --- Trap messages --------------------------------------------------------
 # "adapter" = wasmtime's fused-adapter trap code, "host" = wasmtime's host API.
+# Adapter traps print as "wasm trap: <message>" in wasmtime, so they carry the
+# prefix here too (the spec's value tests check for it).
 
 # adapter StringOutOfBounds + host WasmStr::new
-STRING_OUT_OF_BOUNDS = "string content out-of-bounds: string pointer/length out of bounds of memory"
+STRING_OUT_OF_BOUNDS = "wasm trap: string content out-of-bounds: string pointer/length out of bounds of memory"
 # adapter StringOutOfBounds + own detail (the host API has no separate check)
-STRING_TOO_LONG = "string content out-of-bounds: string byte length exceeds 2^28 - 1"
+STRING_TOO_LONG = "wasm trap: string content out-of-bounds: string byte length exceeds 2^28 - 1"
 # adapter UnalignedPointer + host WasmStr::new (only utf16 strings need alignment)
-STRING_UNALIGNED = "unaligned pointer: string pointer not aligned to 2"
+STRING_UNALIGNED = "wasm trap: unaligned pointer: string pointer not aligned to 2"
 # adapter transcoder libcall + host (Rust's Utf8Error / DecodeUtf16Error text)
-INVALID_UTF8 = "invalid utf8 encoding: {detail}"
-INVALID_UTF16 = "invalid utf16 encoding: unpaired surrogate found: {unit:x}"
+INVALID_UTF8 = "wasm trap: invalid utf8 encoding: {detail}"
+INVALID_UTF16 = "wasm trap: invalid utf16 encoding: unpaired surrogate found: {unit:x}"
 # host func/typed.rs: storing a host string longer than any guest string can be
 HOST_STRING_TOO_LONG = "string length of {length} too large to copy into wasm"
 # adapter ListOutOfBounds + host lift of a list
-LIST_OUT_OF_BOUNDS = "list content out-of-bounds: list pointer/length out of bounds of memory"
+LIST_OUT_OF_BOUNDS = "wasm trap: list content out-of-bounds: list pointer/length out of bounds of memory"
 # adapter ListOutOfBounds + own detail
-LIST_TOO_LONG = "list content out-of-bounds: list byte length exceeds 2^28 - 1"
+LIST_TOO_LONG = "wasm trap: list content out-of-bounds: list byte length exceeds 2^28 - 1"
 # adapter UnalignedPointer + host lift of a list
-LIST_UNALIGNED = "unaligned pointer: list pointer is not aligned"
+LIST_UNALIGNED = "wasm trap: unaligned pointer: list pointer is not aligned"
 # adapter InvalidChar + host (Rust's CharTryFromError text)
-INVALID_CHAR = "invalid `char` bit pattern: converted integer out of range for `char`"
+INVALID_CHAR = "wasm trap: invalid `char` bit pattern: converted integer out of range for `char`"
 # adapter InvalidDiscriminant + host values.rs (also used for enums, options, results)
-INVALID_DISCRIMINANT = "invalid variant discriminant: discriminant {index} out of range [0..{count})"
+INVALID_DISCRIMINANT = "wasm trap: invalid variant discriminant: discriminant {index} out of range [0..{count})"
 # adapter UnalignedPointer + host func/options.rs
-REALLOC_UNALIGNED = "unaligned pointer: realloc return: result not aligned"
+REALLOC_UNALIGNED = "wasm trap: unaligned pointer: realloc return: result not aligned"
 # adapter String/ListOutOfBounds or MemoryOutOfBounds + host func/options.rs
-REALLOC_STRING_OUT_OF_BOUNDS = "string content out-of-bounds: realloc return: beyond end of memory"
-REALLOC_LIST_OUT_OF_BOUNDS = "list content out-of-bounds: realloc return: beyond end of memory"
-REALLOC_OUT_OF_BOUNDS = "out of bounds memory access: realloc return: beyond end of memory"
+REALLOC_STRING_OUT_OF_BOUNDS = "wasm trap: string content out-of-bounds: realloc return: beyond end of memory"
+REALLOC_LIST_OUT_OF_BOUNDS = "wasm trap: list content out-of-bounds: realloc return: beyond end of memory"
+REALLOC_OUT_OF_BOUNDS = "wasm trap: out of bounds memory access: realloc return: beyond end of memory"
 # The pointer to parameters or results that did not fit in core values:
 # adapter UnalignedPointer + own detail, and adapter MemoryOutOfBounds + host func.rs
-SPILL_UNALIGNED = "unaligned pointer: pointer to spilled values not aligned to {align}"
-SPILL_OUT_OF_BOUNDS = "out of bounds memory access: pointer out of bounds of memory"
+SPILL_UNALIGNED = "wasm trap: unaligned pointer: pointer to spilled values not aligned to {align}"
+SPILL_OUT_OF_BOUNDS = "wasm trap: out of bounds memory access: pointer out of bounds of memory"
 
 
 # --- Small helpers ----------------------------------------------------------

@@ -487,8 +487,8 @@ class _Script:
         self.linker = Linker(Store(strategy))
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
-        self.definitions: dict[str, bytes] = {}
-        self.last_definition: bytes | None = None
+        # definitions by name ("" for the latest); None if its definition failed
+        self.definitions: dict[str, bytes | None] = {}
 
     # -- modules ----------------------------------------------------------------------
 
@@ -527,47 +527,53 @@ class _Script:
         self.instantiate(self.binary(cmd), cmd.get("name"), "the component")
 
     def cmd_module_definition(self, cmd: dict[str, Any]) -> None:
+        keys = {"", cmd.get("name") or ""}
         data = self.binary(cmd)
         error = validate(data)
+        for key in keys:
+            self.definitions[key] = data if error is None else None
         if error is not None:
             raise _Failure("the component definition to be valid",
                            f"invalid: {_clip(_validation_message(error))}")
-        self.last_definition = data
-        if cmd.get("name"):
-            self.definitions[cmd["name"]] = data
 
     def cmd_module_instance(self, cmd: dict[str, Any]) -> None:
-        module = cmd.get("module")
-        data = self.definitions.get(module) if module else self.last_definition
+        module = cmd.get("module") or ""
+        data = self.definitions.get(module)
         if data is None:
-            raise _Failure(f"a component definition named {module!r}", "none")
+            what = f"a component definition named {module!r}" if module else "a component definition"
+            why = " (its definition failed)" if module in self.definitions else ""
+            raise _Failure(what, f"none{why}")
         self.current = None
-        self.instantiate(data, cmd.get("instance"), f"component {module or ''}".strip())
+        self.instantiate(data, cmd.get("instance"), f"component {module}".strip())
 
     def cmd_register(self, cmd: dict[str, Any]) -> None:
         self.linker.define(cmd["as"], self.instance(cmd.get("name")))
 
     def cmd_action(self, cmd: dict[str, Any]) -> None:
-        self.invoke(cmd["action"])
+        func, args = self.prepare(cmd["action"])
+        try:
+            func.call(*args)
+        except Trap as e:
+            raise _Failure("the call to return", _describe(e)) from None
 
     def cmd_assert_return(self, cmd: dict[str, Any]) -> None:
         func, args = self.prepare(cmd["action"])
         try:
             results = func.call(*args)
-        except (Trap, LinkError) as e:
+        except Trap as e:
             raise _Failure(_show_values(cmd["expected"]), _describe(e)) from None
         if results is None:
             raise _Failure(_show_values(cmd["expected"]), "the call cancelled")
-        actual = _results_json(results, func)
+        actual = _results_json(results, func.ft.result_types())
         expected = cmd["expected"]
         if len(actual) != len(expected) or not all(map(matches, expected, actual)):
             raise _Failure(_show_values(expected), _show_values(actual))
 
     def cmd_assert_trap(self, cmd: dict[str, Any]) -> None:
-        self.expect_trap(cmd, lambda: self.invoke(cmd["action"]))
+        self.expect_trap(cmd, self.caller(cmd["action"]))
 
     def cmd_assert_exhaustion(self, cmd: dict[str, Any]) -> None:
-        self.expect_trap(cmd, lambda: self.invoke(cmd["action"]), exhaustion=True)
+        self.expect_trap(cmd, self.caller(cmd["action"]), exhaustion=True)
 
     def cmd_assert_uninstantiable(self, cmd: dict[str, Any]) -> None:
         data = self.binary(cmd)
@@ -651,9 +657,15 @@ class _Script:
         except WastValueError as e:
             raise _Failure(f"arguments of type {func.ft!r}", str(e)) from None
 
-    def invoke(self, action: dict[str, Any]) -> list[Any] | None:
+    def caller(self, action: dict[str, Any]) -> Callable[[], Any]:
+        """Calls the action's function: its results as json constants (None if cancelled)."""
         func, args = self.prepare(action)
-        return func.call(*args)
+
+        def call() -> list[dict[str, Any]] | None:
+            results = func.call(*args)
+            return None if results is None else _results_json(results, func.ft.result_types())
+
+        return call
 
     def expect_trap(self, cmd: dict[str, Any], attempt: Callable[[], Any],
                     exhaustion: bool = False) -> None:
@@ -675,11 +687,10 @@ class _Script:
             raise _Failure(expected, "an instance")
         if value is None:
             raise _Failure(expected, "the call cancelled")
-        raise _Failure(expected, f"a return: {_show_values(_results_json(value, None))}")
+        raise _Failure(expected, f"a return: {_show_values(value)}")
 
 
-def _results_json(results: list[Any], func: Any) -> list[dict[str, Any]]:
-    types = func.ft.result_types() if func is not None else []
+def _results_json(results: list[Any], types: list[ValType]) -> list[dict[str, Any]]:
     if len(types) != len(results):
         return [{"type": "?", "value": repr(r)} for r in results]
     return [to_json(v, t) for v, t in zip(results, types, strict=True)]
@@ -701,7 +712,7 @@ def _command_label(cmd: dict[str, Any]) -> str:
     elif cmd.get("type") in ("module", "module_definition") and cmd.get("name"):
         label += f" ${cmd['name']}"
     elif cmd.get("type") == "module_instance":
-        label += f" ${cmd.get('instance') or ''} ${cmd.get('module') or ''}"
+        label += "".join(f" ${cmd[k]}" for k in ("instance", "module") if cmd.get(k))
     return label
 
 
