@@ -243,3 +243,32 @@ def test_the_readme_example_runs():
     linker = Linker()
     instance = linker.instantiate(load_component(str(root / "examples" / "add.wat")))
     assert instance.func("add").call(2, 40) == [42]
+
+
+def test_plain_python_functions_satisfy_imports_typed_by_the_component():
+    linker = Linker()
+    linker.define("double", lambda x: 2 * x)
+    assert instantiate(IMPORTS, linker).func("quad").call(3) == [12]
+
+
+def test_a_mapping_of_python_functions_satisfies_an_instance_import():
+    text = """
+    (component
+      (import "test:demo/math" (instance $math
+        (type $pair (tuple u32 u32))
+        (export "sum" (func (param "p" $pair) (result u32)))
+        (export "greet" (func (param "name" string) (result string)))))
+      (alias export $math "sum" (func $sum))
+      (alias export $math "greet" (func $greet))
+      (export "sum" (func $sum))
+      (export "greet" (func $greet)))
+    """
+    linker = Linker()
+    linker.define("test:demo/math", {"sum": lambda p: p[0] + p[1], "greet": lambda n: f"hi {n}"})
+    inst = instantiate(text, linker)
+    assert inst.func("sum").call((2, 3)) == [5]
+    assert inst.func("greet").call("you") == ["hi you"]
+    linker2 = Linker()
+    linker2.define("test:demo/math", {"sum": lambda p: 0})
+    with pytest.raises(LinkError, match="missing import 'test:demo/math' export 'greet'"):
+        instantiate(text, linker2)

@@ -386,12 +386,62 @@ class _Instantiation:
         elif name not in args:
             raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
         else:
-            item = args[name]
+            item = self._from_host(name, args[name], d.desc)
         expected = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort)
         if expected is not None and not isinstance(sort, ast.CoreSort) and not isinstance(item, expected):
             raise LinkError(f"{self.name}: import {name!r} must be a {_sort_name(sort)}, "
                             f"got {type(item).__name__}")
         self.scope.space(sort).append(item)
+
+    def _from_host(self, name: str, item: Any, desc: Any) -> Any:
+        """Plain Python for a function or instance import, typed by the import's declaration.
+
+        The host may give a callable for a function import, and a mapping of
+        export names to callables for an instance import: their types come
+        from the component, so the host writes no types at all.
+        """
+        if isinstance(desc, ast.FuncDesc) and callable(item) and not isinstance(item, Func):
+            ft = typeconv.functype(desc.type_index, self.scope.space(ast.Sort.TYPE))
+            return Func(name, ft, self.store.host_function(item, ft, name), self.store)
+        if isinstance(desc, ast.InstanceDesc) and isinstance(item, Mapping):
+            itype = self.scope.get(ast.Sort.TYPE, desc.type_index)
+            if not isinstance(itype, ast.InstanceType):
+                raise LinkError(f"{self.name}: import {name!r}: type {desc.type_index} is not an "
+                                "instance type")
+            exports: dict[str, Any] = {}
+            for export, ft in self._instance_functions(itype).items():
+                if export not in item:
+                    raise LinkError(f"{self.name}: missing import {name!r} export {export!r} (func)")
+                exports[export] = self._from_host(f"{name}#{export}", item[export],
+                                                  _Typed(ft))
+            for export, value in item.items():
+                exports.setdefault(export, value)
+            return Instance(name, exports)
+        if isinstance(desc, _Typed) and callable(item) and not isinstance(item, Func):
+            return Func(name, desc.ft, self.store.host_function(item, desc.ft, name), self.store)
+        return item
+
+    def _instance_functions(self, itype: ast.InstanceType) -> dict[str, FuncType]:
+        """The function exports an instance type declares, with their canon types."""
+        local: list[Any] = []
+        functions: dict[str, FuncType] = {}
+        for decl in itype.decls:
+            match decl:
+                case ast.TypeDecl(type=t):
+                    local.append(typeconv.deftype(t, local))
+                case ast.AliasOuter(sort=sort, count=count, index=index) if sort == ast.Sort.TYPE \
+                        and not isinstance(sort, ast.CoreSort):
+                    local.append(self.scope.outer(count - 1).get(ast.Sort.TYPE, index))
+                case ast.ExportDecl(name=export, desc=ast.FuncDesc(type_index=i)):
+                    functions[export.name] = typeconv.functype(i, local)
+                case ast.ExportDecl(desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
+                    local.append(local[i])
+                case ast.CoreTypeDecl():
+                    pass
+                case _:
+                    raise LinkError(f"{self.name}: host instances cannot provide "
+                                    f"{type(decl).__name__} declarations yet")
+        return functions
 
     # -- canon definitions ----------------------------------------------------------------
 
@@ -488,6 +538,13 @@ class _Instantiation:
 def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:
     """Is one of ``a`` and ``b`` the other, or an ancestor of it?"""
     return a in b.self_and_ancestors() or b in a.self_and_ancestors()
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """A function type already resolved (an export of a host instance)."""
+
+    ft: FuncType
 
 
 @dataclass(frozen=True)
