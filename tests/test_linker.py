@@ -272,3 +272,33 @@ def test_a_mapping_of_python_functions_satisfies_an_instance_import():
     linker2.define("test:demo/math", {"sum": lambda p: 0})
     with pytest.raises(LinkError, match="missing import 'test:demo/math' export 'greet'"):
         instantiate(text, linker2)
+
+
+SPIN = """
+(component
+  (core module $M (func (export "spin") (loop $l (br $l))))
+  (core instance $m (instantiate $M))
+  (func (export "spin") (canon lift (core func $m "spin"))))
+"""
+
+
+def test_fuel_stops_a_guest_that_loops_forever():
+    linker = Linker(fuel=100_000)
+    with pytest.raises(Trap, match="all fuel consumed"):
+        linker.instantiate(load_component(SPIN)).func("spin").call()
+
+
+def test_an_interruptible_linker_stops_a_guest_from_another_thread():
+    import threading
+
+    linker = Linker(interruptible=True)
+    spin = linker.instantiate(load_component(SPIN)).func("spin")
+    timer = threading.Timer(0.2, linker.interrupt)
+    timer.start()
+    try:
+        with pytest.raises(Trap, match="interrupt"):
+            spin.call()
+    finally:
+        timer.cancel()
+    with pytest.raises(RuntimeError, match="not made interruptible"):
+        Linker().interrupt()

@@ -143,9 +143,19 @@ def _wasm_tools(args: list[str], data: bytes, what: str) -> bytes:
 class Linker:
     """Instantiates components against host-defined imports, into one canon store."""
 
-    def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None) -> None:
+    def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
+                 fuel: int | None = None, interruptible: bool = False) -> None:
+        """``fuel`` bounds the wasm instructions each instantiation may run;
+        ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout)."""
         self.store = store if store is not None else Store()
-        self.engine = engine if engine is not None else fibers.make_engine()
+        self.fuel = fuel
+        self.interruptible = interruptible
+        if engine is None:
+            config = wasmtime.Config()
+            config.consume_fuel = fuel is not None
+            config.epoch_interruption = interruptible
+            engine = fibers.make_engine(config=config)
+        self.engine = engine
         self.definitions: dict[str, Any] = {}
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
@@ -165,6 +175,10 @@ class Linker:
         if not isinstance(component, ast.Component):
             component = decode_component(bytes(component))
         wasm_store = wasmtime.Store(self.engine)
+        if self.fuel is not None:
+            wasm_store.set_fuel(self.fuel)
+        if self.interruptible:
+            wasm_store.set_epoch_deadline(1)
         label = name or f"component{len(self.store.instances) + 1}"
         return _Instantiation(self, wasm_store, label, None, None).run(component, self.definitions)
 
@@ -179,6 +193,12 @@ class Linker:
         if memory is None:
             memory = self._memories[key] = WasmMemory(wasm_store, extern)
         return memory
+
+    def interrupt(self) -> None:
+        """Make running wasm trap (``interrupt``): any thread may call this, e.g. a timer."""
+        if not self.interruptible:
+            raise RuntimeError("this Linker was not made interruptible")
+        self.engine.increment_epoch()
 
     def module(self, data: bytes) -> wasmtime.Module:
         """A compiled core module, cached by its bytes."""
