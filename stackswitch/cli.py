@@ -64,7 +64,7 @@ def _wast_command(args: argparse.Namespace) -> int:
     Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()
     for path in args.files:
-        result = run_wast_file(path, strategy=args.policy)
+        result = run_wast_file(path, policy=args.policy)
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures

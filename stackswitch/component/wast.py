@@ -482,9 +482,9 @@ def _describe(e: BaseException) -> str:
 class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
-    def __init__(self, directory: Path, strategy: str) -> None:
+    def __init__(self, directory: Path, policy: str) -> None:
         self.dir = directory
-        self.linker = Linker(Store(strategy))
+        self.linker = Linker(Store(policy))
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
         # definitions by name ("" for the latest); None if its definition failed
@@ -749,7 +749,7 @@ def _conversion_error(message: str) -> str:
 
 
 def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
-                  strategy: str = "fifo") -> WastResult:
+                  policy: str = "fifo") -> WastResult:
     """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
     path = Path(path)
     result = WastResult()
@@ -766,7 +766,7 @@ def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
             fail(_conversion_line(message), "json-from-wast",
                  f"expected the script to convert, got {_conversion_error(message)}")
             return result
-        script = _Script(Path(tmp), strategy)
+        script = _Script(Path(tmp), policy)
         for cmd in commands:
             try:
                 script.run(cmd)
@@ -781,12 +781,12 @@ def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
 
 
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
-             strategy: str = "fifo") -> WastResult:
+             policy: str = "fifo") -> WastResult:
     """Run one ``.wast`` script; ``out`` gets each failure line, then ``N passed, M failed``.
 
-    ``strategy`` is the scheduling policy of the script's store: ``fifo`` or
+    ``policy`` is the scheduling policy of the script's store: ``fifo`` or
     ``random:SEED``.
     """
-    result = run_wast_file(path, out=out, strategy=strategy)
+    result = run_wast_file(path, out=out, policy=policy)
     out(result.summary)
     return result
