@@ -53,6 +53,30 @@ def _parser() -> argparse.ArgumentParser:
     wast.add_argument(
         "--policy", default="fifo",
         help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
+    run = sub.add_parser(
+        "run",
+        help="instantiate a component and call one export (values in WAVE)",
+        description=(
+            "Instantiate COMPONENT (.wasm, or component text .wat) and call one export. "
+            "Arguments and results use WAVE, the value syntax of `wasmtime run --invoke`: "
+            "--invoke 'add(1, 2)', 'greet(\"you\")', 'f([1, 2], {a: 1}, some(3))'. "
+            "Results are printed one per line. Exit status 1 and the trap message on a "
+            "trap; 2 and an error naming what is wrong for a missing import, a bad file "
+            "or a bad value."
+        ),
+    )
+    run.add_argument("component", metavar="COMPONENT", help="a .wasm or .wat component")
+    run.add_argument("--invoke", metavar="CALL",
+                     help="the call to make, e.g. 'f(1, \"x\")' (default: the only export)")
+    run.add_argument("--host", metavar="FILE.py",
+                     help="a Python file whose functions satisfy the imports (by name; "
+                          "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
+    run.add_argument("--policy", default="fifo",
+                     help="scheduling policy: 'fifo' (default) or 'random:SEED'")
+    run.add_argument("--fuel", type=int, metavar="N",
+                     help="stop the guest with a trap after about N wasm instructions")
+    run.add_argument("--timeout", type=float, metavar="S",
+                     help="stop the guest with a trap after S seconds")
     return parser
 
 
@@ -80,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return run_demo(policy=args.policy, show_switches=args.switches)
+        except ValueError as e:
+            parser.error(str(e))
+    if args.command == "run":
+        from .run import main_run
+
+        try:
+            return main_run(args)
         except ValueError as e:
             parser.error(str(e))
     if args.command == "wast":

@@ -1,0 +1,110 @@
+"""``stackswitch run``: instantiate one component and call one export.
+
+Arguments and results are written in WAVE, the value syntax of
+``wasmtime run --invoke``. Imports come from a Python file (``--host``):
+every public callable it defines satisfies the function import of the same
+name, and a dict ``IMPORTS`` may map any import name (``ns:pkg/iface``,
+``[method]r.f``...) to a callable, or to a dict of callables for an instance
+import. Their types come from the component's own import declarations.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+from .canon.store import Store
+from .component import wave
+from .component.decoder import DecodeError
+from .component.linker import Linker, LinkError, load_component
+from .errors import Trap
+
+
+class RunError(Exception):
+    """Bad input to ``run`` (a file, a call, a value): reported, exit status 2."""
+
+
+def host_imports(path: str) -> dict[str, Any]:
+    """The imports a ``--host`` Python file defines."""
+    try:
+        namespace = runpy.run_path(path)
+    except FileNotFoundError:
+        raise RunError(f"--host {path}: no such file") from None
+    imports = {name: value for name, value in namespace.items()
+               if callable(value) and not name.startswith("_") and not isinstance(value, type)
+               and getattr(value, "__module__", None) in (None, "<run_path>")}
+    extra = namespace.get("IMPORTS", {})
+    if not isinstance(extra, dict):
+        raise RunError(f"--host {path}: IMPORTS must be a dict of import names")
+    imports.update(extra)
+    return imports
+
+
+def run(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
+        fuel: int | None = None, timeout: float | None = None,
+        out: TextIO | None = None) -> int:
+    """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
+    out = sys.stdout if out is None else out
+    linker = Linker(Store(policy), fuel=fuel, interruptible=timeout is not None)
+    if host is not None:
+        for name, item in host_imports(host).items():
+            linker.define(name, item)
+    try:
+        binary = load_component(Path(component)) if Path(component).exists() else None
+    except LinkError as e:
+        raise RunError(str(e)) from None
+    if binary is None:
+        raise RunError(f"{component}: no such file")
+    instance = linker.instantiate(binary, Path(component).stem)
+    name, texts = _choose_call(invoke, instance.exports)
+    func = instance.func(name)
+    params = func.ft.param_types()
+    if len(texts) != len(params):
+        raise RunError(f"{name} takes {len(params)} argument(s), {len(texts)} given")
+    args = []
+    for i, (text, t) in enumerate(zip(texts, params, strict=True)):
+        try:
+            args.append(wave.parse_value(text, t))
+        except wave.WaveError as e:
+            raise RunError(f"argument {i + 1} of {name} ({t}): {e}") from None
+    timer = threading.Timer(timeout, linker.interrupt) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        results = func.call(*args)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    for value, t in zip(results or [], func.ft.result_types(), strict=False):
+        print(wave.format_value(value, t), file=out)
+    return 0
+
+
+def _choose_call(invoke: str | None, exports: dict[str, Any]) -> tuple[str, list[str]]:
+    if invoke is not None:
+        try:
+            return wave.parse_call(invoke)
+        except wave.WaveError as e:
+            raise RunError(f"--invoke {invoke!r}: {e}") from None
+    functions = [n for n, item in exports.items() if hasattr(item, "ft")]
+    if len(functions) == 1:
+        return functions[0], []
+    raise RunError("which function? pass --invoke 'name(args)' "
+                   f"(exports: {', '.join(functions) or 'none'})")
+
+
+def main_run(args: Any) -> int:
+    """The CLI entry: errors become one line on stderr and an exit status."""
+    try:
+        return run(args.component, args.invoke, host=args.host, policy=args.policy,
+                   fuel=args.fuel, timeout=args.timeout)
+    except Trap as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (RunError, LinkError, DecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
