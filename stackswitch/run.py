@@ -1,7 +1,8 @@
 """``stackswitch run``: instantiate one component and call one export.
 
 Arguments and results are written in WAVE, the value syntax of
-``wasmtime run --invoke``. Imports come from a Python file (``--host``):
+``wasmtime run --invoke``; a returned stream is read to its end and printed
+as a list, a returned future as its value. Imports come from a Python file (``--host``):
 every public callable it defines satisfies the function import of the same
 name, and a dict ``IMPORTS`` may map any import name (``ns:pkg/iface``,
 ``[method]r.f``...) to a callable, or to a dict of callables for an instance
@@ -16,7 +17,9 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from .canon.host_streams import FutureReader, StreamReader
 from .canon.store import Store
+from .canon.types import FutureType, ListType, StreamType
 from .component import wave
 from .component.decoder import DecodeError
 from .component.linker import Linker, LinkError, load_component
@@ -80,8 +83,17 @@ def run(component: str, invoke: str | None, *, host: str | None = None, policy: 
         if timer is not None:
             timer.cancel()
     for value, t in zip(results or [], func.ft.result_types(), strict=False):
-        print(wave.format_value(value, t), file=out)
+        print(_show_result(linker.store, value, t), file=out)
     return 0
+
+
+def _show_result(store: Store, value: Any, t: Any) -> str:
+    """A result in WAVE; a stream is read to its end (a list), a future to its value."""
+    if isinstance(t, StreamType) and t.t is not None:
+        return wave.format_value(StreamReader(store, value).read_all(), ListType(t.t))
+    if isinstance(t, FutureType) and t.t is not None:
+        return wave.format_value(FutureReader(store, value).get(), t.t)
+    return wave.format_value(value, t)
 
 
 def _choose_call(invoke: str | None, exports: dict[str, Any]) -> tuple[str, list[str]]:

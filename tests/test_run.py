@@ -86,3 +86,45 @@ def test_run_help_explains_wave():
     out = subprocess.run([sys.executable, "-m", "stackswitch.cli", "run", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "WAVE" in out and "--host" in out and "--fuel" in out
+
+
+STREAM = """
+(component
+  (core module $Mem
+    (memory (export "mem") 1)
+    (data (i32.const 64) "stream!"))
+  (core instance $mem (instantiate $Mem))
+  (core module $M
+    (import "" "mem" (memory 1))
+    (import "" "stream.new" (func $stream.new (result i64)))
+    (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
+    (import "" "stream.drop-writable" (func $stream.drop-writable (param i32)))
+    (import "" "task.return" (func $task.return (param i32)))
+    (func (export "letters") (result i32)
+      (local $pair i64) (local $w i32)
+      (local.set $pair (call $stream.new))
+      (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $pair) (i64.const 32))))
+      (call $task.return (i32.wrap_i64 (local.get $pair)))
+      ;; a sync write: blocks until the host has read the 7 bytes
+      (drop (call $stream.write (local.get $w) (i32.const 64) (i32.const 7)))
+      (call $stream.drop-writable (local.get $w))
+      (i32.const 0))
+    (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+  (type $s (stream u8))
+  (core func $new (canon stream.new $s))
+  (core func $write (canon stream.write $s (memory (core memory $mem "mem"))))
+  (core func $dropw (canon stream.drop-writable $s))
+  (core func $ret (canon task.return (result $s)))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "mem" (memory $mem "mem"))
+    (export "stream.new" (func $new)) (export "stream.write" (func $write))
+    (export "stream.drop-writable" (func $dropw)) (export "task.return" (func $ret))))))
+  (func (export "letters") async (result (stream u8))
+    (canon lift (core func $m "letters") async (callback (core func $m "cb")))))
+"""
+
+
+def test_a_returned_stream_is_read_to_its_end(tmp_path, capsys):
+    path = write(tmp_path, "letters.wat", STREAM)
+    assert main(["run", path, "--invoke", "letters()"]) == 0
+    assert capsys.readouterr().out == "[115, 116, 114, 101, 97, 109, 33]\n"
