@@ -511,3 +511,22 @@ def test_the_host_may_request_cancellation_only_once(store):
     result.cancel()
     with pytest.raises(RuntimeError, match="already called"):
         result.cancel()
+
+
+def test_a_host_function_of_a_sync_type_may_not_block(store):
+    a = PyComponent(store, "a")
+    sync_t = FuncType([], [U32])
+
+    def blocks():
+        yield_()
+        return 1
+
+    host = store.host_function(blocks, sync_t, name="blocks")
+    call = a.import_(host, sync_t)
+
+    @a.export(ASYNC_U32, abi="stackful")
+    def run():
+        a.task_return(call())
+
+    with pytest.raises(RuntimeError, match="'blocks' implements a non-async function type"):
+        store.call(run, [])

@@ -30,10 +30,11 @@ class HostTask:
 
     inst = None
 
-    def __init__(self, store: Any, name: str, caller: Any) -> None:
+    def __init__(self, store: Any, name: str, caller: Any, may_block: bool = True) -> None:
         self.store = store
         self.name = name
         self.caller = caller
+        self.may_block = may_block
         self.cancel_requested = False
         self.cancel_delivered = False
         self.resolved = False
@@ -43,7 +44,10 @@ class HostTask:
         return f"<HostTask {self.name}>"
 
     def check_may_block(self, thread: Thread) -> None:
-        """Host functions may always block."""
+        """Only a host function of an ``async`` function type may block (as in the spec)."""
+        if not self.may_block:
+            raise RuntimeError(f"host function {self.name!r} implements a non-async function "
+                               "type, so it may not block; declare the import `async func`")
 
     def deliver_pending_cancel(self, cancellable: bool) -> bool:
         if cancellable and self.cancel_requested and not self.cancel_delivered:
@@ -62,13 +66,13 @@ class HostTask:
             thread.resume(Cancelled.TRUE)
 
 
-def host_function(store: Any, fn: Callable[..., Any], name: str = "",
-                  results: int = 1) -> Callable[[OnStart, OnResolve, Any], Any]:
+def host_function(store: Any, fn: Callable[..., Any], name: str = "", results: int = 1,
+                  may_block: bool = True) -> Callable[[OnStart, OnResolve, Any], Any]:
     """Wrap ``fn(*args) -> value`` (``results`` = 0 or 1 values) as a ``FuncInst``."""
     label = name or getattr(fn, "__name__", "host")
 
     def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> Any:
-        task = HostTask(store, label, caller)
+        task = HostTask(store, label, caller, may_block)
 
         def run() -> None:
             args = on_start()
@@ -93,12 +97,15 @@ def host_function(store: Any, fn: Callable[..., Any], name: str = "",
 
 def wait_until(ready: Callable[[], bool], why: str = "host wait") -> None:
     """Block the current host function until ``ready()``; raises TaskCancelled if cancelled."""
-    if current_thread().wait_until(ready, cancellable=True, why=why):
+    thread = current_thread()
+    thread.task.check_may_block(thread)
+    if thread.wait_until(ready, cancellable=True, why=why):
         raise TaskCancelled()
 
 
 def yield_() -> None:
     """Let every other ready thread run once before continuing."""
-    if current_thread().wait_until(lambda: True, cancellable=True, why="host yield",
-                                   yielding=True):
+    thread = current_thread()
+    thread.task.check_may_block(thread)
+    if thread.wait_until(lambda: True, cancellable=True, why="host yield", yielding=True):
         raise TaskCancelled()

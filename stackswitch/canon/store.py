@@ -98,7 +98,8 @@ class Store:
 
     def host_function(self, fn: Callable[..., Any], ft: FuncType, name: str = "") -> FuncInst:
         """A component function implemented by plain (possibly blocking) Python."""
-        return host_function(self, fn, name, results=len(ft.result_types()))
+        return host_function(self, fn, name, results=len(ft.result_types()),
+                             may_block=ft.async_)
 
     # -- driving calls ----------------------------------------------------------
 
