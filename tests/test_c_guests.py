@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stackswitch import trace
+from stackswitch.canon.host_streams import StreamReader
 from stackswitch.cli import main
 from stackswitch.component.linker import Linker, load_component, validate
 
@@ -80,6 +81,48 @@ def test_blocking_guest_blocks_in_waitable_set_wait_until_the_host_returns(guest
     assert waits and host_return and waits[0] < host_return[0], order
     assert instance.func("run").call(0) == [0]
     assert instance.func("run").call(2**31 - 1) == [2**32 - 2]
+
+
+def test_stream_guest_runs_from_the_command_line(guests, capsys):
+    code = main(["run", str(guests["stream"]), "--invoke", "count(5)"])
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == "[0, 1, 2, 3, 4]\n"
+
+
+def test_stream_guest_writes_after_task_return_in_chunks(guests):
+    linker = Linker()
+    instance = linker.instantiate(load_component(guests["stream"]))
+    [s] = instance.func("count").call(300)
+    assert StreamReader(linker.store, s).read_all() == [i % 256 for i in range(300)]
+    # Short reads complete the guest's 64-byte writes partly: it loops on the count.
+    [s] = instance.func("count").call(100)
+    reader = StreamReader(linker.store, s)
+    assert reader.read(10) == list(range(10))
+    assert reader.read(7) == list(range(10, 17))
+    assert reader.read_all() == list(range(17, 100))
+    [s] = instance.func("count").call(0)
+    assert StreamReader(linker.store, s).read_all() == []
+
+
+def test_stream_guest_stops_when_the_reader_drops(guests):
+    linker = Linker()
+    instance = linker.instantiate(load_component(guests["stream"]))
+    with trace.Recorder(("stream.event", "thread.exit")) as rec:
+        [s] = instance.func("count").call(1000)
+        reader = StreamReader(linker.store, s)
+        assert reader.read(3) == [0, 1, 2]
+        reader.close()
+        # The instance goes on: a later call runs while the first may still wait.
+        [s] = instance.func("count").call(3)
+        assert StreamReader(linker.store, s).read_all() == [0, 1, 2]
+    # The first task's blocked write came back DROPPED after 3 values, and
+    # instead of writing the rest, it dropped its end and returned.
+    events = [(e.kind, e.fields.get("result"), e.fields.get("count"), e.fields.get("thread"))
+              for e in rec.events]
+    assert ("stream.event", "DROPPED", 3, None) in events, events
+    assert sum(kind == "stream.event" for kind, *_ in events) == 2, events
+    assert [t for kind, _, _, t in events if kind == "thread.exit"] == \
+        [f"{instance.name}.count#1", f"{instance.name}.count#2"], events
 
 
 def test_a_failing_step_is_named_with_the_tool_output(tmp_path):
