@@ -191,7 +191,7 @@ class Thread:
         cancelled = stacks.suspend(switch_to)
         self.cancellable = False
         assert cancellable or not cancelled
-        return Cancelled(cancelled or 0)
+        return Cancelled.TRUE if cancelled else Cancelled.FALSE
 
     def suspend(self, cancellable: bool) -> Cancelled:
         if self.task.deliver_pending_cancel(cancellable):
