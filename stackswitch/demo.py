@@ -32,6 +32,15 @@ RUN = FuncType([], [U32Type()], async_=True)
 DISK_READ = FuncType([("key", U32Type())], [U32Type()], async_=True)
 
 
+def _finish_copy(comp: PyComponent, end: int, ws: int, status: int) -> int:
+    """A stream copy's final status: if it returned BLOCKED, wait in ``ws`` for its event."""
+    if status == BLOCKED:
+        comp.waitable_join(end, ws)
+        _, _, status = comp.wait(ws)
+        comp.waitable_join(end, 0)
+    return status
+
+
 def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
     """Wire up the three instances and the host import; returns ``client.run``."""
 
@@ -75,11 +84,8 @@ def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
         ws = consumer.waitable_set_new()
         total = 0
         while True:
-            status = consumer.stream_read(u8_stream, readable, buf, 2)
-            if status == BLOCKED:
-                consumer.waitable_join(readable, ws)
-                _, _, status = consumer.wait(ws)
-                consumer.waitable_join(readable, 0)
+            status = _finish_copy(consumer, readable, ws,
+                                  consumer.stream_read(u8_stream, readable, buf, 2))
             total += status >> 4
             if status & 0xF == DROPPED:
                 break
@@ -114,20 +120,13 @@ def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
         data = client.alloc(12, 1)
         client.memory.store_bytes(data, b"stackswitch!")
         for chunk in range(3):
-            status = client.stream_write(u8_stream, writable, data + 4 * chunk, 4)
-            if status == BLOCKED:
-                client.waitable_join(writable, ws)
-                _, _, status = client.wait(ws)
-                client.waitable_join(writable, 0)
-            written = status >> 4
-            assert written > 0
-            # A partial write: offer the rest until the whole chunk is taken.
+            # A write may be partial: offer the rest until the whole chunk is taken.
+            written = 0
             while written < 4:
-                status = client.stream_write(u8_stream, writable, data + 4 * chunk + written, 4 - written)
-                if status == BLOCKED:
-                    client.waitable_join(writable, ws)
-                    _, _, status = client.wait(ws)
-                    client.waitable_join(writable, 0)
+                offset = data + 4 * chunk + written
+                status = _finish_copy(client, writable, ws,
+                                      client.stream_write(u8_stream, writable, offset, 4 - written))
+                assert status >> 4 > 0
                 written += status >> 4
         client.stream_drop_writable(u8_stream, writable)
         consumed = wait_for_subtask(ws, consume_status, consumed_ptr)
