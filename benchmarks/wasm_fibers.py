@@ -19,6 +19,7 @@ import gc
 import time
 
 import wasmtime
+from _measure import rss_mib
 
 from stackswitch import stacks
 from stackswitch.wasm import fibers
@@ -46,14 +47,6 @@ WAT = """
       (else (call $block (i32.const 0)))))
 )
 """
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def setup(stack_size: int) -> tuple[wasmtime.Store, wasmtime.Instance]:

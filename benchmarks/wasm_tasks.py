@@ -37,6 +37,8 @@ from pathlib import Path
 # Run from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _measure import rss_mib
+
 from stackswitch.component.linker import Instance, Linker, load_component
 
 CHUNK = 64 * 1024
@@ -230,14 +232,6 @@ SINK = """
     (canon lift (core func $k "consume") async))
 )
 """
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def setup() -> tuple[Linker, Instance, Instance]:
