@@ -91,32 +91,54 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
     def thread_func() -> None:
         if not task.enter_implicit_thread():
             return
-        cx = RuntimeContext(opts, inst, task)
-        args = task.start()
-        flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, ft.param_types())
-        if trace.enabled():
-            trace.emit("task.start", task=task.name, instance=inst.name, args=args,
-                       caller=caller.name if caller is not None else "host")
+        flat_args = start_task(task)
         if not opts.async_:
             flat_results = callee(flat_args)
-            result = lift_flat_values(cx, MAX_FLAT_RESULTS, CoreValueIter(flat_results),
-                                      ft.result_types())
-            task.return_(result)
-            if opts.post_return is not None:
-                inst.may_leave = False
-                try:
-                    opts.post_return(flat_results)
-                finally:
-                    inst.may_leave = True
+            finish_sync_task(task, flat_results)
         elif opts.callback is None:
             callee(flat_args)
         else:
             _callback_loop(task, callee(flat_args))
         task.exit_implicit_thread()
 
-    thread = Thread(task, thread_func, name=task.name)
+    return run_task(task, Thread(task, thread_func, name=task.name))
+
+
+def start_task(task: Task) -> list[Any]:
+    """Take the caller's arguments (the task starts) and lower them for the core function."""
+    args = task.start()
+    cx = RuntimeContext(task.opts, task.inst, task)
+    flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, task.ft.param_types())
+    if trace.enabled():
+        caller = task.caller
+        trace.emit("task.start", task=task.name, instance=task.inst.name, args=args,
+                   caller=caller.name if caller is not None else "host")
+    return flat_args
+
+
+def finish_sync_task(task: Task, flat_results: list[Any]) -> None:
+    """A sync-lifted core function returned: lift its results, resolve, run ``post-return``."""
+    inst, opts = task.inst, task.opts
+    cx = RuntimeContext(opts, inst, task)
+    result = lift_flat_values(cx, MAX_FLAT_RESULTS, CoreValueIter(flat_results),
+                              task.ft.result_types())
+    task.return_(result)
+    if opts.post_return is not None:
+        inst.may_leave = False
+        try:
+            opts.post_return(flat_results)
+        finally:
+            inst.may_leave = True
+
+
+def run_task(task: Task, thread: Thread) -> OnCancel:
+    """Start ``task`` on its implicit ``thread``; for a sync-typed call, run until it resolves.
+
+    Shared by every strategy: only how the implicit thread runs its code differs.
+    """
     thread.resume()
-    if not ft.async_:
+    inst = task.inst
+    if not task.ft.async_:
         # A sync-typed call may not block before returning, but cooperative
         # threads of the same instance may run to get it there.
         while task.state != Task.State.RESOLVED:
@@ -170,33 +192,73 @@ def _may_use_stack(thread: Thread, inst: ComponentInstance) -> bool:
     return not (thread is task.implicit_thread and task.ft.async_ and task.needs_exclusive())
 
 
+class CallbackWait:
+    """What a callback-lifted task waits for between two calls of its ``callback``.
+
+    Made when the callback returns YIELD or WAIT. The task drops its
+    instance's exclusive lock while it waits, so that other callback or sync
+    tasks of the instance can run, and takes it back in :meth:`deliver`.
+    Both strategies use this: the stackful one waits on the task's own stack,
+    the callback strategy keeps it as the task's record.
+    """
+
+    __slots__ = ("task", "wset", "yielding", "why")
+
+    def __init__(self, task: Task, code: CallbackCode, si: int) -> None:
+        inst = task.inst
+        assert inst.exclusive_thread is task.implicit_thread
+        inst.exclusive_thread = None
+        self.task = task
+        self.yielding = code == CallbackCode.YIELD
+        if self.yielding:
+            self.wset = None
+            self.why = "callback yield"
+        else:
+            wset = inst.handles.get(si)
+            trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+            wset.num_waiting += 1
+            self.wset = wset
+            self.why = f"callback wait on set {si}"
+
+    def ready(self) -> bool:
+        if self.task.inst.exclusive_thread is not None:
+            return False
+        return self.wset is None or self.wset.has_pending_event()
+
+    def deliver(self, cancelled: bool) -> list[int]:
+        """The event for the callback's next call (core values), and the lock back."""
+        task, wset = self.task, self.wset
+        if wset is not None:
+            wset.num_waiting -= 1
+        if cancelled:
+            event: tuple[EventCode, int, int] = (EventCode.TASK_CANCELLED, 0, 0)
+        elif wset is None:
+            event = (EventCode.NONE, 0, 0)
+        else:
+            event = wset.get_pending_event()
+        inst = task.inst
+        assert inst.exclusive_thread is None
+        inst.exclusive_thread = task.implicit_thread
+        if trace.enabled():
+            trace.emit("callback.event", task=task.name, event=EventCode(event[0]).name,
+                       index=event[1], payload=event[2])
+        return [int(event[0]), event[1], event[2]]
+
+
 def _callback_loop(task: Task, flat_results: list[Any]) -> None:
-    """Wait on the guest's behalf and call its ``callback`` until it says EXIT."""
-    inst = task.inst
+    """Wait on the guest's behalf and call its ``callback`` until it says EXIT.
+
+    This is the "as if" desugaring: the task's own stack loops on the wait.
+    """
     thread = task.implicit_thread
     callback = task.opts.callback
     [packed] = flat_results
     code, si = unpack_callback_result(packed)
     while code != CallbackCode.EXIT:
-        # Drop the exclusive lock while waiting so other callback or sync
-        # tasks of this instance can run; take it back to call the guest.
-        assert inst.exclusive_thread is thread
-        inst.exclusive_thread = None
-        if code == CallbackCode.YIELD:
-            cancelled = thread.wait_until(lambda: inst.exclusive_thread is None,
-                                          cancellable=True, why="callback yield", yielding=True)
-            event = (EventCode.TASK_CANCELLED if cancelled else EventCode.NONE, 0, 0)
-        else:
-            wset = inst.handles.get(si)
-            trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
-            event = wset.wait_for_event_and(lambda: inst.exclusive_thread is None,
-                                            cancellable=True, why=f"callback wait on set {si}")
-        assert inst.exclusive_thread is None
-        inst.exclusive_thread = thread
-        if trace.enabled():
-            trace.emit("callback.event", task=task.name, event=EventCode(event[0]).name,
-                       index=event[1], payload=event[2])
-        [packed] = callback([int(event[0]), event[1], event[2]])
+        wait = CallbackWait(task, code, si)
+        cancelled = thread.wait_until(wait.ready, cancellable=True, why=wait.why,
+                                      yielding=wait.yielding)
+        [packed] = callback(wait.deliver(bool(cancelled)))
         code, si = unpack_callback_result(packed)
 
 

@@ -90,23 +90,32 @@ class Task:
         thread = current_thread()
         self.implicit_thread = thread
         inst = self.inst
-        if self.ft.async_:
-            if self.has_backpressure() or inst.num_waiting_to_enter > 0:
-                inst.num_waiting_to_enter += 1
-                # Even if backpressure is already off, the tasks that waited
-                # before us go first ("residual backpressure"): always block.
-                cancelled = thread.wait_until(lambda: not self.has_backpressure(),
-                                              cancellable=True, why=f"backpressure on {inst.name}",
-                                              yielding=True)
-                inst.num_waiting_to_enter -= 1
-                if cancelled:
-                    self.cancel()
-                    return False
-            if self.needs_exclusive():
-                assert inst.exclusive_thread is None
-                inst.exclusive_thread = thread
-        self.register_thread(thread)
+        if self.must_wait_to_enter():
+            inst.num_waiting_to_enter += 1
+            # Even if backpressure is already off, the tasks that waited
+            # before us go first ("residual backpressure"): always block.
+            cancelled = thread.wait_until(self.may_enter, cancellable=True,
+                                          why=f"backpressure on {inst.name}", yielding=True)
+            inst.num_waiting_to_enter -= 1
+            if cancelled:
+                self.cancel()
+                return False
+        self.finish_entering(thread)
         return True
+
+    def must_wait_to_enter(self) -> bool:
+        """Must an async call wait (backpressure, or earlier tasks still waiting) before it starts?"""
+        return self.ft.async_ and (self.has_backpressure() or self.inst.num_waiting_to_enter > 0)
+
+    def may_enter(self) -> bool:
+        return not self.has_backpressure()
+
+    def finish_entering(self, thread: Thread) -> None:
+        """The implicit thread is in: take the exclusive lock if this task needs it."""
+        if self.ft.async_ and self.needs_exclusive():
+            assert self.inst.exclusive_thread is None
+            self.inst.exclusive_thread = thread
+        self.register_thread(thread)
 
     def register_thread(self, thread: Thread) -> None:
         assert thread not in self.threads and thread.task is self and thread.index is None

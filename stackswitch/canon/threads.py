@@ -62,9 +62,13 @@ class Thread:
             thread_func()
             return None
 
+        self._setup(task, name)
+        self.cont = stacks.Continuation(body, self.name)
+
+    def _setup(self, task: Task, name: str) -> None:
+        """The state every kind of thread has, whatever runs its code."""
         self.task = task
         self.name = name or f"{task.name}/thread"
-        self.cont = stacks.Continuation(body, self.name)
         self.ready_func: Callable[[], bool] | None = None
         self.cancellable = False
         self.index: int | None = None
@@ -153,7 +157,7 @@ class Thread:
             if trace.enabled():
                 trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
             try:
-                finished, switch_to = thread.cont.resume(cancelled)
+                finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
                 if inst is not None and not inst.poisoned:
@@ -167,6 +171,14 @@ class Thread:
                 trace.emit("thread.exit", thread=thread.name)
             thread = switch_to
             cancelled = Cancelled.FALSE
+
+    def _run(self, cancelled: Cancelled) -> tuple[bool, Thread | None]:
+        """Run this thread's code until it blocks or ends: ``(finished, thread to switch to)``.
+
+        Here that is resuming its own stack; a stackless thread (the callback
+        strategy, :mod:`callback_abi`) runs a step of its event handler instead.
+        """
+        return self.cont.resume(cancelled)
 
     def resume_from_host(self) -> None:
         """The scheduler's entry point: one quantum of progress, entered from the host."""
