@@ -5,7 +5,9 @@
     stackswitch run /tmp/c-guests/blocking.component.wasm \
         --host examples/c/blocking_host.py --invoke 'run(21)'
 
-For each ``examples/c/NAME.c`` (with its world in ``examples/c/NAME.wit``):
+For each ``examples/c/NAME.c`` (with its world in ``examples/c/NAME.wit``;
+the two styles of one program, ``BASE_sync.c`` and ``BASE_callback.c``, may
+share ``BASE.wit`` instead):
 
 1. compile it freestanding with zig's C compiler (``python -m ziglang cc``,
    from the ``ziglang`` package on PyPI) into a core module;
@@ -28,6 +30,9 @@ import time
 from pathlib import Path
 
 C_DIR = Path(__file__).resolve().parent / "c"
+
+# A program written in both styles: BASE_sync.c and BASE_callback.c share BASE.wit.
+STYLE_SUFFIXES = ("_sync", "_callback")
 
 CFLAGS = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
 
@@ -63,11 +68,22 @@ def _check_tools() -> str:
     return wasm_tools
 
 
+def world_of(source: Path) -> Path:
+    """``NAME.wit`` next to ``source``; for ``BASE_sync.c`` or ``BASE_callback.c`` without one, ``BASE.wit``."""
+    wit = source.with_suffix(".wit")
+    if wit.exists():
+        return wit
+    for suffix in STYLE_SUFFIXES:
+        if source.stem.endswith(suffix):
+            return source.with_name(source.stem.removesuffix(suffix) + ".wit")
+    return wit
+
+
 def build_guest(source: Path, out: Path, *, verbose: bool = True) -> Path:
     """Build ``source`` (next to its ``.wit``) into ``out/NAME.component.wasm``."""
     wasm_tools = _check_tools()
     name = source.stem
-    wit = source.with_suffix(".wit")
+    wit = world_of(source)
     if not wit.exists():
         raise BuildError(f"{source.name}: no world {wit.name} next to it")
     out.mkdir(parents=True, exist_ok=True)
