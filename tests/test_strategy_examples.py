@@ -55,17 +55,17 @@ def strategy():
     """The runtime strategy the tests run under: None, the default, for now.
 
     Once ``Linker(strategy=...)`` and ``stackswitch run --strategy`` exist,
-    run every test under each strategy with one line:
-    ``pytestmark = pytest.mark.parametrize("strategy", ["stackful", "callback"])``.
+    every test that takes this fixture runs under each strategy with
+    ``@pytest.fixture(params=["stackful", "callback"])`` here, returning
+    ``request.param``.
     """
     return None
 
 
-def make_linker(strategy, policy="fifo"):
-    """A Linker for one test, under ``strategy`` and a scheduling policy."""
-    if strategy is None:
-        return Linker(Store(policy))
-    return Linker(Store(policy), strategy=strategy)
+def make_linker(strategy, policy=None):
+    """A Linker for one test, under ``strategy`` and (if given) a scheduling policy."""
+    options = {} if strategy is None else {"strategy": strategy}
+    return Linker(None if policy is None else Store(policy), **options)
 
 
 def run_options(strategy):
@@ -255,16 +255,36 @@ def test_producer_stops_when_its_reader_drops(guests, style, strategy):
     linker = make_linker(strategy)
     produce = linker.instantiate(load_component(guests[f"pipe_producer_{style}"]),
                                  "producer").func("produce")
-    with trace.Recorder(("task.state", "thread.exit")) as rec:
+    with trace.Recorder(("thread.exit",)) as rec:
         [s] = produce.call(1000)
         reader = StreamReader(linker.store, s)
         assert bytes(reader.read(4)) == b"abcd"
         reader.close()
-        [s] = produce.call(3)                     # the instance goes on
-        assert bytes(StreamReader(linker.store, s).read_all()) == b"abc"
-    # The first task's pending write came back DROPPED, and it finished.
-    exits = [e.fields["thread"] for e in rec.events if e.kind == "thread.exit"]
-    assert exits == ["producer.produce#1", "producer.produce#2"], exits
+        linker.store.run()                          # until nothing is left to run
+    # The task's pending write came back DROPPED, and it finished.
+    assert [e.fields["thread"] for e in rec.events] == ["producer.produce#1"]
+    [s] = produce.call(3)                           # the instance goes on
+    assert bytes(StreamReader(linker.store, s).read_all()) == b"abc"
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_reader_that_goes_away_stops_the_whole_line(guests, style, strategy):
+    linker = make_linker(strategy)
+    producer = linker.instantiate(load_component(guests[f"pipe_producer_{style}"]), "producer")
+    linker.define("produce", producer.func("produce"))
+    transform = linker.instantiate(load_component(guests[f"pipe_transform_{style}"]), "transform")
+    with trace.Recorder(("thread.exit",)) as rec:
+        [s] = transform.func("transform").call(1000)
+        reader = StreamReader(linker.store, s)
+        assert bytes(reader.read(10)) == b"ABC"     # the transform writes what it read: 3 bytes
+        reader.close()
+        linker.store.run()                          # until nothing is left to run
+    # The transform's write came back DROPPED, so it dropped the producer's
+    # stream, whose write came back DROPPED too: both tasks finished.
+    exits = sorted(e.fields["thread"] for e in rec.events)
+    assert exits == ["producer.produce#2", "transform.transform#1"], exits
+    [s] = transform.func("transform").call(5)
+    assert bytes(StreamReader(linker.store, s).read_all()) == b"ABCDE"
 
 
 @pytest.mark.parametrize("style", STYLES)

@@ -7,6 +7,12 @@
  * Only the built-ins a guest calls become core imports of its module; the
  * function-specific ones ([async-lower]f, [task-return]f, [stream-read-0]f...)
  * are declared in each guest.
+ *
+ * The sync-style guests keep their address-taken locals on the C shadow
+ * stack, of which a freestanding guest has one per instance: two of their
+ * tasks blocked at once in one instance may overlap on it. The examples
+ * run one task per instance at a time; a real toolchain keeps a shadow
+ * stack per task (saved in context slot 0 around each blocking call).
  */
 
 #ifndef CM_ASYNC_H

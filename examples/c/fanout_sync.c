@@ -16,9 +16,8 @@
  * with the next event. Compare fanout_callback.c, the same program written
  * as a callback that never blocks.
  *
- * These locals live on the C shadow stack, which a freestanding guest has
- * one of per instance: call `run` once at a time per instance (a real
- * toolchain keeps one shadow stack per task, in context slot 0).
+ * Call it once at a time per instance: the arrays are on the C shadow
+ * stack, of which this guest has only one (see cm_async.h).
  *
  * Build it with:  python examples/build_c_guests.py --out DIR
  */
