@@ -7,6 +7,10 @@ import sys
 
 from . import __version__
 
+STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
+                 "'callback' (no stack per task: callback-lifted exports run as records the "
+                 "event loop calls back into; see docs/strategies.md)")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -53,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     wast.add_argument(
         "--policy", default="fifo",
         help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
+    wast.add_argument("--strategy", default="stackful", choices=["stackful", "callback"],
+                      help=STRATEGY_HELP)
     run = sub.add_parser(
         "run",
         help="instantiate a component and call one export (values in WAVE)",
@@ -73,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                           "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
     run.add_argument("--policy", default="fifo",
                      help="scheduling policy: 'fifo' (default) or 'random:SEED'")
+    run.add_argument("--strategy", default="stackful", choices=["stackful", "callback"],
+                     help=STRATEGY_HELP)
     run.add_argument("--fuel", type=int, metavar="N",
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
@@ -88,7 +96,7 @@ def _wast_command(args: argparse.Namespace) -> int:
     Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()
     for path in args.files:
-        result = run_wast_file(path, policy=args.policy)
+        result = run_wast_file(path, policy=args.policy, strategy=args.strategy)
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures

@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from callback_abi import strategy as strategies
+
 from .canon.host_streams import FutureReader, StreamReader
 from .canon.store import Store
 from .canon.types import FutureType, ListType, StreamType
@@ -47,11 +49,12 @@ def host_imports(path: str) -> dict[str, Any]:
 
 
 def run(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
-        fuel: int | None = None, timeout: float | None = None,
+        fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
         out: TextIO | None = None) -> int:
     """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
     out = sys.stdout if out is None else out
-    linker = Linker(Store(policy), fuel=fuel, interruptible=timeout is not None)
+    linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
+                    interruptible=timeout is not None)
     if host is not None:
         for name, item in host_imports(host).items():
             linker.define(name, item)
@@ -78,7 +81,7 @@ def run(component: str, invoke: str | None, *, host: str | None = None, policy: 
         timer.daemon = True
         timer.start()
     try:
-        results = func.call(*args)
+        results = func.call_canon(*args)
     finally:
         if timer is not None:
             timer.cancel()
@@ -113,7 +116,7 @@ def main_run(args: Any) -> int:
     """The CLI entry: errors become one line on stderr and an exit status."""
     try:
         return run(args.component, args.invoke, host=args.host, policy=args.policy,
-                   fuel=args.fuel, timeout=args.timeout)
+                   fuel=args.fuel, timeout=args.timeout, strategy=args.strategy)
     except Trap as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -19,10 +19,11 @@ from typing import Any
 
 from .. import trace
 from ..scheduler import Scheduler
-from .calls import CoreFunc, FuncInst, OnCancel, canon_lift, canon_lower
+from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .host import host_function
 from .instance import ComponentInstance
 from .options import CanonicalOptions
+from .strategy import STACKFUL, Strategy
 from .tasks import OnResolve, OnStart
 from .threads import current_thread_or_none
 from .types import FuncType
@@ -54,8 +55,11 @@ class CallResult:
 class Store:
     """All component instances that can call each other, plus their scheduler."""
 
-    def __init__(self, policy: str = "fifo") -> None:
+    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL) -> None:
+        """``policy`` picks the next ready thread (see :mod:`stackswitch.scheduler`);
+        ``strategy`` says how tasks run their code (see :mod:`.strategy`)."""
         self.scheduler = Scheduler(policy)
+        self.strategy = strategy
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 
@@ -77,8 +81,8 @@ class Store:
             inst.enter_from(caller_inst)
             try:
                 task_name = f"{inst.name}.{label}#{next(self._counter)}"
-                return canon_lift(callee, ft, opts, inst, on_start, on_resolve,
-                                  caller=caller, name=task_name)
+                return self.strategy.lift(callee, ft, opts, inst, on_start, on_resolve,
+                                          caller, task_name)
             finally:
                 inst.leave_to(caller_inst)
 

@@ -9,6 +9,8 @@ that wait (``waitable-set.wait``, sync copies and cancels, ``thread.*``), and
 the ones that may run other code (``task.return`` lowers into the caller,
 maybe through its ``realloc``; ``subtask.cancel`` resumes the callee;
 ``resource.drop`` runs a destructor; copies may call a ``realloc``).
+``may_suspend`` is True for the subset that may suspend the calling thread
+itself (waits, yields, sync copies and cancels, ``thread.*`` switches).
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ class Unsupported(Exception):
     """A built-in stackswitch does not implement (yet)."""
 
 
-def _f(name: str, params: str, results: str, handler: Any, may_block: bool) -> HostCoreFunc:
-    return HostCoreFunc(name, tuple(params.split()), tuple(results.split()), handler, may_block)
+def _f(name: str, params: str, results: str, handler: Any, may_block: bool,
+       may_suspend: bool = False) -> HostCoreFunc:
+    return HostCoreFunc(name, tuple(params.split()), tuple(results.split()), handler, may_block,
+                        may_suspend)
 
 
 def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
@@ -82,7 +86,8 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         return _f(name, "", "", b.canon_task_cancel, True)
     if kind == B.SUBTASK_CANCEL:
         async_ = d.is_async
-        return _f(name, "i32", "i32", lambda i: b.canon_subtask_cancel(async_, i), True)
+        return _f(name, "i32", "i32", lambda i: b.canon_subtask_cancel(async_, i), True,
+                  not async_)
     if kind == B.SUBTASK_DROP:
         return _f(name, "i32", "", b.canon_subtask_drop, False)
     if kind in (B.STREAM_NEW, B.FUTURE_NEW):
@@ -93,17 +98,19 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
         copy = b.canon_stream_read if kind == B.STREAM_READ else b.canon_stream_write
-        return _f(name, "i32 i32 i32", "i32", lambda i, ptr, n: copy(t, opts, i, ptr, n), True)
+        return _f(name, "i32 i32 i32", "i32", lambda i, ptr, n: copy(t, opts, i, ptr, n), True,
+                  not opts.async_)
     if kind in (B.FUTURE_READ, B.FUTURE_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
         copy = b.canon_future_read if kind == B.FUTURE_READ else b.canon_future_write
-        return _f(name, "i32 i32", "i32", lambda i, ptr: copy(t, opts, i, ptr), True)
+        return _f(name, "i32 i32", "i32", lambda i, ptr: copy(t, opts, i, ptr), True,
+                  not opts.async_)
     if kind in _CANCELS:
         t = env.type_at(d.type_index)
         async_ = d.is_async
         cancel = _CANCELS[kind]
-        return _f(name, "i32", "i32", lambda i: cancel(t, async_, i), True)
+        return _f(name, "i32", "i32", lambda i: cancel(t, async_, i), True, not async_)
     if kind in _DROPS:
         t = env.type_at(d.type_index)
         drop = _DROPS[kind]
@@ -125,7 +132,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         cancellable = d.cancellable
         wait = b.canon_waitable_set_wait if kind == B.WAITABLE_SET_WAIT else b.canon_waitable_set_poll
         return _f(name, "i32 i32", "i32", lambda si, ptr: wait(cancellable, opts, si, ptr),
-                  kind == B.WAITABLE_SET_WAIT)
+                  kind == B.WAITABLE_SET_WAIT, kind == B.WAITABLE_SET_WAIT)
     if kind == B.WAITABLE_SET_DROP:
         return _f(name, "i32", "", b.canon_waitable_set_drop, False)
     if kind == B.WAITABLE_JOIN:
@@ -142,11 +149,11 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind in (B.THREAD_SUSPEND, B.THREAD_YIELD):
         cancellable = d.cancellable
         op = b.canon_thread_suspend if kind == B.THREAD_SUSPEND else b.canon_thread_yield
-        return _f(name, "", "i32", lambda: op(cancellable), True)
+        return _f(name, "", "i32", lambda: op(cancellable), True, True)
     if kind in _SWITCHES:
         cancellable = d.cancellable
         op = _SWITCHES[kind]
-        return _f(name, "i32", "i32", lambda i: op(cancellable, i), True)
+        return _f(name, "i32", "i32", lambda i: op(cancellable, i), True, True)
     raise Unsupported(f"the `{name}` built-in is not supported by stackswitch")
 
 

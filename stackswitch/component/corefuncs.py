@@ -36,6 +36,9 @@ class HostCoreFunc:
     ``may_block`` says whether the handler may switch stacks (block, resume
     another task, call into another component); such handlers run on the
     task's greenlet between polls of the wasm fiber, the others on the fiber.
+    ``may_suspend`` says whether it may suspend the *calling* thread (wait,
+    yield, a sync call): the strategy gets to wrap those
+    (:meth:`stackswitch.canon.strategy.Strategy.wrap_builtin`).
     """
 
     name: str
@@ -43,6 +46,7 @@ class HostCoreFunc:
     results: tuple[str, ...]
     handler: Callable[..., Any]
     may_block: bool
+    may_suspend: bool = False
 
     def functype(self) -> wasmtime.FuncType:
         return wasm_functype(self.params, self.results)

@@ -39,12 +39,15 @@ from typing import Any
 
 import wasmtime
 
+from callback_abi import strategy as strategies
+
 from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
 from ..canon.instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
 from ..canon.store import Store
+from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..canon.values import flatten_functype
 from ..errors import Trap
@@ -144,10 +147,18 @@ class Linker:
     """Instantiates components against host-defined imports, into one canon store."""
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
-                 fuel: int | None = None, interruptible: bool = False) -> None:
+                 fuel: int | None = None, interruptible: bool = False,
+                 strategy: str | Strategy | None = None) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
-        ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout)."""
-        self.store = store if store is not None else Store()
+        ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
+        ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
+        tasks run (``docs/strategies.md``); a given ``store`` brings its own."""
+        if store is None:
+            store = Store(strategy=strategies.named(strategy or "stackful"))
+        elif strategy is not None and strategies.named(strategy) is not store.strategy:
+            raise ValueError(f"strategy {strategy!r} differs from the store's "
+                             f"({store.strategy.name}): give one or the other")
+        self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
         if engine is None:
@@ -349,7 +360,10 @@ class _Instantiation:
                                 "is not provided")
             item = bag[imp.name]
             if isinstance(item, HostCoreFunc):
-                fibers.define_import(linker, imp.module, imp.name, item.functype(), item.handler,
+                handler = item.handler
+                if item.may_suspend:
+                    handler = self.store.strategy.wrap_builtin(handler, item.name)
+                fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block)
             else:
                 linker.define(self.wasm_store, imp.module, imp.name, item)
@@ -497,7 +511,10 @@ class _Instantiation:
         def lowered(*args: Any) -> list[Any]:
             return canon_lower(callee, ft, opts, list(args), name=name)
 
-        return HostCoreFunc(f"lower {name}", tuple(flat.params), tuple(flat.results), lowered, True)
+        # Any lower may suspend its caller: a sync one waits for the callee,
+        # an async one may let the callee's instance run first.
+        return HostCoreFunc(f"lower {name}", tuple(flat.params), tuple(flat.results), lowered,
+                            may_block=True, may_suspend=True)
 
     def _resource_type(self, d: ast.ResourceType) -> ResourceType:
         index = len(self.scope.space(ast.Sort.TYPE))

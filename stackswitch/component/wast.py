@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callback_abi import strategy as strategies
+
 from ..canon.store import Store
 from ..canon.types import (
     BoolType,
@@ -482,9 +484,9 @@ def _describe(e: BaseException) -> str:
 class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
-    def __init__(self, directory: Path, policy: str) -> None:
+    def __init__(self, directory: Path, policy: str, strategy: str) -> None:
         self.dir = directory
-        self.linker = Linker(Store(policy))
+        self.linker = Linker(Store(policy, strategies.named(strategy)))
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
         # definitions by name ("" for the latest); None if its definition failed
@@ -552,14 +554,14 @@ class _Script:
     def cmd_action(self, cmd: dict[str, Any]) -> None:
         func, args = self.prepare(cmd["action"])
         try:
-            func.call(*args)
+            func.call_canon(*args)
         except Trap as e:
             raise _Failure("the call to return", _describe(e)) from None
 
     def cmd_assert_return(self, cmd: dict[str, Any]) -> None:
         func, args = self.prepare(cmd["action"])
         try:
-            results = func.call(*args)
+            results = func.call_canon(*args)
         except Trap as e:
             raise _Failure(_show_values(cmd["expected"]), _describe(e)) from None
         if results is None:
@@ -662,7 +664,7 @@ class _Script:
         func, args = self.prepare(action)
 
         def call() -> list[dict[str, Any]] | None:
-            results = func.call(*args)
+            results = func.call_canon(*args)
             return None if results is None else _results_json(results, func.ft.result_types())
 
         return call
@@ -749,7 +751,7 @@ def _conversion_error(message: str) -> str:
 
 
 def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
-                  policy: str = "fifo") -> WastResult:
+                  policy: str = "fifo", strategy: str = "stackful") -> WastResult:
     """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
     path = Path(path)
     result = WastResult()
@@ -766,7 +768,7 @@ def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
             fail(_conversion_line(message), "json-from-wast",
                  f"expected the script to convert, got {_conversion_error(message)}")
             return result
-        script = _Script(Path(tmp), policy)
+        script = _Script(Path(tmp), policy, strategy)
         for cmd in commands:
             try:
                 script.run(cmd)
@@ -781,12 +783,12 @@ def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
 
 
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
-             policy: str = "fifo") -> WastResult:
+             policy: str = "fifo", strategy: str = "stackful") -> WastResult:
     """Run one ``.wast`` script; ``out`` gets each failure line, then ``N passed, M failed``.
 
     ``policy`` is the scheduling policy of the script's store: ``fifo`` or
     ``random:SEED``.
     """
-    result = run_wast_file(path, out=out, policy=policy)
+    result = run_wast_file(path, out=out, policy=policy, strategy=strategy)
     out(result.summary)
     return result

@@ -278,6 +278,12 @@ _fiber_depth = 0
 _live = 0
 """Futures created and not yet deleted: calls in flight (suspended ones included)."""
 
+suspensions = 0
+"""How many times a fiber suspended so far: once per may_block import called."""
+
+parks = 0
+"""How many times a call was parked (:class:`Park`) so far."""
+
 
 def live_calls() -> int:
     """How many calls into wasm are in flight (running or suspended) right now."""
@@ -432,26 +438,50 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
 # -- driving calls --------------------------------------------------------------
 
 
-def _answer(inflight: _InFlight) -> None:
-    """Run the pending may_block handler on this greenlet and store its outcome."""
+def _answer(inflight: _InFlight) -> bool:
+    """Run the pending may_block handler on this greenlet and store its outcome.
+
+    False if the handler raised :class:`Park`: the call stays suspended.
+    """
     imp = inflight.imp
     assert imp is not None
     try:
-        inflight.reply = imp.results.pack_result(imp.handler(*inflight.args))
+        result = imp.handler(*inflight.args)
+    except Park:
+        return False
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
-        inflight.record(e)
-        inflight.failure = imp.trap_message(e)
+        _fail(inflight, e)
+        return True
+    _reply(inflight, result)
+    return True
+
+
+def _reply(inflight: _InFlight, result: Any) -> None:
+    imp = inflight.imp
+    assert imp is not None
+    try:
+        inflight.reply = imp.results.pack_result(result)
+    except BaseException as e:
+        _fail(inflight, e)
+        return
     inflight.state = _ANSWERED
 
 
-def _drive(future: int, inflight: _InFlight) -> None:
-    """Poll ``future`` to completion from this greenlet; always frees it.
+def _fail(inflight: _InFlight, exc: BaseException) -> None:
+    imp = inflight.imp
+    assert imp is not None
+    inflight.record(exc)
+    inflight.failure = imp.trap_message(exc)
+    inflight.state = _ANSWERED
+
+
+def _drive(future: int, inflight: _InFlight) -> bool:
+    """Poll ``future`` from this greenlet until it is done (True) or parked (False).
 
     ``_polling`` is set only for the duration of each poll, never across a
     handler: handlers may switch greenlets, and other greenlets poll too.
     """
-    global _polling, _live
-    _live += 1
+    global _polling, suspensions
     outer = _polling
     try:
         while True:
@@ -459,15 +489,15 @@ def _drive(future: int, inflight: _InFlight) -> None:
             done = _poll(future)  # cannot raise: the callbacks catch everything
             _polling = outer
             if done:
-                return
+                return True
+            suspensions += 1
             if inflight.state != _REQUESTED:
                 raise RuntimeError("wasm yielded with no pending import "
                                    "(fuel and epoch yields are not supported)")
-            _answer(inflight)
+            if not _answer(inflight):
+                return False
     finally:
         _polling = outer
-        _delete(future)
-        _live -= 1
 
 
 def _root_cause(message: str) -> tuple[str, str]:
@@ -538,25 +568,81 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     Blocking imports it calls run on this greenlet, so this may suspend the
     current continuation any number of times. A trap raises
     :class:`~stackswitch.errors.Trap`; an exception raised by a handler is
-    re-raised here once the wasm has unwound.
+    re-raised here once the wasm has unwound. If a handler raises
+    :class:`Park`, this raises :class:`ParkedCall` instead, leaving the call
+    suspended on its fiber.
     """
+    global _live
     params = func.params
     data = params.pack(args) if params.count or args else None
     spare = func._spare
     inflight = spare.pop() if spare else _InFlight(func.results.size)
-    buffer, base = inflight.buffer, inflight.address
-    buffer[:_RESULTS_AT] = _NO_FAILURE
+    base = inflight.address
+    inflight.buffer[:_RESULTS_AT] = _NO_FAILURE
     future = _call_async(func._context, func._address, data, params.count,
                          base + _RESULTS_AT, func.results.count, base, base + 8)
+    _live += 1
+    return _finish(func, future, inflight)
+
+
+def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
+    """Drive a started call to its end: its results, or its exception; or park it."""
+    global _live, parks
+    parked = False
     try:
-        _drive(future, inflight)
+        if not _drive(future, inflight):
+            parked = True
+            parks += 1
+            raise ParkedCall(func, future, inflight)
+        buffer = inflight.buffer
         if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
             return func.results.load_from(buffer, _RESULTS_AT)
         exc = _outcome(inflight)
     finally:
-        inflight.clear()
-        spare.append(inflight)
+        if not parked:
+            _delete(future)
+            _live -= 1
+            inflight.clear()
+            func._spare.append(inflight)
     raise exc
+
+
+class Park(Exception):  # noqa: N818 (a request, not an error)
+    """Raised by a may_block handler: leave this call suspended on its fiber.
+
+    :func:`call` then raises :class:`ParkedCall`, and whoever holds that
+    answers the handler later and resumes the call. This lets a driver with
+    no stack of its own (the callback strategy) wait without a greenlet: the
+    wasm frames stay on wasmtime's fiber.
+    """
+
+
+class ParkedCall(Exception):  # noqa: N818 (a state handed up, not an error)
+    """A call suspended on its fiber at a may_block import whose handler parked it.
+
+    Give the import its outcome with :meth:`answer` or :meth:`fail`, then
+    :meth:`resume` the call, which returns its results like :func:`call`
+    (or raises ``ParkedCall`` again). The call holds its fiber until then.
+    """
+
+    def __init__(self, func: WasmFunc, future: int, inflight: _InFlight) -> None:
+        imp = inflight.imp
+        where = f"{imp.module}.{imp.name}" if imp is not None else "an import"
+        super().__init__(f"call of {func.name or 'a wasm function'} parked at {where}")
+        self.func, self.future, self.inflight = func, future, inflight
+
+    def answer(self, result: Any) -> None:
+        """The import returns ``result`` (None, a number, or a sequence) when resumed."""
+        _reply(self.inflight, result)
+
+    def fail(self, exc: BaseException) -> None:
+        """The import traps with ``exc`` when resumed; :meth:`resume` re-raises it."""
+        _fail(self.inflight, exc)
+
+    def resume(self) -> list[Value]:
+        if self.inflight.state != _ANSWERED:
+            raise RuntimeError(f"{self}: resumed before its import was answered")
+        return _finish(self.func, self.future, self.inflight)
 
 
 def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
@@ -565,16 +651,21 @@ def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
 
     A start function runs like :func:`call`: it may call blocking imports.
     """
+    global _live
     instance = capi.InstanceStruct()
     inflight = _InFlight(0)
     base = inflight.address
     future = capi.linker_instantiate_async(
         capi.address(linker.ptr()), capi.address(store._context()), capi.address(module.ptr()),
         ctypes.addressof(instance), base, base + 8)
+    _live += 1
     try:
-        _drive(future, inflight)
+        if not _drive(future, inflight):
+            raise RuntimeError("a core start function cannot be parked")
         exc = _outcome(inflight)
     finally:
+        _delete(future)
+        _live -= 1
         inflight.clear()
     if exc is not None:
         raise exc

@@ -1,0 +1,145 @@
+"""The stackless driver: a callback-lifted task as a record the event loop calls back into.
+
+Under the stackful strategy a callback-lifted task gets a stack that loops
+"wait for the event, call the callback" (the spec's "as if" desugaring, in
+:func:`stackswitch.canon.calls._callback_loop`). Here the loop is turned
+inside out. The task is a :class:`CallbackDriver`: which phase it is in and,
+while it waits, a :class:`~stackswitch.canon.calls.CallbackWait` (its
+waitable set). Its thread is a
+:class:`~callback_abi.stackless.StacklessThread` whose every resume is one
+step, run on the resumer's stack:
+
+* first step: wait out backpressure (a record too), then lower the arguments
+  and call the core function;
+* each later step: take the event the task waited for and call
+  ``callback(event, index, payload)``;
+* after each call, act on the code it returned: EXIT ends the task; YIELD
+  and WAIT either deliver at once (when the scheduler lets a satisfied wait
+  run on, exactly as the stackful loop does) or end the step with the thread
+  waiting, holding no stack.
+
+A callback may still call a built-in that suspends it halfway (a sync call,
+``waitable-set.wait``). Then its wasm stays suspended on its wasmtime fiber
+(:class:`stackswitch.wasm.fibers.ParkedCall`) until the built-in unblocks,
+and the step resumes that call instead of starting a new one.
+
+Same rules and trap messages as the stackful loop: both share ``start_task``,
+``CallbackWait`` and ``unpack_callback_result`` from ``canon.calls``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackswitch.canon.calls import (
+    CallbackCode,
+    CallbackWait,
+    CoreFunc,
+    start_task,
+    unpack_callback_result,
+)
+from stackswitch.canon.tasks import Task
+from stackswitch.canon.threads import Cancelled
+from stackswitch.wasm import fibers
+
+from .stackless import BuiltinOutcome, StacklessThread
+
+_NEW, _ENTERING, _WAITING, _IN_CALL = range(4)
+
+
+class CallbackDriver:
+    """One callback-lifted task: its phase and what it waits for (the whole record)."""
+
+    __slots__ = ("task", "thread", "callee", "phase", "wait", "parked")
+
+    def __init__(self, task: Task, callee: CoreFunc) -> None:
+        self.task = task
+        self.callee = callee
+        self.phase = _NEW
+        self.wait: CallbackWait | None = None
+        self.parked: fibers.ParkedCall | None = None
+        self.thread = StacklessThread(task, task.name)
+        self.thread.step = self.step
+        self.thread.on_builtin_blocked = _park
+
+    def step(self, cancelled: Cancelled, builtin: BuiltinOutcome | None) -> bool:
+        """Run until the task exits (True) or waits (False); see module docs."""
+        task = self.task
+        if builtin is not None:
+            packed = self._resume_parked(builtin)
+        elif self.phase == _NEW:
+            task.implicit_thread = self.thread
+            if task.must_wait_to_enter():
+                task.inst.num_waiting_to_enter += 1
+                self.phase = _ENTERING
+                self.thread.wait(task.may_enter, f"backpressure on {task.inst.name}",
+                                 cancellable=True)
+                return False
+            packed = self._start()
+        elif self.phase == _ENTERING:
+            task.inst.num_waiting_to_enter -= 1
+            if cancelled:
+                task.cancel()
+                return True
+            packed = self._start()
+        else:
+            assert self.phase == _WAITING and self.wait is not None
+            wait, self.wait = self.wait, None
+            packed = self._call(task.opts.callback, wait.deliver(bool(cancelled)))
+        return self._act(packed)
+
+    def _start(self) -> int | None:
+        self.task.finish_entering(self.thread)
+        return self._call(self.callee, start_task(self.task))
+
+    def _call(self, func: Any, args: list[Any]) -> int | None:
+        """Call the core function; its packed code, or None if a built-in parked it."""
+        self.phase = _IN_CALL
+        try:
+            [packed] = func(args)
+        except fibers.ParkedCall as parked:
+            self.parked = parked
+            return None
+        return packed
+
+    def _resume_parked(self, outcome: BuiltinOutcome) -> int | None:
+        parked, self.parked = self.parked, None
+        assert parked is not None
+        value, exc = outcome
+        if exc is None:
+            parked.answer(value)
+        else:
+            parked.fail(exc)
+        try:
+            [packed] = parked.resume()
+        except fibers.ParkedCall as again:
+            self.parked = again
+            return None
+        return packed
+
+    def _act(self, packed: int | None) -> bool:
+        """Act on the callback codes until the task exits or has to wait."""
+        task = self.task
+        callback = task.opts.callback
+        scheduler = task.store.scheduler
+        while packed is not None:
+            code, si = unpack_callback_result(packed)
+            if code == CallbackCode.EXIT:
+                task.exit_implicit_thread()
+                return True
+            wait = CallbackWait(task, code, si)
+            if task.deliver_pending_cancel(True):
+                event = wait.deliver(True)
+            elif wait.ready() and scheduler.keep_running(wait.yielding):
+                event = wait.deliver(False)
+            else:
+                self.phase = _WAITING
+                self.wait = wait
+                self.thread.wait(wait.ready, wait.why, cancellable=True)
+                return False
+            packed = self._call(callback, event)
+        return False  # parked inside a built-in; the thread resumes when it unblocks
+
+
+def _park() -> Any:
+    raise fibers.Park()

@@ -1,0 +1,141 @@
+"""A thread with no stack of its own: the implicit thread of a task the callback strategy runs.
+
+A :class:`StacklessThread` is a :class:`~stackswitch.canon.threads.Thread`
+whose code is a *step* function, ``step(cancelled, builtin) -> finished``,
+called on the stack of whoever resumes the thread (the scheduler, or a
+caller in ``canon lift``). Between steps the thread is only its record: the
+task, what it waits for, its context slots. No greenlet, no fiber.
+
+A step may still reach a built-in that suspends its caller (a sync call, a
+``waitable-set.wait``, a sync stream copy) halfway through a core call. Such
+built-ins are linked through :meth:`StacklessThread.run_builtin`, which runs
+the built-in's *Python* code on a small continuation of its own. If the
+built-in finishes, nothing else happens. If it blocks, the driver that owns
+the thread decides what happens to the wasm frames below it
+(``on_builtin_blocked``): the callback driver leaves them parked on their
+wasmtime fiber; the asyncify driver unwinds them into linear memory. When the
+thread is resumed, the built-in continues where it blocked, and its outcome
+is handed to the step as ``builtin=(value, exception)``.
+
+Invariant: a stackless thread suspends only inside such a built-in
+continuation; anything else trying to block it is a host bug and raises
+``RuntimeError`` (it would otherwise suspend whoever's stack the step runs on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stackswitch import stacks, trace
+from stackswitch.canon.tasks import Task
+from stackswitch.canon.threads import Cancelled, Thread, current_thread_or_none
+
+BuiltinOutcome = tuple[Any, BaseException | None]
+Step = Callable[[Cancelled, BuiltinOutcome | None], bool]
+
+_NEW, _IDLE, _RUNNING, _DONE = range(4)
+
+
+class StacklessThread(Thread):
+    """An implicit thread run as a sequence of steps; see module docs."""
+
+    __slots__ = ("step", "on_builtin_blocked", "_phase", "_builtin", "_in_builtin", "_switch_to")
+
+    def __init__(self, task: Task, name: str = "") -> None:
+        self._setup(task, name)
+        self.cont = None
+        self.step: Step | None = None
+        """Set by the driver: runs the task's code from where it stopped."""
+        self.on_builtin_blocked: Callable[[], Any] | None = None
+        """Set by the driver: what a built-in that blocked returns to wasm (or raises)."""
+        self._phase = _NEW
+        self._builtin: stacks.Continuation | None = None
+        self._in_builtin: stacks.Continuation | None = None
+        self._switch_to: Thread | None = None
+
+    def running(self) -> bool:
+        return self._phase == _RUNNING
+
+    def finished(self) -> bool:
+        return self._phase == _DONE
+
+    def blocked_in_builtin(self) -> bool:
+        """Is a built-in of this thread waiting (its wasm parked or unwound)?"""
+        return self._builtin is not None
+
+    # -- running steps ------------------------------------------------------------------
+
+    def _run(self, cancelled: Cancelled) -> tuple[bool, Thread | None]:
+        assert self.step is not None
+        self._phase = _RUNNING
+        self.cancellable = False
+        try:
+            builtin = self._builtin
+            if builtin is None:
+                done = self.step(cancelled, None)
+            else:
+                self._builtin = None
+                try:
+                    finished, value = self._enter(builtin, cancelled)
+                except BaseException as e:
+                    outcome: BuiltinOutcome = (None, e)
+                else:
+                    if not finished:
+                        self._builtin = builtin  # blocked again
+                        self._phase = _IDLE
+                        return False, value
+                    outcome = (value, None)
+                done = self.step(Cancelled.FALSE, outcome)
+        except BaseException:
+            self._phase = _DONE
+            raise
+        self._phase = _DONE if done else _IDLE
+        switch_to, self._switch_to = self._switch_to, None
+        return done, switch_to
+
+    def wait(self, ready: Callable[[], bool], why: str, cancellable: bool) -> None:
+        """End the current step waiting for ``ready()``; the scheduler resumes the thread."""
+        self._start_waiting(ready, why)
+        self.cancellable = cancellable
+        if trace.enabled():
+            trace.emit("thread.block", thread=self.name, on=why, switch_to=None)
+
+    # -- built-ins that may suspend -------------------------------------------------------
+
+    def run_builtin(self, handler: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run a built-in's handler so that it may block; see module docs."""
+        cont = stacks.Continuation(lambda _: handler(*args), f"{self.name}/builtin")
+        finished, value = self._enter(cont, None)
+        if finished:
+            return value
+        self._builtin = cont
+        self._switch_to = value  # thread.suspend-then-resume and friends: run it next
+        assert self.on_builtin_blocked is not None
+        return self.on_builtin_blocked()
+
+    def _enter(self, cont: stacks.Continuation, value: Any) -> tuple[bool, Any]:
+        outer = self._in_builtin
+        self._in_builtin = cont
+        try:
+            return cont.resume(value)
+        finally:
+            self._in_builtin = outer
+
+    def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
+        if self._in_builtin is None or stacks.current() is not self._in_builtin:
+            raise RuntimeError(f"{self.name} has no stack: only a built-in linked through "
+                               "run_builtin may block it (a stackswitch bug)")
+        return super()._block(cancellable, switch_to)
+
+
+def suspendable(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` (a built-in that may suspend its caller) made safe for stackless threads."""
+
+    def run(*args: Any) -> Any:
+        thread = current_thread_or_none()
+        if type(thread) is StacklessThread:
+            return thread.run_builtin(handler, args)
+        return handler(*args)
+
+    return run

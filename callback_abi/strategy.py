@@ -1,0 +1,62 @@
+"""The callback strategy, and choosing a strategy by name.
+
+``callback`` runs async-lifted tasks without a stack of their own:
+
+* a callback-lifted task is a :class:`~callback_abi.driver.CallbackDriver`
+  record (no greenlet, no fiber held between events);
+* built-ins that may suspend their caller are linked through
+  :func:`~callback_abi.stackless.suspendable`, so that a stackless task can
+  still call them.
+
+Sync-lifted and stackful-lifted functions run as under ``stackful``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stackswitch.canon.calls import OnCancel, run_task
+from stackswitch.canon.strategy import STACKFUL, Strategy
+from stackswitch.canon.tasks import Task
+
+from .driver import CallbackDriver
+from .stackless import suspendable
+
+if TYPE_CHECKING:
+    from stackswitch.canon.instance import ComponentInstance
+    from stackswitch.canon.options import CanonicalOptions
+    from stackswitch.canon.tasks import OnResolve, OnStart
+    from stackswitch.canon.types import FuncType
+
+
+class CallbackStrategy(Strategy):
+    """No stack per task where the ABI allows it; see module docs."""
+
+    name = "callback"
+
+    def lift(self, callee: Callable[[list[Any]], list[Any]], ft: FuncType, opts: CanonicalOptions,
+             inst: ComponentInstance, on_start: OnStart, on_resolve: OnResolve,
+             caller: Task | None, name: str) -> OnCancel:
+        if not (opts.async_ and opts.callback is not None):
+            return super().lift(callee, ft, opts, inst, on_start, on_resolve, caller, name)
+        task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
+        return run_task(task, CallbackDriver(task, callee).thread)
+
+    def wrap_builtin(self, handler: Callable[..., Any], what: str) -> Callable[..., Any]:
+        return suspendable(handler)
+
+
+CALLBACK = CallbackStrategy()
+
+STRATEGIES: dict[str, Strategy] = {"stackful": STACKFUL, "callback": CALLBACK}
+
+
+def named(name: str | Strategy) -> Strategy:
+    """The strategy called ``name`` (``stackful`` or ``callback``); a Strategy passes through."""
+    if isinstance(name, Strategy):
+        return name
+    strategy = STRATEGIES.get(name)
+    if strategy is None:
+        raise ValueError(f"unknown strategy {name!r} (use {' or '.join(map(repr, STRATEGIES))})")
+    return strategy

@@ -1,0 +1,187 @@
+"""The two strategies run the same guests with the same observable results.
+
+Differential: every script in tests/wast/ runs under ``stackful`` and under
+``callback``, and what the guests did (task starts and returns, callback
+events, traps, in order) must be identical. Then the callback strategy's own
+promises: a callback-lifted task holds no stack while it waits, and a
+callback that blocks halfway through still works (its call is parked on its
+fiber).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from callback_abi import strategy as strategies
+from callback_abi.stackless import StacklessThread
+from stackswitch import host, stacks, trace
+from stackswitch.canon import threads
+from stackswitch.canon.store import Store
+from stackswitch.cli import main
+from stackswitch.component.linker import Linker, load_component
+from stackswitch.component.wast import run_wast_file
+from stackswitch.wasm import fibers
+
+WAST_DIR = Path(__file__).parent / "wast"
+SCRIPTS = sorted(WAST_DIR.glob("*.wast"))
+OBSERVED = ("task.start", "task.return", "task.cancel", "callback.event", "trap")
+
+
+def observe(script: Path, strategy: str, policy: str = "fifo") -> tuple[list[str], list[str]]:
+    """What the script's commands gave (its failure lines) and what the guests did."""
+    with trace.Recorder(OBSERVED) as rec:
+        result = run_wast_file(script, out=lambda line: None, policy=policy, strategy=strategy)
+    assert result.passed
+    return result.failures, [str(e) for e in rec.events]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_both_strategies_do_the_same(script):
+    stackful = observe(script, "stackful")
+    assert stackful[0] == []
+    assert observe(script, "callback") == stackful
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_both_strategies_do_the_same_under_a_random_policy(seed):
+    # The scripts expect FIFO, so some of their assertions fail under a random
+    # policy: the same ones, in the same way, under both strategies.
+    for script in SCRIPTS:
+        policy = f"random:{seed}"
+        assert observe(script, "callback", policy) == observe(script, "stackful", policy)
+
+
+def test_the_wast_command_takes_a_strategy(capsys):
+    assert main(["wast", "--strategy", "callback", str(WAST_DIR / "callback.wast")]) == 0
+    assert "0 failed" in capsys.readouterr().out
+
+
+def test_an_unknown_strategy_is_refused():
+    with pytest.raises(ValueError, match="unknown strategy 'fibers'"):
+        Linker(strategy="fibers")
+    with pytest.raises(ValueError, match="differs from the store's"):
+        Linker(Store(), strategy="callback")
+    assert Linker(strategy="callback").store.strategy is strategies.CALLBACK
+    assert strategies.named(strategies.CALLBACK) is strategies.CALLBACK
+
+
+# -- no stack per task ----------------------------------------------------------------------
+
+COUNTER = """
+(component
+  (core func $task.return (canon task.return (result u32)))
+  (core func $context.get (canon context.get i32 0))
+  (core func $context.set (canon context.set i32 0))
+  (core module $M
+    (import "" "task.return" (func $task.return (param i32)))
+    (import "" "context.get" (func $get (result i32)))
+    (import "" "context.set" (func $set (param i32)))
+    (func (export "count") (param $n i32) (result i32)
+      (call $set (local.get $n))
+      (i32.const 1 (; YIELD ;)))
+    (func (export "count-cb") (param i32 i32 i32) (result i32)
+      (if (i32.eqz (call $get))
+        (then (call $task.return (i32.const 7)) (return (i32.const 0 (; EXIT ;)))))
+      (call $set (i32.sub (call $get) (i32.const 1)))
+      (i32.const 1 (; YIELD ;))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "task.return" (func $task.return))
+    (export "context.get" (func $context.get))
+    (export "context.set" (func $context.set))))))
+  (func (export "count") async (param "n" u32) (result u32)
+    (canon lift (core func $m "count") async (callback (core func $m "count-cb"))))
+)
+"""
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_suspended_callback_tasks_hold_no_stack_under_the_callback_strategy(strategy):
+    linker = Linker(strategy=strategy)
+    count = linker.instantiate(load_component(COUNTER)).func("count")
+    store = linker.store
+    switches = stacks.switch_count
+    calls = [store.invoke(count.func_inst, [5]) for _ in range(50)]
+    waiting = store.scheduler.waiting
+    assert len(waiting) == 50 and not any(c.resolved for c in calls)
+    if strategy == "callback":
+        assert all(type(t) is StacklessThread and t.cont is None for t in waiting)
+    else:
+        assert all(t.cont is not None for t in waiting)
+    store.run_until(lambda: all(c.resolved for c in calls))
+    assert [c.value for c in calls] == [[7]] * 50
+    if strategy == "callback":
+        assert stacks.switch_count == switches  # 50 tasks x 6 events, not one switch
+    else:
+        assert stacks.switch_count - switches >= 50 * 6 * 2
+
+
+def test_a_cancelled_callback_task_gets_task_cancelled():
+    linker = Linker(strategy="callback")
+    count = linker.instantiate(load_component(COUNTER)).func("count")
+    with trace.Recorder(("callback.event", "task.")) as rec:
+        call = linker.store.invoke(count.func_inst, [3])
+        call.cancel()
+        # the guest ignores the cancellation and goes on counting: it still returns
+        linker.store.run_until(lambda: call.resolved)
+    assert call.value == [7]
+    assert [e.fields["event"] for e in rec.of("callback.event")][0] == "TASK_CANCELLED"
+
+
+# -- a callback that blocks halfway ---------------------------------------------------------
+
+BLOCKING_CALLBACK = """
+(component
+  (import "slow" (func $slow async (param "x" u32) (result u32)))
+  (core func $slow (canon lower (func $slow)))
+  (core func $task.return (canon task.return (result u32)))
+  (core module $M
+    (import "" "slow" (func $slow (param i32) (result i32)))
+    (import "" "task.return" (func $task.return (param i32)))
+    (func (export "run") (param $x i32) (result i32)
+      ;; a sync call of an async import: the callback blocks until it returns
+      (call $task.return (i32.add (call $slow (local.get $x)) (i32.const 1)))
+      (i32.const 0 (; EXIT ;)))
+    (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "slow" (func $slow))
+    (export "task.return" (func $task.return))))))
+  (func (export "run") async (param "x" u32) (result u32)
+    (canon lift (core func $m "run") async (callback (core func $m "cb"))))
+)
+"""
+
+
+def slow(x):
+    host.yield_()
+    host.yield_()
+    return 2 * x
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_a_callback_blocked_in_a_sync_call_is_parked_on_its_fiber(strategy):
+    linker = Linker(strategy=strategy)
+    linker.define("slow", slow)
+    run = linker.instantiate(load_component(BLOCKING_CALLBACK)).func("run")
+    parks, live = fibers.parks, fibers.live_calls()
+    store = linker.store
+    calls = [store.invoke(run.func_inst, [x]) for x in range(10)]
+    assert fibers.live_calls() > live  # blocked inside its core call (the others wait to enter)
+    store.run_until(lambda: all(c.resolved for c in calls))
+    assert [c.value for c in calls] == [[2 * x + 1] for x in range(10)]
+    assert fibers.parks - parks == (10 if strategy == "callback" else 0)
+    assert fibers.live_calls() == live
+
+
+def test_blocking_a_stackless_thread_outside_a_builtin_is_a_host_bug():
+    linker = Linker(strategy="callback")
+    count = linker.instantiate(load_component(COUNTER)).func("count")
+    store = linker.store
+    store.invoke(count.func_inst, [1])
+    [thread] = store.scheduler.waiting
+    outer = threads._current
+    threads._current = thread
+    try:
+        with pytest.raises(RuntimeError, match="has no stack"):
+            thread._block(cancellable=False)
+    finally:
+        threads._current = outer
