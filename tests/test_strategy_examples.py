@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from callback_abi import strategy as strategies
 from stackswitch import trace
 from stackswitch.canon.host_streams import StreamReader
 from stackswitch.canon.store import Store
@@ -50,27 +51,20 @@ pipeline = _load(EXAMPLES / "c" / "pipeline.py")
 # -- the runtime's options: one place -------------------------------------------------------
 
 
-@pytest.fixture
-def strategy():
-    """The runtime strategy the tests run under: None, the default, for now.
-
-    Once ``Linker(strategy=...)`` and ``stackswitch run --strategy`` exist,
-    every test that takes this fixture runs under each strategy with
-    ``@pytest.fixture(params=["stackful", "callback"])`` here, returning
-    ``request.param``.
-    """
-    return None
+@pytest.fixture(params=["stackful", "callback"])
+def strategy(request):
+    """Every test that takes this fixture runs under each strategy."""
+    return request.param
 
 
 def make_linker(strategy, policy=None):
     """A Linker for one test, under ``strategy`` and (if given) a scheduling policy."""
-    options = {} if strategy is None else {"strategy": strategy}
-    return Linker(None if policy is None else Store(policy), **options)
+    return Linker(Store(policy or "fifo", strategies.named(strategy)))
 
 
 def run_options(strategy):
     """The ``stackswitch run`` options for ``strategy``."""
-    return [] if strategy is None else ["--strategy", strategy]
+    return ["--strategy", strategy]
 
 
 # -- building ---------------------------------------------------------------------------------
