@@ -1,1 +1,10 @@
-"""The stackless (callback ABI) strategy: filled in by a later issue."""
+"""The stackless strategy: async tasks that hold no stack of their own while they wait.
+
+:mod:`callback_abi.asyncify` is the layer for stackful-lifted exports:
+binaryen's asyncify transform of a core module (``wasm-opt --asyncify``),
+and the host-side controls of an instance of the result (unwind and rewind,
+unwind buffers in the guest's own memory), so that a guest written in a
+blocking style gives up its frames at a blocking built-in instead of keeping
+a suspended stack. ``driver``, ``stackless`` and ``strategy`` hold the
+callback strategy itself (callback-lifted tasks as stackless records).
+"""
