@@ -20,4 +20,6 @@ def test_the_embedding_example_runs_as_written():
             exec(compile(code, "docs/embedding.md", "exec"), {})
     finally:
         os.chdir(cwd)
-    assert out.getvalue().splitlines() == ["['hello, world!']", "[42]", "<host stream<u8>>"]
+    assert out.getvalue().splitlines() == [
+        "['hello, world!']", "[42]", "{'quotient': 3, 'remainder': 1}", "division by zero",
+        "<host stream<u8>>"]

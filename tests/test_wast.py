@@ -433,7 +433,7 @@ def test_a_cancelled_call_is_reported(tmp_path, monkeypatch):
         '(assert_return (invoke "add" (u32.const 1) (u32.const 2)) (u32.const 3))\n'
         '(assert_trap (invoke "add" (u32.const 1) (u32.const 2)) "x")\n'))
     from stackswitch.component.linker import Func
-    monkeypatch.setattr(Func, "call", lambda self, *args: None)
+    monkeypatch.setattr(Func, "call_canon", lambda self, *args: None)
     result, lines = run(path)
     assert "expected (u32.const 3), got the call cancelled" in lines[0]
     assert 'expected trap "x", got the call cancelled' in lines[1]
@@ -446,7 +446,7 @@ def test_a_deadlock_counts_as_a_trap(tmp_path, monkeypatch):
     def stuck(self, *args):
         raise Deadlock(["thread 1 waits for\nnothing"])
 
-    monkeypatch.setattr(Func, "call", stuck)
+    monkeypatch.setattr(Func, "call_canon", stuck)
     path = write(tmp_path, ADD + (
         '(assert_trap (invoke "boom") "deadlock detected")\n'
         '(assert_return (invoke "boom"))\n'))
@@ -463,7 +463,7 @@ def test_a_runtime_bug_is_reported_and_the_script_goes_on(tmp_path, monkeypatch)
     def broken(self, *args):
         raise KeyError("oops")
 
-    monkeypatch.setattr(Func, "call", broken)
+    monkeypatch.setattr(Func, "call_canon", broken)
     path = write(tmp_path, ADD + '(assert_return (invoke "boom"))\n(assert_return (invoke "boom"))\n')
     result, lines = run(path)
     assert result.failed == 2
@@ -476,7 +476,7 @@ def test_exhaustion_and_recursion(tmp_path, monkeypatch):
     def deep(self, *args):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(Func, "call", deep)
+    monkeypatch.setattr(Func, "call_canon", deep)
     path = write(tmp_path, ADD + (
         '(assert_exhaustion (invoke "boom") "call stack exhausted")\n'
         '(assert_trap (invoke "boom") "unreachable")\n'))

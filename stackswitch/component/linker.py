@@ -53,7 +53,7 @@ from ..canon.values import flatten_functype
 from ..errors import Trap
 from ..wasm import fibers
 from ..wasm.memory import WasmMemory
-from . import ast, builtins, typeconv
+from . import ast, builtins, pyvalues, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .decoder import decode_component
 
@@ -71,15 +71,33 @@ class LinkError(Exception):
 
 @dataclass(eq=False)
 class Func:
-    """A component function: its type and the ``FuncInst`` that calls it."""
+    """A component function: its type and the ``FuncInst`` that calls it.
+
+    :meth:`call` speaks Python values (:mod:`.pyvalues`: ``None``/``Ok``/``Err``,
+    resource handles); :meth:`call_canon` the canon layer's (``Variant``s, bare
+    reps), which is what WAVE and ``.wast`` scripts use.
+    """
 
     name: str
     ft: FuncType
     func_inst: Any
     store: Store = field(repr=False)
+    _signature: pyvalues.Signature | None = field(default=None, init=False, repr=False)
 
     def call(self, *args: Any) -> list[Any] | None:
-        """Call from the host and run the event loop until it resolves (None if cancelled)."""
+        """Call from the host and run the event loop until it resolves (None if cancelled).
+
+        Arguments and results are Python values (:mod:`.pyvalues`); an argument
+        that does not fit its parameter's type raises TypeError or ValueError
+        before anything runs.
+        """
+        if self._signature is None:
+            self._signature = pyvalues.Signature(self.ft, self.name)
+        return self._signature.call(args, lambda canon_args: self.store.call(self.func_inst,
+                                                                             canon_args))
+
+    def call_canon(self, *args: Any) -> list[Any] | None:
+        """:meth:`call` with arguments and results in the canon representation."""
         return self.store.call(self.func_inst, list(args))
 
 
@@ -172,12 +190,22 @@ class Linker:
         self._memories: dict[bytes, WasmMemory] = {}
 
     def define(self, name: str, item: Any) -> None:
-        """Make ``item`` (an :class:`Instance`, :class:`Func` or resource type) importable as ``name``."""
+        """Make ``item`` importable as ``name``.
+
+        ``item`` is a Python callable (a function import, typed by the
+        component; it takes and returns Python values, see :mod:`.pyvalues`),
+        a mapping of export names to such callables (an instance import), a
+        :class:`~.pyvalues.HostResource` (a resource type import), an
+        :class:`Instance` or a :class:`Func`.
+        """
         self.definitions[name] = item
 
     def define_func(self, name: str, fn: Any, ft: FuncType) -> Func:
-        """Define a host function ``fn(*args)`` (plain, possibly blocking, Python) as ``name``."""
-        func = Func(name, ft, self.store.host_function(fn, ft, name), self.store)
+        """Define a host function ``fn(*args)`` (plain, possibly blocking, Python) as ``name``.
+
+        ``fn`` takes and returns Python values (:mod:`.pyvalues`) of the types ``ft`` gives.
+        """
+        func = _host_func(name, fn, ft, self.store)
         self.define(name, func)
         return func
 
@@ -417,6 +445,8 @@ class _Instantiation:
         name = d.name.name
         if isinstance(d.desc, ast.TypeDesc) and isinstance(d.desc.bound, ast.TypeEq):
             item = args.get(name, self.scope.get(ast.Sort.TYPE, d.desc.bound.index))
+            if isinstance(item, pyvalues.HostResource):
+                item = item.type
         elif name not in args:
             raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
         else:
@@ -436,27 +466,45 @@ class _Instantiation:
         """
         if isinstance(desc, ast.FuncDesc) and callable(item) and not isinstance(item, Func):
             ft = typeconv.functype(desc.type_index, self.scope.space(ast.Sort.TYPE))
-            return Func(name, ft, self.store.host_function(item, ft, name), self.store)
+            return _host_func(name, item, ft, self.store)
+        if isinstance(desc, ast.TypeDesc):
+            return self._resource_from_host(name, item)
         if isinstance(desc, ast.InstanceDesc) and isinstance(item, Mapping):
             itype = self.scope.get(ast.Sort.TYPE, desc.type_index)
             if not isinstance(itype, ast.InstanceType):
                 raise LinkError(f"{self.name}: import {name!r}: type {desc.type_index} is not an "
                                 "instance type")
             exports: dict[str, Any] = {}
-            for export, ft in self._instance_functions(itype).items():
+            for export, ft in self._instance_functions(itype, name, item).items():
                 if export not in item:
                     raise LinkError(f"{self.name}: missing import {name!r} export {export!r} (func)")
                 exports[export] = self._from_host(f"{name}#{export}", item[export],
                                                   _Typed(ft))
             for export, value in item.items():
+                if isinstance(value, pyvalues.HostResource):
+                    value = value.type
                 exports.setdefault(export, value)
             return Instance(name, exports)
         if isinstance(desc, _Typed) and callable(item) and not isinstance(item, Func):
-            return Func(name, desc.ft, self.store.host_function(item, desc.ft, name), self.store)
+            return _host_func(name, item, desc.ft, self.store)
         return item
 
-    def _instance_functions(self, itype: ast.InstanceType) -> dict[str, FuncType]:
-        """The function exports an instance type declares, with their canon types."""
+    def _resource_from_host(self, name: str, item: Any) -> ResourceType:
+        """The resource type satisfying a ``(sub resource)`` import: a HostResource's, or given."""
+        if isinstance(item, pyvalues.HostResource):
+            return item.type
+        if not isinstance(item, ResourceType):
+            raise LinkError(f"{self.name}: import {name!r} is a resource type: define it as a "
+                            f"HostResource, got {type(item).__name__}")
+        return item
+
+    def _instance_functions(self, itype: ast.InstanceType, name: str = "",
+                            given: Mapping[str, Any] | None = None) -> dict[str, FuncType]:
+        """The function exports an instance type declares, with their canon types.
+
+        A resource type export (``(sub resource)``) is the one ``given`` (the
+        host's mapping for instance ``name``) provides.
+        """
         local: list[Any] = []
         functions: dict[str, FuncType] = {}
         for decl in itype.decls:
@@ -470,6 +518,12 @@ class _Instantiation:
                     functions[export.name] = typeconv.functype(i, local)
                 case ast.ExportDecl(desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
                     local.append(local[i])
+                case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.SubResource())):
+                    if given is None or export.name not in given:
+                        raise LinkError(f"{self.name}: missing import {name!r} export "
+                                        f"{export.name!r} (resource type)")
+                    local.append(self._resource_from_host(f"{name}#{export.name}",
+                                                          given[export.name]))
                 case ast.CoreTypeDecl():
                     pass
                 case _:
@@ -570,6 +624,12 @@ class _Instantiation:
         if not isinstance(t, ast.CoreFuncType):
             raise LinkError(f"{self.name}: core type {i} is not a function type")
         return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
+
+
+def _host_func(name: str, fn: Any, ft: FuncType, store: Store) -> Func:
+    """A Python host function as a :class:`Func`; it sees Python values (:mod:`.pyvalues`)."""
+    wrapped = pyvalues.Signature(ft, name).host_function(fn)
+    return Func(name, ft, store.host_function(wrapped, ft, name), store)
 
 
 def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:

@@ -27,7 +27,8 @@ flags                  ``frozenset`` of the set flag names (any iterable of
 option<T>              ``None`` / the value; :class:`Some` wraps the value
                        only when ``T`` is itself an option (see below)
 result<T, E>           :class:`Ok` ``(value)`` / :class:`Err` ``(value)``
-map<K, V>              ``dict``
+map<K, V>              ``dict`` (a list of ``(key, value)`` pairs if ``K``'s
+                       Python values cannot be dict keys, e.g. lists)
 own<R>, borrow<R>      a :class:`GuestResource` for a resource a guest
                        implements; the Python object itself for a
                        :class:`HostResource`
@@ -857,9 +858,31 @@ def _result_out(t: ResultType) -> Convert:
     return conv
 
 
+def _hashable(t: ValType | None) -> bool:
+    """Is the Python form of every ``t`` value hashable (so that it can be a dict key)?"""
+    match t:
+        case ListType(u):
+            return isinstance(u, U8Type)
+        case RecordType() | MapType():
+            return False
+        case TupleType(ts):
+            return all(map(_hashable, ts))
+        case VariantType(cases):
+            return all(_hashable(c.t) for c in cases)
+        case OptionType(u):
+            return _hashable(u)
+        case ResultType(ok, error):
+            return _hashable(ok) and _hashable(error)
+    return True
+
+
 def _map_out(t: MapType) -> Convert:
     key = _to_python(t.k) or (lambda x, cx: x)
     value = _to_python(t.v) or (lambda x, cx: x)
+    if not _hashable(t.k):
+        # Valid components only have primitive and string keys; a key that
+        # cannot be a dict key leaves the entries as pairs.
+        return lambda v, cx: [(key(k, cx), value(x, cx)) for k, x in v]
     return lambda v, cx: {key(k, cx): value(x, cx) for k, x in v}
 
 
