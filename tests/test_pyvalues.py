@@ -17,14 +17,17 @@ import value_strategies as vs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stackswitch.canon.error_context import ErrorContext
 from stackswitch.canon.host_streams import HostStream
 from stackswitch.canon.options import CanonicalOptions
+from stackswitch.canon.resources import ResourceType
 from stackswitch.canon.types import (
     BoolType,
     BorrowType,
     CaseType,
     CharType,
     EnumType,
+    ErrorContextType,
     F32Type,
     F64Type,
     FieldType,
@@ -646,6 +649,55 @@ def test_host_functions_get_borrowed_handles_for_the_call_and_owned_ones_to_keep
     assert kept[-1].owned
     assert a.func("consume").call(kept[-1]) == [1000]
     assert destroyed(a) == 1026
+
+
+def test_one_call_cannot_move_a_handle_twice_or_lend_what_it_moves(provider):
+    linker, a = provider
+    rt = a.exports["r"]
+    both = linker.define_func("both", lambda x, y: None,
+                              FuncType([("x", OwnType(rt)), ("y", OwnType(rt))], []))
+    mixed = linker.define_func("mixed", lambda x, y: None,
+                               FuncType([("x", OwnType(rt)), ("y", BorrowType(rt))], []))
+    [h] = a.func("make").call(3)
+    with pytest.raises(ValueError, match="both: parameter 'y': .* passed as an own twice"):
+        both.call(h, h)
+    with pytest.raises(ValueError, match="mixed: parameter 'y': .* passed as an own in the same"):
+        mixed.call(h, h)
+    assert h.owned
+    seen = []
+    lend_back = linker.define_func("lend-back", lambda x: seen.append(x),
+                                   FuncType([("x", BorrowType(rt))], []))
+    lend_back.call(h)
+    [borrowed] = seen
+    with pytest.raises(ValueError, match="it was expired"):
+        both.call(borrowed, h)
+
+
+def test_a_borrowed_handle_cannot_be_given_away(provider):
+    linker, a = provider
+    rt = a.exports["r"]
+    [h] = a.func("make").call(4)
+    errors = []
+
+    def lend(x):
+        with pytest.raises(ValueError, match="is borrowed: it cannot be passed as an own") as e:
+            to_canon(x, OwnType(rt))
+        errors.append(e)
+
+    linker.define_func("lend", lend, FuncType([("x", BorrowType(rt))], [])).call(h)
+    assert len(errors) == 1 and h.owned
+
+
+def test_error_contexts_and_plain_resource_types_pass_through():
+    e = ErrorContext("boom")
+    assert to_canon(e, ErrorContextType()) is e and to_python(e, ErrorContextType()) is e
+    with pytest.raises(TypeError, match="expected error-context"):
+        to_canon("boom", ErrorContextType())
+    plain = ResourceType(None, name="plain")       # made by hand: its values are bare reps
+    assert to_canon(7, OwnType(plain)) == 7 and to_python(7, OwnType(plain)) == 7
+    named = HostResource("thing")
+    assert to_canon(object(), OwnType(named.type)) == 1
+    assert repr(named) == "<HostResource thing: 1 live>"
 
 
 # -- resources the host implements -----------------------------------------------------------

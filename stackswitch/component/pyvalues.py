@@ -294,9 +294,6 @@ def _run_destructor(rt: ResourceType, rep: int) -> None:
     impl = rt.impl
     if rt.dtor is None:
         return
-    if impl is None:  # a host-defined canon resource type
-        rt.dtor([rep])
-        return
     store = impl.store
     func_inst = store.lift(rt.dtor, _DTOR_TYPE, CanonicalOptions(), impl, name=f"{rt.name}.drop")
     if current_thread_or_none() is None:
@@ -357,16 +354,30 @@ class _Call:
 
     __slots__ = ("moving", "borrowed", "lent", "added")
 
+    # Tuples, empty in the common case: most calls involve no resources, and
+    # four empty tuples cost nothing to make.
     def __init__(self) -> None:
-        self.moving: list[GuestResource] = []
-        self.borrowed: list[GuestResource] = []
-        self.lent: list[tuple[HostResource, int]] = []
-        self.added: list[tuple[HostResource, int]] = []
+        self.moving: tuple[GuestResource, ...] = ()
+        self.borrowed: tuple[GuestResource, ...] = ()
+        self.lent: tuple[tuple[HostResource, int], ...] = ()
+        self.added: tuple[tuple[HostResource, int], ...] = ()
+
+    def moves(self, h: GuestResource) -> bool:
+        return any(m is h for m in self.moving)
 
     def move(self, h: GuestResource) -> None:
-        if any(m is h for m in self.moving):
+        if self.moves(h):
             raise _Bad(ValueError, f"{h!r} is passed as an own twice in one call")
-        self.moving.append(h)
+        self.moving += (h,)
+
+    def borrow(self, h: GuestResource) -> None:
+        self.borrowed += (h,)
+
+    def lend(self, host: HostResource, rep: int) -> None:
+        self.lent += ((host, rep),)
+
+    def add(self, host: HostResource, rep: int) -> None:
+        self.added += ((host, rep),)
 
     def commit(self) -> None:
         for h in self.moving:
@@ -385,11 +396,36 @@ class _Call:
 
 
 Convert = Callable[[Any, _Call], Any]
+_NO_RESOURCES = _Call()
 
 
 def _snake(label: str) -> str:
     name = label.replace("-", "_")
     return name + "_" if keyword.iskeyword(name) else name
+
+
+def _contains_handle(ft: FuncType) -> bool:
+    """Whether an ``own`` or ``borrow`` occurs anywhere in ``ft``."""
+
+    def walk(t: ValType | None) -> bool:
+        match t:
+            case OwnType() | BorrowType():
+                return True
+            case ListType(u) | OptionType(u):
+                return walk(u)
+            case RecordType(fields):
+                return any(walk(f.t) for f in fields)
+            case TupleType(ts):
+                return any(map(walk, ts))
+            case VariantType(cases):
+                return any(walk(c.t) for c in cases)
+            case ResultType(ok, error):
+                return walk(ok) or walk(error)
+            case MapType(k, v):
+                return walk(k) or walk(v)
+        return False
+
+    return any(map(walk, ft.param_types() + ft.result_types()))
 
 
 def _may_be_variant(t: ValType | None) -> bool:
@@ -702,7 +738,7 @@ def _handle_in(t: OwnType | BorrowType) -> Convert:
         def host_conv(v: Any, cx: _Call) -> int:
             host._check(v)
             rep = host._add(v)
-            (cx.added if own else cx.lent).append((host, rep))
+            (cx.add if own else cx.lend)(host, rep)
             return rep
 
         return host_conv
@@ -722,7 +758,7 @@ def _handle_in(t: OwnType | BorrowType) -> Convert:
             if v._state != "owned":
                 raise _Bad(ValueError, f"{v!r} is borrowed: it cannot be passed as an own")
             cx.move(v)
-        elif any(m is v for m in cx.moving):
+        elif cx.moves(v):
             raise _Bad(ValueError, f"{v!r} is passed as an own in the same call")
         return v.rep
 
@@ -898,7 +934,7 @@ def _handle_out(t: OwnType | BorrowType) -> Convert | None:
     def conv(rep: int, cx: _Call) -> GuestResource:
         h = GuestResource(rt, rep, owned=own)
         if not own:
-            cx.borrowed.append(h)
+            cx.borrow(h)
         return h
 
     return conv
@@ -940,43 +976,53 @@ class Signature:
     def __init__(self, ft: FuncType, name: str) -> None:
         self.ft = ft
         self.name = name
-        self._params = [(pname, _to_canon(t), _to_python(t)) for pname, t in ft.params]
-        self._results = [(_to_canon(t), _to_python(t)) for t in ft.result_types()]
+        self._names = [pname for pname, _ in ft.params]
+        self._args_in = [_to_canon(t) for _, t in ft.params]
+        self._args_out = [_to_python(t) for _, t in ft.params]
+        self._result_in = [_to_canon(t) for t in ft.result_types()]
+        self._result_out = [_to_python(t) for t in ft.result_types()]
+        # Without resources no conversion touches its _Call: one shared (and
+        # never changed) instance spares each call the bookkeeping.
+        self._resources = _contains_handle(ft)
 
-    def _args_in(self, args: Sequence[Any], cx: _Call) -> list[Any]:
-        if len(args) != len(self._params):
+    def _convert_args(self, args: Sequence[Any], cx: _Call) -> list[Any]:
+        convs = self._args_in
+        if len(args) != len(convs):
             names = ", ".join(f"{n}: {t!r}" for n, t in self.ft.params)
-            raise TypeError(f"{self.name}({names}) takes {len(self._params)} argument(s), "
+            raise TypeError(f"{self.name}({names}) takes {len(convs)} argument(s), "
                             f"{len(args)} given")
-        out = []
-        for (pname, conv, _), arg in zip(self._params, args, strict=True):
-            try:
+        out: list[Any] = []
+        try:
+            for conv, arg in zip(convs, args, strict=True):
                 out.append(conv(arg, cx))
-            except _Bad as e:
-                cx.abort()
-                e.raise_as(f"{self.name}: parameter {pname!r}")
+        except _Bad as e:
+            cx.abort()
+            e.raise_as(f"{self.name}: parameter {self._names[len(out)]!r}")
         return out
-
-    def _results_out(self, results: list[Any], cx: _Call) -> list[Any]:
-        return [v if conv is None else conv(v, cx)
-                for (_, conv), v in zip(self._results, results, strict=True)]
 
     def call(self, args: Sequence[Any],
              call_canon: Callable[[list[Any]], list[Any] | None]) -> list[Any] | None:
         """Convert ``args``, ``call_canon`` them, convert the results (None stays None)."""
-        cx = _Call()
-        canon_args = self._args_in(args, cx)
-        cx.commit()
-        try:
-            results = call_canon(canon_args)
-        finally:
-            cx.finish()
-        return None if results is None else self._results_out(results, _Call())
+        if not self._resources:
+            results = call_canon(self._convert_args(args, _NO_RESOURCES))
+        else:
+            cx = _Call()
+            canon_args = self._convert_args(args, cx)
+            cx.commit()
+            try:
+                results = call_canon(canon_args)
+            finally:
+                cx.finish()
+        if results is None:
+            return None
+        if results and self._result_out[0] is not None:
+            return [self._result_out[0](results[0], _Call())]
+        return results
 
     def host_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` taking and returning Python values, as a function of canon values."""
-        params = [conv for _, _, conv in self._params]
-        result = self._results[0][0] if self._results else None
+        params = self._args_out
+        result = self._result_in[0] if self._result_in else None
         name = self.name
 
         def run(*canon_args: Any) -> Any:
