@@ -361,6 +361,80 @@ def _shape(data: bytes) -> _Shape:
     return shape
 
 
+MEMORY_EXPORT = "stackswitch:unwind-memory"
+"""The export name of the memory :func:`with_memory` gives a module that had none."""
+
+# Where each known section goes, in the order the binary format requires
+# (the tag section, 13, sits between memory and global; data count, 12,
+# before code).
+_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12,
+                 11: 13}
+
+
+def _uleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _section(section_id: int, body: bytes) -> bytes:
+    return bytes([section_id]) + _uleb(len(body)) + body
+
+
+def needs_memory(module_bytes: bytes) -> bool:
+    """Does this core module have no linear memory at all (defined or imported)?"""
+    try:
+        return not _shape(module_bytes).memories
+    except ValueError:
+        return False  # asyncify() reports what is wrong with it
+
+
+def with_memory(module_bytes: bytes) -> bytes:
+    """``module_bytes`` plus a one-page memory of its own, exported as :data:`MEMORY_EXPORT`.
+
+    A module with no memory (many hand-written test guests) has nowhere to
+    keep unwound stacks; the code never touches this memory, only asyncify's
+    instrumentation and the host's unwind buffers do.
+    """
+    data = bytes(module_bytes)
+    if _shape(data).memories:
+        raise ValueError("the module already has a memory")
+    name = MEMORY_EXPORT.encode()
+    entry = _uleb(len(name)) + name + b"\x02" + _uleb(0)
+    memory = _section(5, b"\x01\x00\x01")  # one memory, no maximum, 1 page
+    out = bytearray(data[:8])
+    r = _Reader(data, 8)
+    placed_memory = placed_export = False
+    while r.pos < len(data):
+        start = r.pos
+        section, size = r.byte(), r.uleb()
+        body = data[r.pos:r.pos + size]
+        r.pos += size
+        rank = _SECTION_RANK.get(section, 0)
+        if rank > _SECTION_RANK[5] and not placed_memory:
+            out += memory
+            placed_memory = True
+        if rank > _SECTION_RANK[7] and not placed_export:
+            out += _section(7, b"\x01" + entry)
+            placed_export = True
+        if section == 7:
+            count = _Reader(body)
+            n = count.uleb()
+            out += _section(7, _uleb(n + 1) + body[count.pos:] + entry)
+            placed_export = True
+        else:
+            out += data[start:r.pos]
+    if not placed_memory:
+        out += memory
+    if not placed_export:
+        out += _section(7, b"\x01" + entry)
+    return bytes(out)
+
+
 def _refuse_before_transform(shape: _Shape) -> str | None:
     """Why this module cannot be asyncified here, or ``None``."""
     if not shape.memories:

@@ -47,27 +47,30 @@ from .stackless import BuiltinOutcome, StacklessThread
 _NEW, _ENTERING, _WAITING, _IN_CALL = range(4)
 
 
-class CallbackDriver:
-    """One callback-lifted task: its phase and what it waits for (the whole record)."""
+class TaskDriver:
+    """What every stackless driver does: own a task's thread and get the task in.
 
-    __slots__ = ("task", "thread", "callee", "phase", "wait", "parked")
+    An async call may have to wait before it starts (backpressure, or earlier
+    callers still waiting): that wait is a record too. Subclasses say what
+    the task does once in (:meth:`started`), after it waited for an event
+    (:meth:`woken`) and after a built-in of it unblocked (:meth:`unblocked`);
+    each returns True when the task's implicit thread is done.
+    """
 
-    def __init__(self, task: Task, callee: CoreFunc) -> None:
+    __slots__ = ("task", "thread", "phase")
+
+    def __init__(self, task: Task) -> None:
         self.task = task
-        self.callee = callee
         self.phase = _NEW
-        self.wait: CallbackWait | None = None
-        self.parked: fibers.ParkedCall | None = None
         self.thread = StacklessThread(task, task.name)
         self.thread.step = self.step
-        self.thread.on_builtin_blocked = _park
 
     def step(self, cancelled: Cancelled, builtin: BuiltinOutcome | None) -> bool:
         """Run until the task exits (True) or waits (False); see module docs."""
         task = self.task
         if builtin is not None:
-            packed = self._resume_parked(builtin)
-        elif self.phase == _NEW:
+            return self.unblocked(builtin)
+        if self.phase == _NEW:
             task.implicit_thread = self.thread
             if task.must_wait_to_enter():
                 task.inst.num_waiting_to_enter += 1
@@ -75,22 +78,49 @@ class CallbackDriver:
                 self.thread.wait(task.may_enter, f"backpressure on {task.inst.name}",
                                  cancellable=True)
                 return False
-            packed = self._start()
         elif self.phase == _ENTERING:
             task.inst.num_waiting_to_enter -= 1
             if cancelled:
                 task.cancel()
                 return True
-            packed = self._start()
         else:
-            assert self.phase == _WAITING and self.wait is not None
-            wait, self.wait = self.wait, None
-            packed = self._call(task.opts.callback, wait.deliver(bool(cancelled)))
-        return self._act(packed)
+            return self.woken(cancelled)
+        self.phase = _IN_CALL
+        task.finish_entering(self.thread)
+        return self.started(start_task(task))
 
-    def _start(self) -> int | None:
-        self.task.finish_entering(self.thread)
-        return self._call(self.callee, start_task(self.task))
+    def started(self, flat_args: list[Any]) -> bool:
+        raise NotImplementedError
+
+    def woken(self, cancelled: Cancelled) -> bool:
+        raise NotImplementedError
+
+    def unblocked(self, outcome: BuiltinOutcome) -> bool:
+        raise NotImplementedError
+
+
+class CallbackDriver(TaskDriver):
+    """One callback-lifted task: its phase and what it waits for (the whole record)."""
+
+    __slots__ = ("callee", "wait", "parked")
+
+    def __init__(self, task: Task, callee: CoreFunc) -> None:
+        super().__init__(task)
+        self.callee = callee
+        self.wait: CallbackWait | None = None
+        self.parked: fibers.ParkedCall | None = None
+        self.thread.on_builtin_blocked = _park
+
+    def started(self, flat_args: list[Any]) -> bool:
+        return self._act(self._call(self.callee, flat_args))
+
+    def woken(self, cancelled: Cancelled) -> bool:
+        assert self.phase == _WAITING and self.wait is not None
+        wait, self.wait = self.wait, None
+        return self._act(self._call(self.task.opts.callback, wait.deliver(bool(cancelled))))
+
+    def unblocked(self, outcome: BuiltinOutcome) -> bool:
+        return self._act(self._resume_parked(outcome))
 
     def _call(self, func: Any, args: list[Any]) -> int | None:
         """Call the core function; its packed code, or None if a built-in parked it."""
@@ -141,5 +171,5 @@ class CallbackDriver:
         return False  # parked inside a built-in; the thread resumes when it unblocks
 
 
-def _park() -> Any:
+def _park(placeholder: list[int]) -> Any:
     raise fibers.Park()

@@ -40,15 +40,20 @@ _NEW, _IDLE, _RUNNING, _DONE = range(4)
 class StacklessThread(Thread):
     """An implicit thread run as a sequence of steps; see module docs."""
 
-    __slots__ = ("step", "on_builtin_blocked", "_phase", "_builtin", "_in_builtin", "_switch_to")
+    __slots__ = ("step", "on_builtin_blocked", "replay", "_phase", "_builtin", "_in_builtin",
+                 "_switch_to")
 
     def __init__(self, task: Task, name: str = "") -> None:
         self._setup(task, name)
         self.cont = None
         self.step: Step | None = None
         """Set by the driver: runs the task's code from where it stopped."""
-        self.on_builtin_blocked: Callable[[], Any] | None = None
-        """Set by the driver: what a built-in that blocked returns to wasm (or raises)."""
+        self.on_builtin_blocked: Callable[[list[int]], Any] | None = None
+        """Set by the driver: what a built-in that blocked returns to wasm (or raises),
+        given placeholder results of the right shape."""
+        self.replay: Callable[[], Any] | None = None
+        """Set by a driver that rewinds: the outcome to give the next built-in called
+        (the one that blocked, reached again), instead of running it."""
         self._phase = _NEW
         self._builtin: stacks.Continuation | None = None
         self._in_builtin: stacks.Continuation | None = None
@@ -103,8 +108,13 @@ class StacklessThread(Thread):
 
     # -- built-ins that may suspend -------------------------------------------------------
 
-    def run_builtin(self, handler: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def run_builtin(self, handler: Callable[..., Any], args: tuple[Any, ...],
+                    placeholder: list[int]) -> Any:
         """Run a built-in's handler so that it may block; see module docs."""
+        replay = self.replay
+        if replay is not None:
+            self.replay = None
+            return replay()
         cont = stacks.Continuation(lambda _: handler(*args), f"{self.name}/builtin")
         finished, value = self._enter(cont, None)
         if finished:
@@ -112,7 +122,7 @@ class StacklessThread(Thread):
         self._builtin = cont
         self._switch_to = value  # thread.suspend-then-resume and friends: run it next
         assert self.on_builtin_blocked is not None
-        return self.on_builtin_blocked()
+        return self.on_builtin_blocked(placeholder)
 
     def _enter(self, cont: stacks.Continuation, value: Any) -> tuple[bool, Any]:
         outer = self._in_builtin
@@ -122,20 +132,26 @@ class StacklessThread(Thread):
         finally:
             self._in_builtin = outer
 
+    def can_suspend(self) -> bool:
+        """Only inside a built-in continuation (see module docs)."""
+        return self._in_builtin is not None and stacks.current() is self._in_builtin
+
     def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
-        if self._in_builtin is None or stacks.current() is not self._in_builtin:
+        if not self.can_suspend():
             raise RuntimeError(f"{self.name} has no stack: only a built-in linked through "
                                "run_builtin may block it (a stackswitch bug)")
         return super()._block(cancellable, switch_to)
 
 
-def suspendable(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """``handler`` (a built-in that may suspend its caller) made safe for stackless threads."""
+def suspendable(handler: Callable[..., Any], results: int) -> Callable[..., Any]:
+    """``handler`` (a built-in that may suspend its caller, with ``results`` core results)
+    made safe for stackless threads."""
+    placeholder = [0] * results
 
     def run(*args: Any) -> Any:
         thread = current_thread_or_none()
         if type(thread) is StacklessThread:
-            return thread.run_builtin(handler, args)
+            return thread.run_builtin(handler, args, placeholder)
         return handler(*args)
 
     return run

@@ -20,8 +20,10 @@ from stackswitch.canon.calls import OnCancel, run_task
 from stackswitch.canon.strategy import STACKFUL, Strategy
 from stackswitch.canon.tasks import Task
 
+from .asyncify import asyncify, needs_memory, with_memory
 from .driver import CallbackDriver
 from .stackless import suspendable
+from .unwinding import AsyncifyDriver, Unwindable
 
 if TYPE_CHECKING:
     from stackswitch.canon.instance import ComponentInstance
@@ -34,17 +36,30 @@ class CallbackStrategy(Strategy):
     """No stack per task where the ABI allows it; see module docs."""
 
     name = "callback"
+    unwinds_stackful = True
 
     def lift(self, callee: Callable[[list[Any]], list[Any]], ft: FuncType, opts: CanonicalOptions,
              inst: ComponentInstance, on_start: OnStart, on_resolve: OnResolve,
              caller: Task | None, name: str) -> OnCancel:
-        if not (opts.async_ and opts.callback is not None):
+        if not opts.async_:
             return super().lift(callee, ft, opts, inst, on_start, on_resolve, caller, name)
         task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
-        return run_task(task, CallbackDriver(task, callee).thread)
+        if opts.callback is not None:
+            return run_task(task, CallbackDriver(task, callee).thread)
+        if isinstance(callee, Unwindable):
+            return run_task(task, AsyncifyDriver(task, callee).thread)
+        # A stackful lift the linker could not prepare (a Python core function).
+        return super().lift(callee, ft, opts, inst, on_start, on_resolve, caller, name)
 
-    def wrap_builtin(self, handler: Callable[..., Any], what: str) -> Callable[..., Any]:
-        return suspendable(handler)
+    def prepare_module(self, data: bytes, what: str) -> bytes:
+        # Any import may block: with wit-component's shims the blocking built-ins
+        # are reached through another instance's exports, not imported directly.
+        if needs_memory(data):
+            data = with_memory(data)  # somewhere to keep the unwound stacks
+        return asyncify(data, what=what)
+
+    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
+        return suspendable(handler, results)
 
 
 CALLBACK = CallbackStrategy()

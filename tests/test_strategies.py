@@ -18,7 +18,7 @@ from stackswitch import host, stacks, trace
 from stackswitch.canon import threads
 from stackswitch.canon.store import Store
 from stackswitch.cli import main
-from stackswitch.component.linker import Linker, load_component
+from stackswitch.component.linker import Linker, LinkError, load_component
 from stackswitch.component.wast import run_wast_file
 from stackswitch.wasm import fibers
 
@@ -185,3 +185,93 @@ def test_blocking_a_stackless_thread_outside_a_builtin_is_a_host_bug():
             thread._block(cancellable=False)
     finally:
         threads._current = outer
+
+
+# -- stackful guests under the callback strategy: asyncify ----------------------------------
+
+STACKFUL_WAITER = """
+(component
+  (import "slow" (func $slow async (param "x" u32) (result u32)))
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (alias core export $mem "mem" (core memory $memory))
+  (core func $slow (canon lower (func $slow) async (memory $memory)))
+  (core func $task.return (canon task.return (result u32)))
+  (core func $waitable-set.new (canon waitable-set.new))
+  (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
+  (core func $waitable.join (canon waitable.join))
+  (core func $subtask.drop (canon subtask.drop))
+  (core module $M
+    (import "" "mem" (memory 1))
+    (import "" "slow" (func $slow (param i32 i32) (result i32)))
+    (import "" "task.return" (func $task.return (param i32)))
+    (import "" "waitable-set.new" (func $ws.new (result i32)))
+    (import "" "waitable-set.wait" (func $ws.wait (param i32 i32) (result i32)))
+    (import "" "waitable.join" (func $join (param i32 i32)))
+    (import "" "subtask.drop" (func $subtask.drop (param i32)))
+    ;; sum of slow(i) for i in 1..n, one call at a time, blocking in wait:
+    ;; $i, $sum and $n are live across every wait
+    (func (export "sum") (param $n i32) (local $i i32) (local $sum i32) (local $st i32)
+          (local $ws i32)
+      (local.set $ws (call $ws.new))
+      (loop $next
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $st (call $slow (local.get $i) (i32.const 0x100)))
+        (if (i32.ne (i32.and (local.get $st) (i32.const 0xf)) (i32.const 2 (; RETURNED ;)))
+          (then
+            (call $join (i32.shr_u (local.get $st) (i32.const 4)) (local.get $ws))
+            (drop (call $ws.wait (local.get $ws) (i32.const 0x200)))
+            (call $subtask.drop (i32.shr_u (local.get $st) (i32.const 4)))))
+        (local.set $sum (i32.add (local.get $sum) (i32.load (i32.const 0x100))))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+      (call $task.return (local.get $sum))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "mem" (memory $memory))
+    (export "slow" (func $slow))
+    (export "task.return" (func $task.return))
+    (export "waitable-set.new" (func $waitable-set.new))
+    (export "waitable-set.wait" (func $waitable-set.wait))
+    (export "waitable.join" (func $waitable.join))
+    (export "subtask.drop" (func $subtask.drop))))))
+  (func (export "sum") async (param "n" u32) (result u32)
+    (canon lift (core func $m "sum") async))
+)
+"""
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_a_stackful_guest_runs_unwound_under_the_callback_strategy(strategy):
+    from callback_abi import unwinding
+
+    linker = Linker(strategy=strategy)
+    linker.define("slow", slow)
+    sum_ = linker.instantiate(load_component(STACKFUL_WAITER)).func("sum")
+    unwinds, rewinds = unwinding.unwinds, unwinding.rewinds
+    assert sum_.call(10) == [2 * sum(range(1, 11))]
+    expected = 10 if strategy == "callback" else 0  # one wait per call of slow
+    assert (unwinds + expected, rewinds + expected) == (unwinding.unwinds, unwinding.rewinds)
+
+
+def test_interleaved_stackful_tasks_each_keep_their_own_unwound_stack():
+    linker = Linker(strategy="callback")
+    linker.define("slow", slow)
+    sum_ = linker.instantiate(load_component(STACKFUL_WAITER)).func("sum")
+    store = linker.store
+    calls = [store.invoke(sum_.func_inst, [n]) for n in (3, 5, 4, 6)]
+    store.run_until(lambda: all(c.resolved for c in calls))
+    assert [c.value for c in calls] == [[n * (n + 1)] for n in (3, 5, 4, 6)]
+
+
+def test_a_stackful_guest_that_cannot_be_asyncified_is_named(monkeypatch):
+    monkeypatch.setenv("STACKSWITCH_WASM_OPT", "/nonexistent/wasm-opt")
+    from callback_abi import asyncify
+
+    asyncify.clear_cache()
+    linker = Linker(strategy="callback")
+    linker.define("slow", slow)
+    with pytest.raises(LinkError, match=r"stackful-lifted `sum`.*binaryen.*--strategy stackful"):
+        linker.instantiate(load_component(STACKFUL_WAITER))
+    # the stackful strategy does not need binaryen
+    stackful = Linker(strategy="stackful")
+    stackful.define("slow", slow)
+    assert stackful.instantiate(load_component(STACKFUL_WAITER)).func("sum").call(2) == [6]

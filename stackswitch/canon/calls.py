@@ -60,6 +60,10 @@ CoreFunc = Callable[[list[Any]], list[Any]]
 OnCancel = Callable[..., None]
 FuncInst = Callable[[OnStart, OnResolve, "Task | None"], "OnCancel | None"]
 
+events_delivered = 0
+"""Events (NONE included) that reached a guest so far: a callback's event, or what
+``waitable-set.wait``/``poll`` returned (``builtins._store_event``). Read by ``stackswitch compare``."""
+
 
 def as_core_results(value: Any) -> list[Any]:
     """A Python function's return value in the core convention: None, one value, or several."""
@@ -165,6 +169,8 @@ def _let_callee_start(thread: Thread, subtask: Subtask) -> None:
     block (a sync-typed task that has not returned) reports STARTING at once.
     """
     task = thread.task
+    if not thread.can_suspend():
+        return  # a stackless thread outside a built-in continuation reports STARTING
     callee = getattr(subtask.on_cancel, "__self__", None)
     if not isinstance(task, Task) or not isinstance(callee, Task):
         return
@@ -227,6 +233,8 @@ class CallbackWait:
 
     def deliver(self, cancelled: bool) -> list[int]:
         """The event for the callback's next call (core values), and the lock back."""
+        global events_delivered
+        events_delivered += 1
         task, wset = self.task, self.wset
         if wset is not None:
             wset.num_waiting -= 1

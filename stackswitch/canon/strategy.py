@@ -35,6 +35,8 @@ class Strategy:
     """The stackful strategy; subclasses override what they run differently."""
 
     name = "stackful"
+    unwinds_stackful = False
+    """Does this strategy transform modules that define stackful-lifted functions?"""
 
     def lift(self, callee: Callable[[list[Any]], list[Any]], ft: FuncType, opts: CanonicalOptions,
              inst: ComponentInstance, on_start: OnStart, on_resolve: OnResolve,
@@ -42,12 +44,15 @@ class Strategy:
         """Run one call of a lifted core function (``canon lift``) as a new task."""
         return canon_lift(callee, ft, opts, inst, on_start, on_resolve, caller=caller, name=name)
 
-    def wrap_builtin(self, handler: Callable[..., Any], what: str) -> Callable[..., Any]:
-        """The handler to link for a built-in (or lowered import) that may suspend its caller."""
+    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
+        """The handler to link for a built-in (or lowered import) that may suspend its caller.
+
+        ``results`` is how many core results it returns."""
         return handler
 
-    def prepare_module(self, data: bytes, what: str, imports: list[tuple[str, str]]) -> bytes:
-        """The core module to compile in place of ``data`` (``what`` names it in errors)."""
+    def prepare_module(self, data: bytes, what: str) -> bytes:
+        """The core module to compile in place of ``data``, which defines a stackful-lifted
+        function (asked only if :attr:`unwinds_stackful`; ``what`` names it in errors)."""
         return data
 
     def __repr__(self) -> str:

@@ -194,6 +194,10 @@ class Thread:
 
     # -- blocking (only ever called by the running thread itself) -------------
 
+    def can_suspend(self) -> bool:
+        """May this thread block right now? Always, on a stack of its own."""
+        return True
+
     def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
         assert self is _current
         self.cancellable = cancellable

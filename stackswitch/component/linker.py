@@ -40,6 +40,8 @@ from typing import Any
 import wasmtime
 
 from callback_abi import strategy as strategies
+from callback_abi.asyncify import Asyncify, AsyncifyError
+from callback_abi.unwinding import Unwindable
 
 from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
@@ -188,6 +190,9 @@ class Linker:
         self.definitions: dict[str, Any] = {}
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
+        self.module_sizes: list[int] = []
+        """The size in bytes of each core module compiled, in order, as compiled (asyncified,
+        if the strategy transformed it); ``stackswitch compare`` reports them."""
 
     def define(self, name: str, item: Any) -> None:
         """Make ``item`` importable as ``name``.
@@ -247,7 +252,12 @@ class Linker:
                 module = self._modules[data] = wasmtime.Module(self.engine, data)
             except wasmtime.WasmtimeError as e:
                 raise LinkError(f"invalid core module: {e}") from None
+            self._compiled(data)
         return module
+
+    def _compiled(self, data: bytes) -> None:
+        """Note a core module just compiled (:attr:`module_sizes`)."""
+        self.module_sizes.append(len(data))
 
 
 # -- one component instance's index spaces -----------------------------------------------------
@@ -319,6 +329,12 @@ class _Instantiation:
         self.scope = _Scope(lexical)
         self.exports: dict[str, Any] = {}
         self._func_names: dict[int, str] = {}
+        # The callback strategy's asyncify: which core modules (by index) define
+        # a stackful-lifted function, what they were compiled as, and the
+        # unwind controls of their instances (by the core functions they export).
+        self._stackful: dict[int, list[str]] = {}
+        self._unwinding: dict[int, str] = {}
+        self._controls: dict[int, Asyncify] = {}
 
     # -- the walk -----------------------------------------------------------------
 
@@ -326,6 +342,8 @@ class _Instantiation:
         for export in component.exports:
             if export.target.sort == ast.Sort.FUNC and not isinstance(export.target.sort, ast.CoreSort):
                 self._func_names.setdefault(export.target.index, export.name.name)
+        if self.store.strategy.unwinds_stackful:
+            self._stackful = _stackful_lift_modules(component)
         try:
             for d in component.definitions:
                 self._define(d, args)
@@ -337,7 +355,7 @@ class _Instantiation:
         scope = self.scope
         match d:
             case ast.CoreModule():
-                scope.space(ast.CoreSort.MODULE).append(self.linker.module(d.data))
+                scope.space(ast.CoreSort.MODULE).append(self._module(d))
             case ast.CoreInstantiate() | ast.CoreInlineExports():
                 scope.space(ast.CoreSort.INSTANCE).append(self._core_instance(d))
             case ast.CoreRecGroup():
@@ -372,6 +390,23 @@ class _Instantiation:
                 types = scope.space(ast.Sort.TYPE)
                 types.append(typeconv.deftype(d, types))
 
+    def _module(self, d: ast.CoreModule) -> wasmtime.Module:
+        """Compile an embedded core module, transformed first if the strategy must (asyncify)."""
+        index = len(self.scope.space(ast.CoreSort.MODULE))
+        lifted = self._stackful.get(index)
+        if lifted is None:
+            return self.linker.module(d.data)
+        what = (f"{self.name}: core module {index} (it defines the stackful-lifted "
+                f"{', '.join(f'`{n}`' for n in lifted)})")
+        try:
+            data = self.store.strategy.prepare_module(d.data, what)
+        except AsyncifyError as e:
+            message = str(e) if what in str(e) else f"cannot asyncify {what}: {e}"
+            raise LinkError(f"{message}; run it under --strategy stackful instead") from None
+        module = self.linker.module(data)
+        self._unwinding[id(module)] = what
+        return module
+
     # -- core instances --------------------------------------------------------------
 
     def _core_instance(self, d: ast.CoreInstantiate | ast.CoreInlineExports) -> dict[str, Any]:
@@ -390,7 +425,8 @@ class _Instantiation:
             if isinstance(item, HostCoreFunc):
                 handler = item.handler
                 if item.may_suspend:
-                    handler = self.store.strategy.wrap_builtin(handler, item.name)
+                    handler = self.store.strategy.wrap_builtin(handler, item.name,
+                                                               len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block)
             else:
@@ -409,7 +445,14 @@ class _Instantiation:
         except wasmtime.WasmtimeError as e:
             raise LinkError(f"{self.name}: {e}") from None
         exports = made[0].exports(self.wasm_store)
-        return {name: exports[name] for name in exports}
+        bag = {name: exports[name] for name in exports}
+        what = self._unwinding.get(id(module))
+        if what is not None:
+            imported = [given[i.module][i.name] for i in module.imports
+                        if isinstance(i.type, wasmtime.MemoryType)]
+            control = _unwind_controls(self.wasm_store, made[0], bag, imported, what)
+            self._controls.update((id(f), control) for f in bag.values())
+        return bag
 
     # -- component instances ----------------------------------------------------------
 
@@ -539,6 +582,9 @@ class _Instantiation:
         ft = typeconv.functype(d.type_index, self.scope.space(ast.Sort.TYPE))
         core = self.scope.get(ast.CoreSort.FUNC, d.core_func)
         callee = callable_of(core, self.wasm_store, label)
+        control = self._controls.get(id(core))
+        if control is not None and d.options.is_async and d.options.callback is None:
+            callee = Unwindable(callee, control)
         opts = self.options(d.options, async_=d.options.is_async)
         lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
         canon = self.canon
@@ -565,10 +611,11 @@ class _Instantiation:
         def lowered(*args: Any) -> list[Any]:
             return canon_lower(callee, ft, opts, list(args), name=name)
 
-        # Any lower may suspend its caller: a sync one waits for the callee,
-        # an async one may let the callee's instance run first.
+        # A sync lower suspends its caller until the callee returns. (An async
+        # one may too, to let the callee start, but only where its thread can
+        # suspend: see canon.calls._let_callee_start.)
         return HostCoreFunc(f"lower {name}", tuple(flat.params), tuple(flat.results), lowered,
-                            may_block=True, may_suspend=True)
+                            may_block=True, may_suspend=not opts.async_)
 
     def _resource_type(self, d: ast.ResourceType) -> ResourceType:
         index = len(self.scope.space(ast.Sort.TYPE))
@@ -668,3 +715,67 @@ class _FuncTable:
             raise Trap("wasm trap: start function does not match expected type "
                        "(currently only `(i32) -> ()` is supported)")
         return callable_of(func, self.store, f"thread start {i}")
+
+
+def _stackful_lift_modules(component: ast.Component) -> dict[int, list[str]]:
+    """The core modules (by index) defining a function this component lifts stackful.
+
+    A light walk over the definitions that tracks only where each core
+    function comes from (which core instance, so which module), enough to
+    know before compiling a module whether the callback strategy must
+    asyncify it. Functions reached any other way (imports, outer aliases)
+    are not followed.
+    """
+    modules = 0
+    instances: list[int | None] = []
+    funcs: list[tuple[int, str] | None] = []
+    found: dict[int, list[str]] = {}
+    for d in component.definitions:
+        match d:
+            case ast.CoreModule():
+                modules += 1
+            case ast.CoreInstantiate():
+                instances.append(d.module)
+            case ast.CoreInlineExports():
+                instances.append(None)
+            case ast.AliasCoreExport(sort=ast.CoreSort.FUNC):
+                funcs.append((d.instance, d.name))
+            case ast.CanonLower() | ast.CanonBuiltin():
+                funcs.append(None)
+            case ast.CanonLift() if d.options.is_async and d.options.callback is None:
+                source = funcs[d.core_func] if d.core_func < len(funcs) else None
+                if source is not None and source[0] < len(instances):
+                    module = instances[source[0]]
+                    if module is not None:
+                        found.setdefault(module, []).append(source[1])
+            case _ if getattr(d, "sort", None) == ast.CoreSort.MODULE:
+                modules += 1  # an aliased core module
+            case ast.Import(desc=ast.CoreModuleDesc()):
+                modules += 1
+            case ast.Export(target=t) if t.sort == ast.CoreSort.MODULE:
+                modules += 1
+    return found
+
+
+def _unwind_controls(store: wasmtime.Store, instance: wasmtime.Instance, exports: dict[str, Any],
+                     imported: list[Any], what: str) -> Asyncify:
+    """The unwind controls of an asyncified instance; buffers come from its own allocator.
+
+    Growing the memory from outside is not safe for an allocator that owns
+    everything up to ``memory.size`` (a bump allocator, as in our C
+    examples), so when the module exports ``cabi_realloc`` the buffers are
+    allocated through it (once each; they are reused, never freed).
+    """
+    allocate = None
+    realloc = exports.get("cabi_realloc")
+    if isinstance(realloc, wasmtime.Func):
+        wasm_realloc = fibers.WasmFunc(store, realloc, "cabi_realloc")
+
+        def allocate(n: int) -> int:
+            return int(fibers.call(wasm_realloc, (0, 0, 16, n))[0])
+
+    memories = [m for m in exports.values() if isinstance(m, wasmtime.Memory)] + imported
+    if not memories:
+        raise LinkError(f"cannot asyncify {what}: it has no memory for the unwind buffers")
+    memory = memories[0]
+    return Asyncify(store, instance, what=what, memory=memory, allocate=allocate)

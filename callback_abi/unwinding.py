@@ -1,0 +1,113 @@
+"""A stackful-lifted task run without a stack: asyncify unwinds and rewinds its wasm.
+
+A guest compiled from a synchronous-style language calls blocking built-ins
+deep inside its own frames and expects them to return. Under the callback
+strategy its core module is transformed with ``wasm-opt --asyncify``
+(:mod:`callback_abi.asyncify`, done by the linker), and each call of a
+stackful-lifted export is an :class:`AsyncifyDriver`:
+
+1. the export is called (on the resumer's stack; its wasm on a fiber for the
+   duration of the call only);
+2. when a built-in blocks (its Python part waits on a small continuation, see
+   :mod:`callback_abi.stackless`), the driver starts an *unwind*: the built-in
+   returns placeholder results, every wasm frame saves its locals into the
+   task's buffer in the guest's linear memory and returns, and the export
+   returns. The task is now its record plus that buffer;
+3. when the built-in's wait is over, the driver starts a *rewind* and calls
+   the export again with the same arguments: the frames reload their locals
+   down to the built-in's call site, the built-in is "called" again and this
+   time returns its real outcome (:attr:`StacklessThread.replay`), and the
+   guest carries on as if it had never left.
+
+The buffer is taken when the task starts and given back when it ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackswitch.canon.calls import CoreFunc
+from stackswitch.canon.tasks import Task
+from stackswitch.canon.threads import Cancelled
+
+from .asyncify import Asyncify, State
+from .driver import TaskDriver
+from .stackless import BuiltinOutcome
+
+unwinds = 0
+"""How many times a task's stack was unwound (saved into its buffer) so far."""
+
+rewinds = 0
+"""How many times a task's stack was rewound (reloaded from its buffer) so far."""
+
+
+class Unwindable:
+    """A stackful-lifted core function whose module was asyncified, with its instance's controls."""
+
+    __slots__ = ("func", "control")
+
+    def __init__(self, func: CoreFunc, control: Asyncify) -> None:
+        self.func = func
+        self.control = control
+
+    def __call__(self, args: list[Any]) -> list[Any]:
+        return self.func(args)
+
+
+class AsyncifyDriver(TaskDriver):
+    """One stackful-lifted task under the callback strategy; see module docs."""
+
+    __slots__ = ("callee", "control", "buffer", "flat_args", "outcome")
+
+    def __init__(self, task: Task, callee: Unwindable) -> None:
+        super().__init__(task)
+        self.callee = callee.func
+        self.control = callee.control
+        self.buffer: int | None = None
+        self.flat_args: list[Any] = []
+        self.outcome: BuiltinOutcome | None = None
+        self.thread.on_builtin_blocked = self._unwind
+
+    def started(self, flat_args: list[Any]) -> bool:
+        self.flat_args = flat_args
+        self.buffer = self.control.new_buffer()
+        return self._call()
+
+    def woken(self, cancelled: Cancelled) -> bool:
+        raise AssertionError("a stackful task only waits inside its built-ins")
+
+    def unblocked(self, outcome: BuiltinOutcome) -> bool:
+        global rewinds
+        assert self.buffer is not None
+        self.outcome = outcome
+        self.thread.replay = self._replay
+        self.control.start_rewind(self.buffer)
+        rewinds += 1
+        return self._call()
+
+    def _call(self) -> bool:
+        global unwinds
+        self.callee(self.flat_args)
+        if self.control.state() == State.UNWINDING:
+            self.control.stop_unwind()
+            unwinds += 1
+            return False  # waiting: the built-in that blocked registered what for
+        assert self.buffer is not None
+        self.control.free_buffer(self.buffer)
+        self.buffer = None
+        self.task.exit_implicit_thread()
+        return True
+
+    def _unwind(self, placeholder: list[int]) -> list[int]:
+        assert self.buffer is not None
+        self.control.start_unwind(self.buffer)
+        return placeholder
+
+    def _replay(self) -> Any:
+        self.control.stop_rewind()
+        outcome, self.outcome = self.outcome, None
+        assert outcome is not None
+        value, exc = outcome
+        if exc is not None:
+            raise exc
+        return value
