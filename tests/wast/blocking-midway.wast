@@ -8,6 +8,7 @@
 ;;
 ;; $slow's "double" yields twice before it returns 2x. $mid calls it:
 ;; - "sync-in-callback": a sync lowered call inside a callback-lifted export;
+;; - "two-syncs-in-callback": two sync calls in a row in one callback;
 ;; - "wait-in-callback": an async call, then a sync wait on its set, inside
 ;;   a callback-lifted export;
 ;; - "bad-ptr-in-callback": the same wait with an event pointer out of
@@ -76,6 +77,9 @@
     (func (export "sync-in-callback") (param $x i32) (result i32)
       (call $task.return (i32.add (call $double-sync (local.get $x)) (i32.const 1)))
       (i32.const 0 (; EXIT ;)))
+    (func (export "two-syncs-in-callback") (param $x i32) (result i32)
+      (call $task.return (call $double-sync (call $double-sync (local.get $x))))
+      (i32.const 0 (; EXIT ;)))
     (func (export "wait-in-callback") (param $x i32) (result i32)
       (call $task.return (i32.add (call $double-waiting (local.get $x) (i32.const 0x200))
                                   (i32.const 2)))
@@ -107,6 +111,8 @@
     (export "subtask.drop" (func $subtask.drop))))))
   (func (export "sync-in-callback") async (param "x" u32) (result u32)
     (canon lift (core func $m "sync-in-callback") async (callback (core func $m "never"))))
+  (func (export "two-syncs-in-callback") async (param "x" u32) (result u32)
+    (canon lift (core func $m "two-syncs-in-callback") async (callback (core func $m "never"))))
   (func (export "wait-in-callback") async (param "x" u32) (result u32)
     (canon lift (core func $m "wait-in-callback") async (callback (core func $m "never"))))
   (func (export "bad-ptr-in-callback") async (param "x" u32) (result u32)
@@ -119,6 +125,7 @@
 
 (component instance $mid $Mid)
 (assert_return (invoke "sync-in-callback" (u32.const 20)) (u32.const 41))
+(assert_return (invoke "two-syncs-in-callback" (u32.const 5)) (u32.const 20))
 (assert_return (invoke "wait-in-callback" (u32.const 20)) (u32.const 42))
 (assert_return (invoke "stackful-sum" (u32.const 10)) (u32.const 110))
 (assert_trap (invoke "bad-ptr-in-callback" (u32.const 1)) "out of bounds")
