@@ -124,6 +124,21 @@ def fanout(guests, style, linker):
         linker.define(name, fn)
     return linker.instantiate(load_component(guests[f"fanout_{style}"]), f"fanout-{style}")
 
+def test_under_the_callback_strategy_the_sync_style_guest_is_unwound_not_switched(guests):
+    """The callback strategy runs the stackful guest through asyncify, the callback one as
+    records: neither keeps a task's wasm on a suspended fiber (no parked calls)."""
+    from callback_abi import unwinding
+    from stackswitch.wasm import fibers
+
+    for style, unwound in (("sync", True), ("callback", False)):
+        run = fanout(guests, style, make_linker("callback")).func("run")
+        unwinds, rewinds, parks = unwinding.unwinds, unwinding.rewinds, fibers.parks
+        assert run.call(20) == [2870]
+        assert (unwinding.unwinds > unwinds) == unwound, style
+        assert unwinding.rewinds - rewinds == unwinding.unwinds - unwinds
+        assert fibers.parks == parks
+
+
 
 @pytest.mark.parametrize("style", STYLES)
 def test_fanout_sums_the_squares(guests, style, strategy):
