@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from . import __version__
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
                  "event loop calls back into; see docs/strategies.md)")
+
+
+def _paragraphs(*texts: str) -> str:
+    """Help text kept as separate paragraphs (for RawDescriptionHelpFormatter), each wrapped."""
+    return "\n\n".join(textwrap.fill(t, 79) for t in texts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +91,58 @@ def _parser() -> argparse.ArgumentParser:
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
                      help="stop the guest with a trap after S seconds")
+    compare = sub.add_parser(
+        "compare",
+        help="run one guest under each strategy and print their costs side by side",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "Run one guest under each strategy (stackful, callback), each in a child process "
+            "of its own, and print a table: wall time, events delivered to the guest, "
+            "greenlet switches, fiber suspensions, parked calls, asyncify unwinds and rewinds, "
+            "peak memory, memory per suspended call and the size of each core module as "
+            "compiled (asyncified, where a strategy transformed it).",
+            "The guest is one call of an export (COMPONENT --invoke 'f(...)', values in WAVE, "
+            "imports from --host FILE.py, as for `stackswitch run`) or a .wast script "
+            "(--wast FILE). One untimed warm-up call gives the 'result' row, which must be the "
+            "same under every strategy; then --repeat N calls are timed and counted. With "
+            "--invoke, --concurrent K more calls are then started at once without running the "
+            "event loop: the growth of RSS divided by K is the memory per suspended call "
+            "('n/a' if no call suspended).",
+            "Exit status: 0; 1 on a trap or if the strategies' results differ; 2 on bad input.",
+        ),
+        epilog=(
+            "examples:\n"
+            "  stackswitch compare build/fanout_callback.component.wasm \\\n"
+            "      --host examples/c/fanout_host.py --invoke 'run(10)' --repeat 100\n"
+            "  stackswitch compare --wast tests/wast/callback.wast --repeat 5\n"
+            "  stackswitch compare examples/add.wat --invoke 'add(2, 40)' --plot compare.png\n"
+            "see docs/strategies.md for what the figures mean."
+        ),
+    )
+    compare.add_argument("component", metavar="COMPONENT", nargs="?",
+                         help="a .wasm or .wat component (or use --wast)")
+    compare.add_argument("--invoke", metavar="CALL",
+                         help="the call to make, e.g. 'f(1, \"x\")' (default: the only export)")
+    compare.add_argument("--host", metavar="FILE.py",
+                         help="a Python file whose functions satisfy the imports (as for run)")
+    compare.add_argument("--wast", metavar="FILE",
+                         help="measure runs of this .wast script instead of one call")
+    compare.add_argument("--strategies", default="stackful,callback", metavar="A,B",
+                         help="comma-separated strategies to compare (default: stackful,callback)")
+    compare.add_argument("--repeat", type=int, default=1, metavar="N",
+                         help="timed calls (or script runs) per strategy, after the warm-up "
+                              "(default 1; more gives steadier times)")
+    compare.add_argument("--rounds", type=int, default=1, metavar="R",
+                         help="measure each strategy R times, in turn, and keep its fastest "
+                              "(default 1; more rounds ride out a busy machine)")
+    compare.add_argument("--concurrent", type=int, default=1000, metavar="K",
+                         help="calls started at once to measure memory per suspended call "
+                              "(default 1000; 0 skips it; --invoke only)")
+    compare.add_argument("--policy", default="fifo",
+                         help="scheduling policy: 'fifo' (default) or 'random:SEED'")
+    compare.add_argument("--plot", metavar="OUT.png",
+                         help="also draw the figures as bar charts (needs matplotlib: "
+                              "pip install 'stackswitch[plot]')")
     return parser
 
 
@@ -119,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return main_run(args)
+        except ValueError as e:
+            parser.error(str(e))
+    if args.command == "compare":
+        from .compare import main_compare
+
+        try:
+            return main_compare(args)
         except ValueError as e:
             parser.error(str(e))
     if args.command == "wast":

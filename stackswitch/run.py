@@ -14,6 +14,7 @@ from __future__ import annotations
 import runpy
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,7 +25,7 @@ from .canon.store import Store
 from .canon.types import FutureType, ListType, StreamType
 from .component import wave
 from .component.decoder import DecodeError
-from .component.linker import Linker, LinkError, load_component
+from .component.linker import Func, Linker, LinkError, load_component
 from .errors import Trap
 
 
@@ -48,13 +49,13 @@ def host_imports(path: str) -> dict[str, Any]:
     return imports
 
 
-def run(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
-        fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
-        out: TextIO | None = None) -> int:
-    """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
-    out = sys.stdout if out is None else out
+def load(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
+         fuel: int | None = None, interruptible: bool = False,
+         strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
+    """Link ``component`` (with ``host``'s imports) and parse the call: the linker, the
+    export to call and its arguments (canon values). ``stackswitch compare`` shares this."""
     linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
-                    interruptible=timeout is not None)
+                    interruptible=interruptible)
     if host is not None:
         for name, item in host_imports(host).items():
             linker.define(name, item)
@@ -76,6 +77,23 @@ def run(component: str, invoke: str | None, *, host: str | None = None, policy: 
             args.append(wave.parse_value(text, t))
         except wave.WaveError as e:
             raise RunError(f"argument {i + 1} of {name} ({t}): {e}") from None
+    return linker, func, args
+
+
+def show_results(store: Store, func: Func, results: list[Any] | None) -> Iterator[str]:
+    """The results of a call of ``func`` in WAVE, one at a time (a stream is read to its end
+    only when its turn comes)."""
+    for value, t in zip(results or [], func.ft.result_types(), strict=False):
+        yield _show_result(store, value, t)
+
+
+def run(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
+        fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
+        out: TextIO | None = None) -> int:
+    """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
+    out = sys.stdout if out is None else out
+    linker, func, args = load(component, invoke, host=host, policy=policy, fuel=fuel,
+                              interruptible=timeout is not None, strategy=strategy)
     timer = threading.Timer(timeout, linker.interrupt) if timeout is not None else None
     if timer is not None:
         timer.daemon = True
@@ -85,8 +103,8 @@ def run(component: str, invoke: str | None, *, host: str | None = None, policy: 
     finally:
         if timer is not None:
             timer.cancel()
-    for value, t in zip(results or [], func.ft.result_types(), strict=False):
-        print(_show_result(linker.store, value, t), file=out)
+    for line in show_results(linker.store, func, results):
+        print(line, file=out)
     return 0
 
 
