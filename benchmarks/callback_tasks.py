@@ -18,7 +18,10 @@ stackful-lifted (``$stackful``: blocks in ``waitable-set.wait``). Cases:
 * ``callback-on-stackful``: the same guest under ``stackful`` (each task's
   runtime loop waits on a greenlet of its own);
 * ``stackful``: the stackful-lifted guest under ``stackful`` (a greenlet,
-  and the guest's wasm suspended on a wasmtime fiber).
+  and the guest's wasm suspended on a wasmtime fiber);
+* ``stackful-unwound``: the stackful-lifted guest under ``callback`` (its
+  module asyncified: a suspended task is a record plus its unwound stack in
+  a buffer of the guest's memory).
 
 Each case runs in a child process of its own (clean RSS). It starts N calls
 with ``Store.invoke`` (none finishes: each must be suspended, checked), then
@@ -90,18 +93,26 @@ GUEST = """
 
     ;; A call's block: +0 the future's readable end, +4 x, +8 the value read,
     ;; +12 its waitable set (0: none). 0x0..0x10 is the event scratch area.
+    ;; Blocks come from the first page, then from pages the guest grew itself
+    ;; (sbrk-style: the pages the host grows for asyncify's unwind buffers,
+    ;; under the callback strategy, are never handed out).
     (global $bump (mut i32) (i32.const 0x10))
+    (global $limit (mut i32) (i32.const 0x10000))
     (global $free (mut i32) (i32.const 0))
 
-    (func $alloc (result i32) (local $p i32)
+    (func $alloc (result i32) (local $p i32) (local $page i32)
       (if (global.get $free)
         (then (local.set $p (global.get $free))
               (global.set $free (i32.load (local.get $p))))
         (else
+          (if (i32.gt_u (i32.add (global.get $bump) (i32.const 16)) (global.get $limit))
+            (then
+              (local.set $page (memory.grow (i32.const 1)))
+              (if (i32.eq (local.get $page) (i32.const -1)) (then unreachable))
+              (global.set $bump (i32.mul (local.get $page) (i32.const 0x10000)))
+              (global.set $limit (i32.add (global.get $bump) (i32.const 0x10000)))))
           (local.set $p (global.get $bump))
-          (global.set $bump (i32.add (local.get $p) (i32.const 16)))
-          (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 0x10000)))
-            (then (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))))))
+          (global.set $bump (i32.add (local.get $p) (i32.const 16)))))
       (i32.store offset=12 (local.get $p) (i32.const 0))
       (local.get $p))
 
@@ -183,6 +194,7 @@ CASES = {
     "callback": (CALLBACK_GUEST, "callback"),
     "callback-on-stackful": (CALLBACK_GUEST, "stackful"),
     "stackful": (STACKFUL_GUEST, "stackful"),
+    "stackful-unwound": (STACKFUL_GUEST, "callback"),
 }
 
 U32 = U32Type()

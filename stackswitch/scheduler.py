@@ -72,6 +72,7 @@ class Scheduler:
             raise ValueError(f"unknown scheduler policy {policy!r} (use 'fifo' or 'random:SEED')")
         # A dict is an insertion-ordered set with O(1) removal.
         self._waiting: dict[Schedulable, None] = {}
+        self._removed = 0
         self.ticks = 0
 
     # -- the waiting set -------------------------------------------------
@@ -81,6 +82,14 @@ class Scheduler:
 
     def remove_waiting(self, thread: Schedulable) -> None:
         del self._waiting[thread]
+        # A dict keeps a hole for each deleted key until it is rebuilt, and
+        # the FIFO scan walks the holes too: with 100,000 waiting threads
+        # released one by one that made the scan quadratic. Rebuild it (same
+        # order) once the holes outnumber the threads.
+        self._removed += 1
+        if self._removed > 1024 and self._removed > len(self._waiting):
+            self._waiting = dict(self._waiting)
+            self._removed = 0
 
     @property
     def waiting(self) -> list[Schedulable]:
