@@ -82,6 +82,7 @@ package's 132):
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -99,7 +100,7 @@ from pathlib import Path
 import wasmtime
 
 from stackswitch.errors import Trap
-from stackswitch.wasm import fibers
+from stackswitch.wasm import capi, fibers
 from stackswitch.wasm.memory import WasmMemory
 
 ENV_VAR = "STACKSWITCH_WASM_OPT"
@@ -132,10 +133,15 @@ FEATURES = ("sign-ext", "mutable-globals", "nontrapping-float-to-int", "bulk-mem
             "relaxed-simd", "extended-const", "tail-call", "exception-handling", "threads")
 """wasm-opt features enabled (on top of the MVP) where the installed wasm-opt has them."""
 
+STATE_GLOBAL = ("env", "__asyncify_state")
+DATA_GLOBAL = ("env", "__asyncify_data")
+"""The imports a ``relocatable`` module takes asyncify's state and buffer pointer from."""
+
 ASYNCIFY_EXPORTS = ("asyncify_start_unwind", "asyncify_stop_unwind", "asyncify_start_rewind",
                     "asyncify_stop_rewind", "asyncify_get_state")
 
 _HEADER = struct.Struct("<II")
+_I32 = fibers._Codec(["i32"])  # one wasmtime_val_t holding an i32
 
 
 class AsyncifyError(Exception):
@@ -514,7 +520,7 @@ def _explain_failure(what: str, command: tuple[str, ...], proc: subprocess.Compl
 
 
 def _run_wasm_opt(data: bytes, what: str, imports: tuple[tuple[str, str], ...] | None,
-                  optimize: str) -> bytes:
+                  optimize: str, relocatable: bool = False) -> bytes:
     command = find_wasm_opt()
     version = wasm_opt_version(command)
     with tempfile.TemporaryDirectory(prefix="stackswitch-asyncify-") as tmp:
@@ -522,6 +528,8 @@ def _run_wasm_opt(data: bytes, what: str, imports: tuple[tuple[str, str], ...] |
         source.write_bytes(data)
         argv = [*command, str(source), *_feature_flags(command), "--asyncify",
                 *_pass_args(imports, Path(tmp, "imports")), optimize, "-o", str(target)]
+        if relocatable:
+            argv.insert(argv.index("--asyncify") + 1, "--pass-arg=asyncify-relocatable")
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                                   stdin=subprocess.DEVNULL, timeout=WASM_OPT_TIMEOUT)
@@ -536,7 +544,7 @@ def _run_wasm_opt(data: bytes, what: str, imports: tuple[tuple[str, str], ...] |
         return target.read_bytes()
 
 
-_cache: dict[tuple[bytes, tuple[tuple[str, str], ...] | None, str], bytes] = {}
+_cache: dict[tuple[bytes, tuple[tuple[str, str], ...] | None, str, bool], bytes] = {}
 
 
 def clear_cache() -> None:
@@ -545,7 +553,7 @@ def clear_cache() -> None:
 
 
 def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str]] | None = None,
-             optimize: str = DEFAULT_OPTIMIZE) -> bytes:
+             optimize: str = DEFAULT_OPTIMIZE, relocatable: bool = False) -> bytes:
     """``module_bytes`` transformed by ``wasm-opt --asyncify`` then ``optimize``.
 
     ``imports`` lists the ``(module, name)`` imports that may block (unwind);
@@ -553,12 +561,15 @@ def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str
     import may, an empty list none. ``what`` names the export or module in
     errors. Results are cached in the process by input bytes, imports and
     level. :class:`AsyncifyError` says why a module cannot be transformed.
+    ``relocatable`` makes asyncify's two globals imports (:data:`STATE_GLOBAL`,
+    :data:`DATA_GLOBAL`) that the host then sets itself (see :class:`Asyncify`):
+    no call into wasm per transition.
     """
     if optimize not in OPTIMIZE_LEVELS:
         raise ValueError(f"optimize must be one of {', '.join(OPTIMIZE_LEVELS)}, not {optimize!r}")
     data = bytes(module_bytes)
     listed = None if imports is None else tuple(sorted({(m, n) for m, n in imports}))
-    key = (hashlib.sha256(data).digest(), listed, optimize)
+    key = (hashlib.sha256(data).digest(), listed, optimize, relocatable)
     cached = _cache.get(key)
     if cached is not None:
         return cached
@@ -569,7 +580,7 @@ def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str
     reason = _refuse_before_transform(shape)
     if reason is not None:
         raise AsyncifyError(f"cannot asyncify {what}: {reason}")
-    result = _run_wasm_opt(data, what, listed, optimize)
+    result = _run_wasm_opt(data, what, listed, optimize, relocatable)
     try:
         out = _shape(result)
     except ValueError as e:
@@ -624,7 +635,8 @@ class Asyncify:
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, *,
                  what: str = "the module", memory: wasmtime.Memory | None = None,
                  data_size: int = DEFAULT_DATA_SIZE,
-                 allocate: Callable[[int], int] | None = None) -> None:
+                 allocate: Callable[[int], int] | None = None,
+                 globals_: tuple[wasmtime.Global, wasmtime.Global] | None = None) -> None:
         if data_size <= 0 or data_size % 4:
             raise ValueError(f"data_size must be a positive multiple of 4, not {data_size}")
         self.what = what
@@ -645,6 +657,15 @@ class Asyncify:
         if self.memory.ptr_type != "i32":
             raise AsyncifyError(f"{what}'s memory is 64-bit; unwind buffers need a 32-bit one")
         self._allocate = allocate
+        self._globals = None
+        if globals_ is not None:
+            # A relocatable module: its state and data globals are ours to set.
+            # Two raw global sets cost about a microsecond; each call of an
+            # asyncify_* export is a fresh fiber (2.5 us, and often a new stack).
+            context = capi.address(store._context())
+            addresses = tuple(ctypes.addressof(g._global) for g in globals_)
+            self._globals = (context, *addresses)
+            self._keep = (store, globals_)  # the addresses above live as long as these
         self._stride = -(-(HEADER_SIZE + data_size) // BUFFER_ALIGN) * BUFFER_ALIGN
         self._state = State.NORMAL
         self._active: int | None = None  # the buffer being unwound into / rewound from
@@ -698,7 +719,7 @@ class Asyncify:
         self._buffer(buf, "start_unwind")
         data = buf + HEADER_SIZE
         self.memory.write(buf, _HEADER.pack(data, data + self.data_size))
-        fibers.call(self._start_unwind, (buf,))
+        self._transition(self._start_unwind, State.UNWINDING, buf)
         self._state, self._active = State.UNWINDING, buf
 
     def stop_unwind(self) -> int:
@@ -721,10 +742,10 @@ class Asyncify:
                 f"{used - self.data_size} bytes after it were overwritten, so this instance "
                 "can no longer be trusted; use a larger data_size")
             self.memory.write(buf, _HEADER.pack(end, end))  # so the guest's own check passes
-            fibers.call(self._stop_unwind)
+            self._transition(self._stop_unwind, State.NORMAL)
             self._state, self._active = State.NORMAL, None
             raise UnwindOverflow(self._broken)
-        fibers.call(self._stop_unwind)
+        self._transition(self._stop_unwind, State.NORMAL)
         self._state, self._active = State.NORMAL, None
         if used <= 0:
             raise AsyncifyError(
@@ -739,7 +760,7 @@ class Asyncify:
         self._buffer(buf, "start_rewind")
         if not self._saved[buf]:
             raise ValueError(f"{self.what}: start_rewind: buffer {buf:#x} holds no unwound stack")
-        fibers.call(self._start_rewind, (buf,))
+        self._transition(self._start_rewind, State.REWINDING, buf)
         self._state, self._active = State.REWINDING, buf
 
     def stop_rewind(self) -> None:
@@ -748,7 +769,7 @@ class Asyncify:
         buf = self._active
         assert buf is not None
         current, _ = _HEADER.unpack(self.memory.read(buf, HEADER_SIZE))
-        fibers.call(self._stop_rewind)
+        self._transition(self._stop_rewind, State.NORMAL)
         self._state, self._active = State.NORMAL, None
         self._saved[buf] = 0
         if current != buf + HEADER_SIZE:
@@ -757,7 +778,17 @@ class Asyncify:
                 "bytes of saved stack left: the export called to rewind is not the one "
                 "that unwound into this buffer")
 
-    # -- buffers --------------------------------------------------------------------
+    def _transition(self, export: fibers.WasmFunc, state: State, buf: int | None = None) -> None:
+        """Set binaryen's state (and buffer): by calling its export, or directly if relocatable."""
+        if self._globals is None:
+            fibers.call(export, () if buf is None else (buf,))
+            return
+        context, state_global, data_global = self._globals
+        if buf is not None:
+            capi.global_set(context, data_global, _I32.pack([buf]))
+        capi.global_set(context, state_global, _I32.pack([int(state)]))
+
+        # -- buffers --------------------------------------------------------------------
 
     def new_buffer(self) -> int:
         """A buffer for one task's stack (its guest address): reused if one is free, else new."""

@@ -56,7 +56,7 @@ class CallbackStrategy(Strategy):
         # are reached through another instance's exports, not imported directly.
         if needs_memory(data):
             data = with_memory(data)  # somewhere to keep the unwound stacks
-        return asyncify(data, what=what)
+        return asyncify(data, what=what, relocatable=True)
 
     def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
         return suspendable(handler, results)

@@ -40,7 +40,7 @@ from typing import Any
 import wasmtime
 
 from callback_abi import strategy as strategies
-from callback_abi.asyncify import Asyncify, AsyncifyError
+from callback_abi.asyncify import DATA_GLOBAL, STATE_GLOBAL, Asyncify, AsyncifyError
 from callback_abi.unwinding import Unwindable
 
 from ..canon import messages
@@ -416,7 +416,19 @@ class _Instantiation:
         given = {a.name: self.scope.get(ast.CoreSort.INSTANCE, a.instance) for a in d.args}
         linker = wasmtime.Linker(self.linker.engine)
         linker.allow_shadowing = True
+        what = self._unwinding.get(id(module))
+        unwind_globals = None
+        if what is not None:
+            # An asyncified (relocatable) module imports asyncify's state and
+            # buffer pointer: globals the unwind controls set from the host.
+            unwind_globals = tuple(
+                wasmtime.Global(self.wasm_store, wasmtime.GlobalType(wasmtime.ValType.i32(), True),
+                                wasmtime.Val.i32(0)) for _ in (STATE_GLOBAL, DATA_GLOBAL))
+            for (mod, name), g in zip((STATE_GLOBAL, DATA_GLOBAL), unwind_globals, strict=True):
+                linker.define(self.wasm_store, mod, name, g)
         for imp in module.imports:
+            if unwind_globals is not None and (imp.module, imp.name) in (STATE_GLOBAL, DATA_GLOBAL):
+                continue
             bag = given.get(imp.module)
             if bag is None or imp.name not in bag:
                 raise LinkError(f"{self.name}: core module import `{imp.module}` `{imp.name}` "
@@ -446,11 +458,11 @@ class _Instantiation:
             raise LinkError(f"{self.name}: {e}") from None
         exports = made[0].exports(self.wasm_store)
         bag = {name: exports[name] for name in exports}
-        what = self._unwinding.get(id(module))
-        if what is not None:
+        if what is not None and unwind_globals is not None:
             imported = [given[i.module][i.name] for i in module.imports
                         if isinstance(i.type, wasmtime.MemoryType)]
-            control = _unwind_controls(self.wasm_store, made[0], bag, imported, what)
+            control = _unwind_controls(self.wasm_store, made[0], bag, imported, unwind_globals,
+                                       what)
             self._controls.update((id(f), control) for f in bag.values())
         return bag
 
@@ -758,7 +770,7 @@ def _stackful_lift_modules(component: ast.Component) -> dict[int, list[str]]:
 
 
 def _unwind_controls(store: wasmtime.Store, instance: wasmtime.Instance, exports: dict[str, Any],
-                     imported: list[Any], what: str) -> Asyncify:
+                     imported: list[Any], unwind_globals: tuple[Any, Any], what: str) -> Asyncify:
     """The unwind controls of an asyncified instance; buffers come from its own allocator.
 
     Growing the memory from outside is not safe for an allocator that owns
@@ -778,4 +790,5 @@ def _unwind_controls(store: wasmtime.Store, instance: wasmtime.Instance, exports
     if not memories:
         raise LinkError(f"cannot asyncify {what}: it has no memory for the unwind buffers")
     memory = memories[0]
-    return Asyncify(store, instance, what=what, memory=memory, allocate=allocate)
+    return Asyncify(store, instance, what=what, memory=memory, allocate=allocate,
+                    globals_=unwind_globals)

@@ -120,6 +120,9 @@ class ByteVec(ctypes.Structure):
 
 # -- linking and instantiating -------------------------------------------------
 
+global_set = _fn("wasmtime_global_set", None, c_void_p, c_void_p, c_char_p)
+"""(context, const wasmtime_global_t *, const wasmtime_val_t *): set a mutable global."""
+
 linker_define_async_func = _fn(
     "wasmtime_linker_define_async_func", c_void_p,
     c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_void_p,
