@@ -5,6 +5,7 @@ binaryen's asyncify transform of a core module (``wasm-opt --asyncify``),
 and the host-side controls of an instance of the result (unwind and rewind,
 unwind buffers in the guest's own memory), so that a guest written in a
 blocking style gives up its frames at a blocking built-in instead of keeping
-a suspended stack. ``driver``, ``stackless`` and ``strategy`` hold the
-callback strategy itself (callback-lifted tasks as stackless records).
+a suspended stack; ``unwinding`` drives such a task. ``driver``,
+``stackless`` and ``strategy`` hold the callback strategy itself
+(callback-lifted tasks as stackless records, and the choice by name).
 """

@@ -4,11 +4,15 @@
 
 * a callback-lifted task is a :class:`~callback_abi.driver.CallbackDriver`
   record (no greenlet, no fiber held between events);
+* a stackful-lifted task is an :class:`~callback_abi.unwinding.AsyncifyDriver`
+  record: its module was asyncified when compiled (:meth:`prepare_module`),
+  and its wasm unwinds into its own linear memory whenever it blocks;
 * built-ins that may suspend their caller are linked through
   :func:`~callback_abi.stackless.suspendable`, so that a stackless task can
   still call them.
 
-Sync-lifted and stackful-lifted functions run as under ``stackful``.
+Sync-lifted functions, and explicit threads (``thread.new-indirect``), run
+as under ``stackful``.
 """
 
 from __future__ import annotations
