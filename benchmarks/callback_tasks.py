@@ -55,7 +55,7 @@ from callback_abi import strategy as strategies  # noqa: E402
 from stackswitch import stacks  # noqa: E402
 from stackswitch.canon.buffers import HostReadableBuffer  # noqa: E402
 from stackswitch.canon.futures import SharedFuture  # noqa: E402
-from stackswitch.canon.store import Store  # noqa: E402
+from stackswitch.canon.store import Store, all_resolved  # noqa: E402
 from stackswitch.canon.streams import CopyResult  # noqa: E402
 from stackswitch.canon.types import U32Type  # noqa: E402
 from stackswitch.component.linker import Linker, load_component  # noqa: E402
@@ -208,19 +208,6 @@ def _release(gate: SharedFuture, value: int) -> None:
     assert outcome == [CopyResult.COMPLETED], outcome
 
 
-def _all_resolved(calls: list) -> callable:
-    """A done test for run_until that is O(1) per tick, amortised (not O(N))."""
-    position = 0
-
-    def done() -> bool:
-        nonlocal position
-        while position < len(calls) and calls[position].resolved:
-            position += 1
-        return position == len(calls)
-
-    return done
-
-
 def _round(store: Store, wait, n: int, figures: dict | None) -> None:
     """Start n calls, check they all wait, release them, check every result."""
     gc.collect()
@@ -237,7 +224,7 @@ def _round(store: Store, wait, n: int, figures: dict | None) -> None:
     release = time.perf_counter()
     for i, gate in enumerate(gates):
         _release(gate, 3 * i)
-    store.run_until(_all_resolved(calls))
+    store.run_until(all_resolved(calls))
     finished = time.perf_counter()
     bad = [i for i, c in enumerate(calls) if c.value != [4 * i]]
     assert not bad, f"{len(bad)} wrong results, e.g. call {bad[0]}: {calls[bad[0]].value}"

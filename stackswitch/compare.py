@@ -25,8 +25,7 @@ NONE included, handed to a callback or returned by ``waitable-set.wait`` /
 ``poll``), ``stacks.switch_count`` (greenlet switches), ``wasm.fibers``
 ``suspensions`` (a fiber suspended in a ``may_block`` import) and ``parks``
 (a callback's core call left parked on its fiber by the callback driver), and
-asyncify ``unwinds`` / ``rewinds`` (``callback_abi``; 0 where a build has no
-asyncify). Peak memory is the process's peak RSS during steps 1 and 2
+asyncify ``unwinds`` / ``rewinds`` (``callback_abi.unwinding``). Peak memory is the process's peak RSS during steps 1 and 2
 (``VmHWM``, reset through ``/proc/self/clear_refs`` once the guest is
 linked; where that is not possible, the peak since the process started)
 minus RSS just after linking.
@@ -35,7 +34,6 @@ minus RSS just after linking.
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import os
 import resource
@@ -124,31 +122,21 @@ def _peak_kib() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
-def _asyncify_modules() -> list[Any]:
-    """The modules that may count asyncify unwinds and rewinds (whichever exist)."""
-    found = []
-    for name in ("callback_abi.unwinding", "callback_abi.asyncify"):
-        try:
-            found.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return found
-
-
 def counters() -> dict[str, int]:
     """The runtime's counters now (each only ever grows)."""
+    from callback_abi import unwinding
+
     from . import stacks
     from .canon import calls
     from .wasm import fibers
 
-    asyncify = _asyncify_modules()
     return {
         "events": calls.events_delivered,
         "switches": stacks.switch_count,
         "suspensions": fibers.suspensions,
         "parks": fibers.parks,
-        "unwinds": sum(getattr(m, "unwinds", 0) for m in asyncify),
-        "rewinds": sum(getattr(m, "rewinds", 0) for m in asyncify),
+        "unwinds": unwinding.unwinds,
+        "rewinds": unwinding.rewinds,
     }
 
 
@@ -178,23 +166,11 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
     figures.peak_kib = max(0, _peak_kib() - base)
 
 
-def _all_resolved(calls: list[Any]) -> Callable[[], bool]:
-    """A ``done`` test for ``run_until`` that costs O(1) per tick, amortised."""
-    position = 0
-
-    def done() -> bool:
-        nonlocal position
-        while position < len(calls) and calls[position].resolved:
-            position += 1
-        return position == len(calls)
-
-    return done
-
-
 def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: str | None = None,
                    policy: str = "fifo", repeat: int = 1, concurrent: int = 0) -> Figures:
     """Figures for one call of ``component``'s export under ``strategy`` (module docs)."""
     from . import run
+    from .canon.store import all_resolved
     from .errors import Trap
 
     figures = Figures(strategy)
@@ -206,7 +182,7 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
 
     base = _start_peak(figures)
     figures.result = "\n".join(once())
-    figures.module_sizes = list(getattr(linker, "module_sizes", []))
+    figures.module_sizes = list(linker.module_sizes)
     _timed(figures, repeat, once, base)
     if concurrent > 0:
         waiting = len(store.scheduler.waiting)
@@ -221,7 +197,7 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
         if figures.waiting > 0:
             figures.kib_per_suspended = grown / concurrent
         try:
-            store.run_until(_all_resolved(calls))
+            store.run_until(all_resolved(calls))
         except Trap:
             pass  # e.g. the calls wait for something only the host could give: measured anyway
     return figures

@@ -417,17 +417,17 @@ class _Instantiation:
         linker = wasmtime.Linker(self.linker.engine)
         linker.allow_shadowing = True
         what = self._unwinding.get(id(module))
-        unwind_globals = None
+        # An asyncified (relocatable) module imports asyncify's state and
+        # buffer pointer: globals the unwind controls set from the host.
+        unwind_globals: dict[tuple[str, str], wasmtime.Global] = {}
         if what is not None:
-            # An asyncified (relocatable) module imports asyncify's state and
-            # buffer pointer: globals the unwind controls set from the host.
-            unwind_globals = tuple(
-                wasmtime.Global(self.wasm_store, wasmtime.GlobalType(wasmtime.ValType.i32(), True),
-                                wasmtime.Val.i32(0)) for _ in (STATE_GLOBAL, DATA_GLOBAL))
-            for (mod, name), g in zip((STATE_GLOBAL, DATA_GLOBAL), unwind_globals, strict=True):
+            i32 = wasmtime.GlobalType(wasmtime.ValType.i32(), True)
+            for mod, name in (STATE_GLOBAL, DATA_GLOBAL):
+                g = unwind_globals[mod, name] = wasmtime.Global(self.wasm_store, i32,
+                                                                wasmtime.Val.i32(0))
                 linker.define(self.wasm_store, mod, name, g)
         for imp in module.imports:
-            if unwind_globals is not None and (imp.module, imp.name) in (STATE_GLOBAL, DATA_GLOBAL):
+            if (imp.module, imp.name) in unwind_globals:
                 continue
             bag = given.get(imp.module)
             if bag is None or imp.name not in bag:
@@ -458,10 +458,11 @@ class _Instantiation:
             raise LinkError(f"{self.name}: {e}") from None
         exports = made[0].exports(self.wasm_store)
         bag = {name: exports[name] for name in exports}
-        if what is not None and unwind_globals is not None:
+        if what is not None:
             imported = [given[i.module][i.name] for i in module.imports
                         if isinstance(i.type, wasmtime.MemoryType)]
-            control = _unwind_controls(self.wasm_store, made[0], bag, imported, unwind_globals,
+            control = _unwind_controls(self.wasm_store, made[0], bag, imported,
+                                       (unwind_globals[STATE_GLOBAL], unwind_globals[DATA_GLOBAL]),
                                        what)
             self._controls.update((id(f), control) for f in bag.values())
         return bag
@@ -738,14 +739,11 @@ def _stackful_lift_modules(component: ast.Component) -> dict[int, list[str]]:
     asyncify it. Functions reached any other way (imports, outer aliases)
     are not followed.
     """
-    modules = 0
     instances: list[int | None] = []
     funcs: list[tuple[int, str] | None] = []
     found: dict[int, list[str]] = {}
     for d in component.definitions:
         match d:
-            case ast.CoreModule():
-                modules += 1
             case ast.CoreInstantiate():
                 instances.append(d.module)
             case ast.CoreInlineExports():
@@ -760,12 +758,6 @@ def _stackful_lift_modules(component: ast.Component) -> dict[int, list[str]]:
                     module = instances[source[0]]
                     if module is not None:
                         found.setdefault(module, []).append(source[1])
-            case _ if getattr(d, "sort", None) == ast.CoreSort.MODULE:
-                modules += 1  # an aliased core module
-            case ast.Import(desc=ast.CoreModuleDesc()):
-                modules += 1
-            case ast.Export(target=t) if t.sort == ast.CoreSort.MODULE:
-                modules += 1
     return found
 
 
