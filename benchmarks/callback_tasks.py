@@ -51,15 +51,14 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from _measure import rss_mib  # noqa: E402
 
-from callback_abi import strategy as strategies  # noqa: E402
-from stackswitch import stacks  # noqa: E402
+from callback_abi import callback_strategy as strategies  # noqa: E402
+from stackswitch import trace  # noqa: E402
 from stackswitch.canon.buffers import HostReadableBuffer  # noqa: E402
 from stackswitch.canon.futures import SharedFuture  # noqa: E402
 from stackswitch.canon.store import Store, all_resolved  # noqa: E402
 from stackswitch.canon.streams import CopyResult  # noqa: E402
 from stackswitch.canon.types import U32Type  # noqa: E402
 from stackswitch.component.linker import Linker, load_component  # noqa: E402
-from stackswitch.wasm import fibers  # noqa: E402
 
 # The parts both guests share; {body} is the core code of `wait`, {lift} its lift.
 GUEST = """
@@ -212,7 +211,7 @@ def _round(store: Store, wait, n: int, figures: dict | None) -> None:
     """Start n calls, check they all wait, release them, check every result."""
     gc.collect()
     rss0 = rss_mib()
-    switches, suspensions = stacks.switch_count, fibers.suspensions
+    switches, suspensions = trace.counts["switches"], trace.counts["suspensions"]
     gates = [SharedFuture(U32) for _ in range(n)]
     start = time.perf_counter()
     calls = [store.invoke(wait, [gate, i]) for i, gate in enumerate(gates)]
@@ -236,8 +235,8 @@ def _round(store: Store, wait, n: int, figures: dict | None) -> None:
             finish_us=(finished - release) * 1e6 / n,
             rss_before=rss0, rss_suspended=rss1, rss_after=rss_mib(),
             kib_per_task=(rss1 - rss0) * 1024 / n,
-            switches=stacks.switch_count - switches,
-            suspensions=fibers.suspensions - suspensions)
+            switches=trace.counts["switches"] - switches,
+            suspensions=trace.counts["suspensions"] - suspensions)
 
 
 def measure(case: str, n: int) -> dict:

@@ -62,7 +62,7 @@ import greenlet
 from stackswitch import stacks, trace
 from stackswitch.canon.store import Store
 from stackswitch.canon.types import FuncType, StreamType, U8Type, U32Type
-from stackswitch.guest import PyComponent
+from stackswitch.embed.guest import PyComponent
 
 BLOCKED = 0xFFFF_FFFF
 STREAM_READ = 2
@@ -158,7 +158,7 @@ def build_ping_pong(store: Store) -> object:
         buf = a.alloc(1, 1)
         ws = a.waitable_set_new()
         a.waitable_join(reply, ws)
-        ticks, switches = store.scheduler.ticks, stacks.switch_count
+        ticks, switches = store.scheduler.ticks, trace.counts["switches"]
         t0 = time.perf_counter()
         for i in range(n):
             a.memory.store_u8(buf, i & 0xFF)
@@ -171,7 +171,7 @@ def build_ping_pong(store: Store) -> object:
             assert status == COMPLETED | (1 << 4) and a.memory.load_u8(buf) == i & 0xFF
         per_round_trip["seconds"] = time.perf_counter() - t0
         per_round_trip["ticks"] = (store.scheduler.ticks - ticks) / n
-        per_round_trip["switches"] = (stacks.switch_count - switches) / n
+        per_round_trip["switches"] = (trace.counts["switches"] - switches) / n
         a.waitable_join(reply, 0)
         a.waitable_set_drop(ws)
         a.stream_drop_writable(U8_STREAM, out_w)

@@ -101,7 +101,7 @@ import wasmtime
 
 from stackswitch.errors import Trap
 from stackswitch.wasm import capi, fibers
-from stackswitch.wasm.memory import WasmMemory
+from stackswitch.wasm.wasmtime_memory import WasmMemory
 
 ENV_VAR = "STACKSWITCH_WASM_OPT"
 """Environment variable naming the wasm-opt to use (a path, or a command such as ``npx wasm-opt``)."""

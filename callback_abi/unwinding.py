@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackswitch import trace
 from stackswitch.canon.calls import CoreFunc
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled
@@ -33,12 +34,6 @@ from stackswitch.canon.threads import Cancelled
 from .asyncify import Asyncify, State
 from .driver import TaskDriver
 from .stackless import BuiltinOutcome
-
-unwinds = 0
-"""How many times a task's stack was unwound (saved into its buffer) so far."""
-
-rewinds = 0
-"""How many times a task's stack was rewound (reloaded from its buffer) so far."""
 
 
 class Unwindable:
@@ -77,20 +72,18 @@ class AsyncifyDriver(TaskDriver):
         raise AssertionError("a stackful task only waits inside its built-ins")
 
     def unblocked(self, outcome: BuiltinOutcome) -> bool:
-        global rewinds
         assert self.buffer is not None
         self.outcome = outcome
         self.thread.replay = self._replay
         self.control.start_rewind(self.buffer)
-        rewinds += 1
+        trace.counts["rewinds"] += 1
         return self._call()
 
     def _call(self) -> bool:
-        global unwinds
         self.callee(self.flat_args)
         if self.control.state() == State.UNWINDING:
             self.control.stop_unwind()
-            unwinds += 1
+            trace.counts["unwinds"] += 1
             return False  # waiting: the built-in that blocked registered what for
         assert self.buffer is not None
         self.control.free_buffer(self.buffer)

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from stackswitch import trace
 from stackswitch.canon.store import Store
 from stackswitch.canon.types import FuncType, FutureType, U32Type
-from stackswitch.guest import PyComponent
+from stackswitch.embed.guest import PyComponent
 
 BLOCKED, COMPLETED, RETURNED, FUTURE_READ = 0xFFFF_FFFF, 0, 2, 4
 FUT = FutureType(U32Type())

@@ -46,8 +46,6 @@ NEW, SUSPENDED, RUNNING, FINISHED = "new", "suspended", "running", "finished"
 
 _current: Continuation | None = None
 _forbidden: tuple[type[StackError], str] | None = None
-switch_count = 0
-"""How many stack switches happened so far (resumes plus suspends/returns)."""
 
 
 class Continuation:
@@ -75,7 +73,7 @@ class Continuation:
         Returns ``(False, v)`` when it called ``suspend(v)`` and
         ``(True, r)`` when its function returned ``r``.
         """
-        global _current, switch_count
+        global _current
         if _forbidden is not None:
             raise _forbidden[0](_forbidden[1])
         if self.state in (RUNNING, FINISHED):
@@ -87,7 +85,7 @@ class Continuation:
         self._outer = _current
         _current = self
         self.state = RUNNING
-        switch_count += 1
+        trace.counts["switches"] += 1
         if trace.enabled():
             trace.emit("stack.resume", stack=self.name)
         try:
@@ -134,7 +132,6 @@ def suspend(value: Any = None) -> Any:
 
     Returns whatever the next ``resume`` passes in.
     """
-    global switch_count
     if _forbidden is not None:
         raise _forbidden[0](_forbidden[1])
     cont = _current
@@ -142,5 +139,5 @@ def suspend(value: Any = None) -> Any:
         raise StackError("suspend called outside of any continuation")
     resumer = cont._resumer
     assert resumer is not None
-    switch_count += 1
+    trace.counts["switches"] += 1
     return resumer.switch((False, value))

@@ -32,6 +32,20 @@ class Event:
 
 Observer = Callable[[Event], None]
 
+counts: dict[str, int] = dict.fromkeys(
+    ("events", "switches", "suspensions", "parks", "unwinds", "rewinds"), 0)
+"""Running totals that only ever grow, kept even when nobody subscribed (a dict
+increment is cheaper than an event): ``events`` delivered to guests (by a callback
+or by ``waitable-set.wait``/``poll``), greenlet ``switches`` (resumes plus
+suspends), fiber ``suspensions`` (a fiber suspended in a blocking import),
+``parks`` (a wasm call parked on its fiber by a stackless task), and asyncify
+``unwinds`` / ``rewinds``. Read them with :func:`counters`."""
+
+
+def counters() -> dict[str, int]:
+    """A snapshot of :data:`counts`; subtract two snapshots to measure a stretch of work."""
+    return dict(counts)
+
 _observers: list[Observer] = []
 
 

@@ -33,7 +33,6 @@ from builtin_helpers import (
     run_sync,
 )
 
-from stackswitch.canon.memory import LinearMemory
 from stackswitch.canon.options import CanonicalOptions
 from stackswitch.canon.types import (
     BorrowType,
@@ -44,8 +43,9 @@ from stackswitch.canon.types import (
     StringType,
     U8Type,
 )
+from stackswitch.embed.guest import PyComponent
 from stackswitch.errors import Trap
-from stackswitch.guest import PyComponent
+from stackswitch.wasm.memory import LinearMemory
 
 # -- resource.new / resource.rep / resource.drop ----------------------------------------
 

@@ -30,8 +30,8 @@ from builtin_helpers import (
 
 from stackswitch.canon.store import Store
 from stackswitch.canon.types import FuncType, FutureType, StreamType, StringType
+from stackswitch.embed.guest import PyComponent
 from stackswitch.errors import Trap
-from stackswitch.guest import PyComponent
 
 S_U32 = StreamType(U32)
 S_STR = StreamType(StringType())

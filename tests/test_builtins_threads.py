@@ -24,8 +24,8 @@ from builtin_helpers import (
 
 from stackswitch import trace
 from stackswitch.canon.store import Store
+from stackswitch.embed.guest import PyComponent
 from stackswitch.errors import Trap
-from stackswitch.guest import PyComponent
 from stackswitch.scheduler import Deadlock
 
 

@@ -44,6 +44,6 @@ def test_no_command_prints_help(capsys):
 
 
 def test_console_script_help_explains_the_commands():
-    out = subprocess.run([sys.executable, "-m", "stackswitch.cli", "--help"],
+    out = subprocess.run([sys.executable, "-m", "stackswitch", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "demo" in out and "greenlet" in out

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stackswitch import compare as cmp
+from stackswitch.cli import compare as cmp
 from stackswitch.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import pytest
 
 from stackswitch.canon.host_streams import FutureReader, HostFuture, HostStream, StreamReader
 from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type, U32Type
-from stackswitch.guest import PyComponent
+from stackswitch.embed.guest import PyComponent
 from stackswitch.scheduler import Deadlock
 
 BLOCKED = 0xFFFF_FFFF

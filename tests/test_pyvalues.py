@@ -56,7 +56,7 @@ from stackswitch.canon.types import (
 )
 from stackswitch.canon.values import flatten_functype
 from stackswitch.component.linker import Linker, LinkError, load_component, validate
-from stackswitch.component.pyvalues import (
+from stackswitch.embed.pyvalues import (
     Err,
     GuestResource,
     HostResource,

@@ -83,7 +83,7 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
 
 
 def test_run_help_explains_wave():
-    out = subprocess.run([sys.executable, "-m", "stackswitch.cli", "run", "--help"],
+    out = subprocess.run([sys.executable, "-m", "stackswitch", "run", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "WAVE" in out and "--host" in out and "--fuel" in out
 

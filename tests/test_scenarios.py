@@ -19,9 +19,9 @@ from builtin_helpers import (
 
 from stackswitch import trace
 from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type
+from stackswitch.embed.guest import PyComponent
+from stackswitch.embed.host import TaskCancelled, wait_until, yield_
 from stackswitch.errors import Trap
-from stackswitch.guest import PyComponent
-from stackswitch.host import TaskCancelled, wait_until, yield_
 from stackswitch.scheduler import Deadlock
 
 

@@ -95,11 +95,11 @@ def test_every_switch_is_observable():
 
 
 def test_switch_count_counts_resumes_and_suspends():
-    before = stacks.switch_count
+    before = trace.counts["switches"]
     c = Continuation(lambda _: suspend())
     c.resume()
     c.resume()
-    assert stacks.switch_count - before == 3  # resume, suspend, resume (return goes via the parent)
+    assert trace.counts["switches"] - before == 3  # resume, suspend, resume (return goes via the parent)
 
 
 def test_switching_can_be_forbidden_and_restored():

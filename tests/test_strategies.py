@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from callback_abi import strategy as strategies
+from callback_abi import callback_strategy as strategies
 from callback_abi.stackless import StacklessThread
-from stackswitch import host, stacks, trace
+from stackswitch import trace
 from stackswitch.canon import threads
 from stackswitch.canon.store import Store
 from stackswitch.cli import main
+from stackswitch.cli.wast import run_wast_file
 from stackswitch.component.linker import Linker, LinkError, load_component
-from stackswitch.component.wast import run_wast_file
+from stackswitch.embed import host
 from stackswitch.wasm import fibers
 
 WAST_DIR = Path(__file__).parent / "wast"
@@ -99,7 +100,7 @@ def test_suspended_callback_tasks_hold_no_stack_under_the_callback_strategy(stra
     linker = Linker(strategy=strategy)
     count = linker.instantiate(load_component(COUNTER)).func("count")
     store = linker.store
-    switches = stacks.switch_count
+    switches = trace.counts["switches"]
     calls = [store.invoke(count.func_inst, [5]) for _ in range(50)]
     waiting = store.scheduler.waiting
     assert len(waiting) == 50 and not any(c.resolved for c in calls)
@@ -110,9 +111,9 @@ def test_suspended_callback_tasks_hold_no_stack_under_the_callback_strategy(stra
     store.run_until(lambda: all(c.resolved for c in calls))
     assert [c.value for c in calls] == [[7]] * 50
     if strategy == "callback":
-        assert stacks.switch_count == switches  # 50 tasks x 6 events, not one switch
+        assert trace.counts["switches"] == switches  # 50 tasks x 6 events, not one switch
     else:
-        assert stacks.switch_count - switches >= 50 * 6 * 2
+        assert trace.counts["switches"] - switches >= 50 * 6 * 2
 
 
 def test_a_cancelled_callback_task_gets_task_cancelled():
@@ -162,13 +163,13 @@ def test_a_callback_blocked_in_a_sync_call_is_parked_on_its_fiber(strategy):
     linker = Linker(strategy=strategy)
     linker.define("slow", slow)
     run = linker.instantiate(load_component(BLOCKING_CALLBACK)).func("run")
-    parks, live = fibers.parks, fibers.live_calls()
+    parks, live = trace.counts["parks"], fibers.live_calls()
     store = linker.store
     calls = [store.invoke(run.func_inst, [x]) for x in range(10)]
     assert fibers.live_calls() > live  # blocked inside its core call (the others wait to enter)
     store.run_until(lambda: all(c.resolved for c in calls))
     assert [c.value for c in calls] == [[2 * x + 1] for x in range(10)]
-    assert fibers.parks - parks == (10 if strategy == "callback" else 0)
+    assert trace.counts["parks"] - parks == (10 if strategy == "callback" else 0)
     assert fibers.live_calls() == live
 
 
@@ -241,15 +242,14 @@ STACKFUL_WAITER = """
 
 @pytest.mark.parametrize("strategy", ["stackful", "callback"])
 def test_a_stackful_guest_runs_unwound_under_the_callback_strategy(strategy):
-    from callback_abi import unwinding
 
     linker = Linker(strategy=strategy)
     linker.define("slow", slow)
     sum_ = linker.instantiate(load_component(STACKFUL_WAITER)).func("sum")
-    unwinds, rewinds = unwinding.unwinds, unwinding.rewinds
+    unwinds, rewinds = trace.counts["unwinds"], trace.counts["rewinds"]
     assert sum_.call(10) == [2 * sum(range(1, 11))]
     expected = 10 if strategy == "callback" else 0  # one wait per call of slow
-    assert (unwinds + expected, rewinds + expected) == (unwinding.unwinds, unwinding.rewinds)
+    assert (unwinds + expected, rewinds + expected) == (trace.counts["unwinds"], trace.counts["rewinds"])
 
 
 def test_interleaved_stackful_tasks_each_keep_their_own_unwound_stack():

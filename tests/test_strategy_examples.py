@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from callback_abi import strategy as strategies
+from callback_abi import callback_strategy as strategies
 from stackswitch import trace
 from stackswitch.canon.host_streams import StreamReader
 from stackswitch.canon.store import Store
@@ -127,16 +127,14 @@ def fanout(guests, style, linker):
 def test_under_the_callback_strategy_the_sync_style_guest_is_unwound_not_switched(guests):
     """The callback strategy runs the stackful guest through asyncify, the callback one as
     records: neither keeps a task's wasm on a suspended fiber (no parked calls)."""
-    from callback_abi import unwinding
-    from stackswitch.wasm import fibers
 
     for style, unwound in (("sync", True), ("callback", False)):
         run = fanout(guests, style, make_linker("callback")).func("run")
-        unwinds, rewinds, parks = unwinding.unwinds, unwinding.rewinds, fibers.parks
+        unwinds, rewinds, parks = trace.counts["unwinds"], trace.counts["rewinds"], trace.counts["parks"]
         assert run.call(20) == [2870]
-        assert (unwinding.unwinds > unwinds) == unwound, style
-        assert unwinding.rewinds - rewinds == unwinding.unwinds - unwinds
-        assert fibers.parks == parks
+        assert (trace.counts["unwinds"] > unwinds) == unwound, style
+        assert trace.counts["rewinds"] - rewinds == trace.counts["unwinds"] - unwinds
+        assert trace.counts["parks"] == parks
 
 
 

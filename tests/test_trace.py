@@ -2,7 +2,7 @@
 
 from stackswitch import trace
 from stackswitch.canon.types import FuncType, U32Type
-from stackswitch.guest import PyComponent
+from stackswitch.embed.guest import PyComponent
 
 
 def test_subscribe_sees_events_until_unsubscribed():

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from value_strategies import RT, HandleContext, make_cx, same, typed_values
 
 from stackswitch.canon import values
-from stackswitch.canon.memory import PAGE_SIZE, LinearMemory
 from stackswitch.canon.options import CanonicalOptions, LiftLowerContext
 from stackswitch.canon.types import (
     BoolType,
@@ -74,6 +73,7 @@ from stackswitch.canon.values import (
     store_string,
 )
 from stackswitch.errors import Trap
+from stackswitch.wasm.memory import PAGE_SIZE, LinearMemory
 
 ENCODINGS = ["utf8", "utf16", "latin1+utf16"]
 PTR_TYPES = ["i32", "i64"]

@@ -23,7 +23,7 @@ import wasmtime
 from stackswitch import stacks
 from stackswitch.errors import Trap
 from stackswitch.wasm import capi, fibers
-from stackswitch.wasm.memory import WasmMemory
+from stackswitch.wasm.wasmtime_memory import WasmMemory
 
 I32 = wasmtime.ValType.i32()
 I64 = wasmtime.ValType.i64()

@@ -37,9 +37,8 @@ from stackswitch.canon.types import (
     Variant,
     VariantType,
 )
-from stackswitch.cli import main
-from stackswitch.component import wast
-from stackswitch.component.wast import (
+from stackswitch.cli import main, wast
+from stackswitch.cli.wast import (
     WastValueError,
     from_json,
     matches,
@@ -532,17 +531,17 @@ def test_cli_seeded_random_policy(tmp_path, capsys):
 
 
 def test_cli_wast_help_explains():
-    out = subprocess.run([sys.executable, "-m", "stackswitch.cli", "wast", "--help"],
+    out = subprocess.run([sys.executable, "-m", "stackswitch", "wast", "--help"],
                          capture_output=True, text=True, check=True).stdout
     text = " ".join(out.split()).replace("- ", "-")
     assert "json-from-wast" in text and "N passed, M failed" in text and "Exit status 1" in text
-    top = subprocess.run([sys.executable, "-m", "stackswitch.cli", "--help"],
+    top = subprocess.run([sys.executable, "-m", "stackswitch", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "wast" in top
 
 
 def test_cli_console_exit_status():
-    done = subprocess.run([sys.executable, "-m", "stackswitch.cli", "wast", str(WAST_DIR / "values.wast")],
+    done = subprocess.run([sys.executable, "-m", "stackswitch", "wast", str(WAST_DIR / "values.wast")],
                           capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stdout.splitlines()[-1].endswith("passed, 0 failed")

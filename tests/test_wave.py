@@ -39,7 +39,7 @@ from stackswitch.canon.types import (
     Variant,
     VariantType,
 )
-from stackswitch.component.wave import WaveError, format_value, parse_call, parse_value
+from stackswitch.text.wave import WaveError, format_value, parse_call, parse_value
 
 U8, S8, STR, CHAR = U8Type(), S8Type(), StringType(), CharType()
 HANDLES = (OwnType, BorrowType, StreamType, FutureType, ErrorContextType)

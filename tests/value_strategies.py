@@ -12,7 +12,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from stackswitch.canon.memory import LinearMemory, PtrType
 from stackswitch.canon.options import CanonicalOptions, LiftLowerContext, StringEncoding
 from stackswitch.canon.types import (
     BoolType,
@@ -48,6 +47,7 @@ from stackswitch.canon.types import (
     VariantType,
 )
 from stackswitch.canon.values import align_to
+from stackswitch.wasm.memory import LinearMemory, PtrType
 
 
 class Resource:

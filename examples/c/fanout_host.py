@@ -10,7 +10,7 @@ The import is named ``slow-square``, which is not a Python identifier, so it
 is supplied through the ``IMPORTS`` dict rather than by function name.
 """
 
-from stackswitch.host import yield_
+from stackswitch.embed.host import yield_
 
 
 def _slow_square(x: int) -> int:

@@ -52,17 +52,13 @@ from .values import (
 from .waitables import EventCode, WaitableSet
 
 if TYPE_CHECKING:
-    from .instance import ComponentInstance
+    from .component_instance import ComponentInstance
     from .options import CanonicalOptions
     from .types import FuncType
 
 CoreFunc = Callable[[list[Any]], list[Any]]
 OnCancel = Callable[..., None]
 FuncInst = Callable[[OnStart, OnResolve, "Task | None"], "OnCancel | None"]
-
-events_delivered = 0
-"""Events (NONE included) that reached a guest so far: a callback's event, or what
-``waitable-set.wait``/``poll`` returned (``builtins._store_event``). Read by ``stackswitch compare``."""
 
 
 def as_core_results(value: Any) -> list[Any]:
@@ -233,8 +229,7 @@ class CallbackWait:
 
     def deliver(self, cancelled: bool) -> list[int]:
         """The event for the callback's next call (core values), and the lock back."""
-        global events_delivered
-        events_delivered += 1
+        trace.counts["events"] += 1
         task, wset = self.task, self.wset
         if wset is not None:
             wset.num_waiting -= 1

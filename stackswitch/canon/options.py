@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .memory import Memory, PtrType
+from ..wasm.memory import Memory, PtrType
 
 StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
 STRING_ENCODINGS: tuple[StringEncoding, ...] = ("utf8", "utf16", "latin1+utf16")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .instance import ComponentInstance
+    from .component_instance import ComponentInstance
     from .tasks import Task
 
 

@@ -20,8 +20,8 @@ from typing import Any
 from .. import trace
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
-from .host import host_function
-from .instance import ComponentInstance
+from .component_instance import ComponentInstance
+from .host_functions import host_function
 from .options import CanonicalOptions
 from .strategy import STACKFUL, Strategy
 from .tasks import OnResolve, OnStart
@@ -167,4 +167,4 @@ def _check_host_stack(what: str) -> None:
     """The event loop is driven from the host's own stack, never from a task's."""
     if current_thread_or_none() is not None:
         raise RuntimeError(f"{what} is for the host's stack; a running task must block "
-                           "with a built-in (or stackswitch.host.wait_until) instead")
+                           "with a built-in (or stackswitch.wait_until) instead")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .calls import OnCancel, canon_lift
 
 if TYPE_CHECKING:
-    from .instance import ComponentInstance
+    from .component_instance import ComponentInstance
     from .options import CanonicalOptions
     from .tasks import OnResolve, OnStart, Task
     from .types import FuncType

@@ -28,7 +28,7 @@ from .types import none_or_number_type
 from .waitables import Waitable
 
 if TYPE_CHECKING:
-    from .instance import ComponentInstance
+    from .component_instance import ComponentInstance
 
 
 class CopyResult(IntEnum):

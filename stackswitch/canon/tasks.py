@@ -27,7 +27,7 @@ from . import messages
 from .threads import Cancelled, Thread, current_thread
 
 if TYPE_CHECKING:
-    from .instance import ComponentInstance
+    from .component_instance import ComponentInstance
     from .options import CanonicalOptions
     from .types import FuncType
 

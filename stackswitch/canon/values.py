@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ..errors import Trap, trap_if
-from .memory import Memory, PtrType, ptr_size
+from ..wasm.memory import Memory, PtrType, ptr_size
 from .options import CanonicalOptions, LiftLowerContext, StringEncoding
 from .types import (
     BoolType,

@@ -39,23 +39,25 @@ from typing import Any
 
 import wasmtime
 
-from callback_abi import strategy as strategies
+from callback_abi import callback_strategy as strategies
 from callback_abi.asyncify import DATA_GLOBAL, STATE_GLOBAL, Asyncify, AsyncifyError
 from callback_abi.unwinding import Unwindable
 
 from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
-from ..canon.instance import ComponentInstance
+from ..canon.component_instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
 from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..canon.values import flatten_functype
+from ..embed import pyvalues
 from ..errors import Trap
 from ..wasm import fibers
-from ..wasm.memory import WasmMemory
-from . import ast, builtins, pyvalues, typeconv
+from ..wasm.wasmtime_memory import WasmMemory
+from . import ast, typeconv
+from . import builtin_imports as builtins
 from .corefuncs import HostCoreFunc, callable_of
 from .decoder import decode_component
 

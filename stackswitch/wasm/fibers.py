@@ -56,7 +56,7 @@ from typing import Any
 
 import wasmtime
 
-from .. import stacks
+from .. import stacks, trace
 from ..errors import Trap
 from . import capi
 
@@ -278,12 +278,6 @@ _fiber_depth = 0
 _live = 0
 """Futures created and not yet deleted: calls in flight (suspended ones included)."""
 
-suspensions = 0
-"""How many times a fiber suspended so far: once per may_block import called."""
-
-parks = 0
-"""How many times a call was parked (:class:`Park`) so far."""
-
 
 def live_calls() -> int:
     """How many calls into wasm are in flight (running or suspended) right now."""
@@ -481,7 +475,7 @@ def _drive(future: int, inflight: _InFlight) -> bool:
     ``_polling`` is set only for the duration of each poll, never across a
     handler: handlers may switch greenlets, and other greenlets poll too.
     """
-    global _polling, suspensions
+    global _polling
     outer = _polling
     try:
         while True:
@@ -490,7 +484,7 @@ def _drive(future: int, inflight: _InFlight) -> bool:
             _polling = outer
             if done:
                 return True
-            suspensions += 1
+            trace.counts["suspensions"] += 1
             if inflight.state != _REQUESTED:
                 raise RuntimeError("wasm yielded with no pending import "
                                    "(fuel and epoch yields are not supported)")
@@ -587,12 +581,12 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
 
 def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
     """Drive a started call to its end: its results, or its exception; or park it."""
-    global _live, parks
+    global _live
     parked = False
     try:
         if not _drive(future, inflight):
             parked = True
-            parks += 1
+            trace.counts["parks"] += 1
             raise ParkedCall(func, future, inflight)
         buffer = inflight.buffer
         if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):

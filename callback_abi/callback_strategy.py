@@ -30,7 +30,7 @@ from .stackless import suspendable
 from .unwinding import AsyncifyDriver, Unwindable
 
 if TYPE_CHECKING:
-    from stackswitch.canon.instance import ComponentInstance
+    from stackswitch.canon.component_instance import ComponentInstance
     from stackswitch.canon.options import CanonicalOptions
     from stackswitch.canon.tasks import OnResolve, OnStart
     from stackswitch.canon.types import FuncType

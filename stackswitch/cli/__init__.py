@@ -6,7 +6,7 @@ import argparse
 import sys
 import textwrap
 
-from . import __version__
+from .. import __version__
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
@@ -148,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _wast_command(args: argparse.Namespace) -> int:
     """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
-    from .component.wast import WastResult, run_wast_file
-    from .scheduler import Scheduler
+    from ..scheduler import Scheduler
+    from .wast import WastResult, run_wast_file
 
     Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()

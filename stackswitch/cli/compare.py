@@ -20,12 +20,9 @@ one with the fastest median run is shown. A child:
    RSS by K, if that left any thread waiting (else "n/a": the calls did not
    suspend); then lets them finish.
 
-Counters (all over step 2 only): ``canon.calls.events_delivered`` (events,
-NONE included, handed to a callback or returned by ``waitable-set.wait`` /
-``poll``), ``stacks.switch_count`` (greenlet switches), ``wasm.fibers``
-``suspensions`` (a fiber suspended in a ``may_block`` import) and ``parks``
-(a callback's core call left parked on its fiber by the callback driver), and
-asyncify ``unwinds`` / ``rewinds`` (``callback_abi.unwinding``). Peak memory is the process's peak RSS during steps 1 and 2
+Counters (all over step 2 only) are :func:`stackswitch.trace.counters`: events
+delivered, greenlet switches, fiber suspensions, parked calls, asyncify unwinds
+and rewinds. Peak memory is the process's peak RSS during steps 1 and 2
 (``VmHWM``, reset through ``/proc/self/clear_refs`` once the guest is
 linked; where that is not possible, the peak since the process started)
 minus RSS just after linking.
@@ -45,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from .. import trace
 
 DEFAULT_STRATEGIES = ("stackful", "callback")
 _MARK = "stackswitch-compare-figures: "
@@ -122,22 +121,6 @@ def _peak_kib() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
-def counters() -> dict[str, int]:
-    """The runtime's counters now (each only ever grows)."""
-    from callback_abi import unwinding
-
-    from . import stacks
-    from .canon import calls
-    from .wasm import fibers
-
-    return {
-        "events": calls.events_delivered,
-        "switches": stacks.switch_count,
-        "suspensions": fibers.suspensions,
-        "parks": fibers.parks,
-        "unwinds": unwinding.unwinds,
-        "rewinds": unwinding.rewinds,
-    }
 
 
 def _start_peak(figures: Figures) -> int:
@@ -151,7 +134,7 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
     """Run ``once`` ``repeat`` times; fill in the times, the counters and the peak memory
     over ``base`` (what :func:`_start_peak` returned)."""
     gc.collect()
-    before = counters()
+    before = trace.counters()
     clock = time.perf_counter
     times = []
     for _ in range(repeat):
@@ -161,7 +144,7 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
     figures.wall_s = sum(times)
     figures.median_s = statistics.median(times)
     figures.runs = repeat
-    for name, value in counters().items():
+    for name, value in trace.counters().items():
         setattr(figures, name, value - before[name])
     figures.peak_kib = max(0, _peak_kib() - base)
 
@@ -169,9 +152,9 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
 def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: str | None = None,
                    policy: str = "fifo", repeat: int = 1, concurrent: int = 0) -> Figures:
     """Figures for one call of ``component``'s export under ``strategy`` (module docs)."""
+    from ..canon.store import all_resolved
+    from ..errors import Trap
     from . import run
-    from .canon.store import all_resolved
-    from .errors import Trap
 
     figures = Figures(strategy)
     linker, func, args = run.load(component, invoke, host=host, policy=policy, strategy=strategy)
@@ -205,8 +188,8 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
 
 def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: int = 1) -> Figures:
     """Figures for runs of a ``.wast`` script under ``strategy`` (module docs)."""
-    from .component import linker as linker_module
-    from .component.wast import run_wast_file
+    from ..component import linker as linker_module
+    from .wast import run_wast_file
 
     figures = Figures(strategy)
     sizes: list[int] = []
@@ -232,9 +215,9 @@ def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: in
 
 def _child(spec: dict[str, Any]) -> Figures:
     """Measure what ``spec`` says; errors become ``Figures.error`` and an exit status."""
-    from .component.decoder import DecodeError
-    from .component.linker import LinkError
-    from .errors import Trap
+    from ..component.decoder import DecodeError
+    from ..component.linker import LinkError
+    from ..errors import Trap
     from .run import RunError
 
     strategy = spec["strategy"]
@@ -265,7 +248,7 @@ def child_main(argv: Sequence[str]) -> int:
 def _run_child(spec: dict[str, Any]) -> Figures:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
-    code = "import sys; from stackswitch.compare import child_main; sys.exit(child_main(sys.argv[1:]))"
+    code = "import sys; from stackswitch.cli.compare import child_main; sys.exit(child_main(sys.argv[1:]))"
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True,
                           text=True, env=env, check=False)
     for line in reversed(proc.stdout.splitlines()):
@@ -279,7 +262,7 @@ def _run_child(spec: dict[str, Any]) -> Figures:
 
 def _check_input(component: str | None, wast: str | None, host: str | None,
                  strategies: Sequence[str], repeat: int, concurrent: int) -> None:
-    from callback_abi import strategy as strategy_module
+    from callback_abi import callback_strategy as strategy_module
 
     if (component is None) == (wast is None):
         raise CompareError("give either COMPONENT (with --invoke) or --wast FILE, not both")
@@ -318,7 +301,7 @@ def compare(component: str | None = None, invoke: str | None = None, *, host: st
         raise CompareError("--rounds must be at least 1")
     if plot is not None:
         _matplotlib()  # a missing extra is reported before minutes of measuring
-    from .scheduler import Scheduler
+    from ..scheduler import Scheduler
 
     Scheduler(policy)  # a bad policy is an error here, not in each child
     spec = {"component": component, "invoke": invoke, "host": host, "wast": wast,
@@ -351,9 +334,9 @@ def _given_sizes(component: str | None) -> list[int] | None:
     """The size of each core module in ``component``'s binary, outer ones first."""
     if component is None:
         return None
-    from .component import ast
-    from .component.decoder import decode_component
-    from .component.linker import load_component
+    from ..component import ast
+    from ..component.decoder import decode_component
+    from ..component.linker import load_component
 
     sizes: list[int] = []
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import trace
 from ..errors import Trap, trap_if
-from . import calls, messages
+from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
 from .calls import canon_lower
 from .context import RuntimeContext
@@ -219,7 +219,7 @@ _EVENT_PAYLOAD = struct.Struct("<II")
 def _store_event(opts: CanonicalOptions, ptr: int, event: EventTuple) -> list[int]:
     """Write the event's two u32 payloads at ``ptr`` (bounds-checked); return its code."""
     code, p1, p2 = event
-    calls.events_delivered += 1
+    trace.counts["events"] += 1
     opts.memory.write(ptr, _EVENT_PAYLOAD.pack(p1, p2))
     return [int(code)]
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callback_abi import strategy as strategies
+from callback_abi import callback_strategy as strategies
 
 from ..canon.store import Store
 from ..canon.types import (
@@ -81,10 +81,10 @@ from ..canon.types import (
     Variant,
     VariantType,
 )
+from ..component.decoder import DecodeError, decode_component
+from ..component.linker import Instance, Linker, LinkError, load_component, validate
 from ..errors import Trap
 from ..scheduler import Deadlock
-from .decoder import DecodeError, decode_component
-from .linker import Instance, Linker, LinkError, load_component, validate
 
 WASM_TOOLS = "wasm-tools"
 MAX_SHOWN = 300  # characters of one value or message in a failure line

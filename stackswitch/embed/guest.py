@@ -28,15 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .canon import builtins as b
-from .canon.calls import FuncInst, as_core_results
-from .canon.memory import LinearMemory
-from .canon.options import CanonicalOptions
-from .canon.resources import ResourceType
-from .canon.store import Store
-from .canon.threads import current_thread
-from .canon.types import FuncType
-from .errors import trap_if
+from ..canon import canonical_builtins as b
+from ..canon.calls import FuncInst, as_core_results
+from ..canon.options import CanonicalOptions
+from ..canon.resources import ResourceType
+from ..canon.store import Store
+from ..canon.threads import current_thread
+from ..canon.types import FuncType
+from ..errors import trap_if
+from ..wasm.memory import LinearMemory
 
 ABIS = ("sync", "stackful", "callback")
 

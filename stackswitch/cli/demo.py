@@ -14,11 +14,11 @@ The scenario follows the 2022 CG presentation's examples:
 
 from __future__ import annotations
 
-from . import trace
-from .canon.store import Store
-from .canon.types import FuncType, StreamType, U8Type, U32Type
-from .guest import PyComponent
-from .host import yield_
+from .. import trace
+from ..canon.store import Store
+from ..canon.types import FuncType, StreamType, U8Type, U32Type
+from ..embed.guest import PyComponent
+from ..embed.host import yield_
 
 BLOCKED = 0xFFFF_FFFF
 SUBTASK, STREAM_READ, STREAM_WRITE = 1, 2, 3

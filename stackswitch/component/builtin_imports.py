@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..canon import builtins as b
+from ..canon import canonical_builtins as b
 from ..canon.options import CanonicalOptions
 from ..canon.types import FuncType
 from ..canon.values import flatten_functype
