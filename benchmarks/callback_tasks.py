@@ -51,14 +51,15 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from _measure import rss_mib  # noqa: E402
 
-from callback_abi import callback_strategy as strategies  # noqa: E402
+from stackswitch.canon import strategy as strategies  # noqa: E402
 from stackswitch import trace  # noqa: E402
 from stackswitch.canon.buffers import HostReadableBuffer  # noqa: E402
 from stackswitch.canon.futures import SharedFuture  # noqa: E402
 from stackswitch.canon.store import Store, all_resolved  # noqa: E402
 from stackswitch.canon.streams import CopyResult  # noqa: E402
 from stackswitch.canon.types import U32Type  # noqa: E402
-from stackswitch.component.linker import Linker, load_component  # noqa: E402
+from stackswitch.component.linker import Linker  # noqa: E402
+from stackswitch.component.wasm_tools import load_component  # noqa: E402
 
 # The parts both guests share; {body} is the core code of `wait`, {lift} its lift.
 GUEST = """

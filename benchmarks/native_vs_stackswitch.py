@@ -39,7 +39,8 @@ from wasmtime.component import Linker as NativeLinker
 # Run from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stackswitch.component.linker import Linker, load_component
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component
 
 COMPONENT = """
 (component

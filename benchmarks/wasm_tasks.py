@@ -39,7 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _measure import rss_mib
 
-from stackswitch.component.linker import Instance, Linker, load_component
+from stackswitch.component.instance import Instance
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component
 
 CHUNK = 64 * 1024
 

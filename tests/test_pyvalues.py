@@ -55,7 +55,8 @@ from stackswitch.canon.types import (
     VariantType,
 )
 from stackswitch.canon.values import flatten_functype
-from stackswitch.component.linker import Linker, LinkError, load_component, validate
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component, validate
 from stackswitch.embed.pyvalues import (
     Err,
     GuestResource,
@@ -65,6 +66,7 @@ from stackswitch.embed.pyvalues import (
     to_canon,
     to_python,
 )
+from stackswitch.errors import LinkError
 
 # -- an echo component for any value type ----------------------------------------------------
 

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from callback_abi import callback_strategy as strategies
+from callback_abi.callback_strategy import CALLBACK
 from callback_abi.stackless import StacklessThread
 from stackswitch import trace
 from stackswitch.canon import threads
 from stackswitch.canon.store import Store
+from stackswitch.canon.strategy import named
 from stackswitch.cli import main
 from stackswitch.cli.wast import run_wast_file
-from stackswitch.component.linker import Linker, LinkError, load_component
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component
 from stackswitch.embed import host
+from stackswitch.errors import LinkError
 from stackswitch.wasm import fibers
 
 WAST_DIR = Path(__file__).parent / "wast"
@@ -62,8 +65,8 @@ def test_an_unknown_strategy_is_refused():
         Linker(strategy="fibers")
     with pytest.raises(ValueError, match="differs from the store's"):
         Linker(Store(), strategy="callback")
-    assert Linker(strategy="callback").store.strategy is strategies.CALLBACK
-    assert strategies.named(strategies.CALLBACK) is strategies.CALLBACK
+    assert Linker(strategy="callback").store.strategy is CALLBACK
+    assert named(CALLBACK) is CALLBACK
 
 
 # -- no stack per task ----------------------------------------------------------------------

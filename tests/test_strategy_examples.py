@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from callback_abi import callback_strategy as strategies
 from stackswitch import trace
+from stackswitch.canon import strategy as strategies
 from stackswitch.canon.host_streams import StreamReader
 from stackswitch.canon.store import Store
 from stackswitch.cli import main
-from stackswitch.component.linker import Linker, load_component
+from stackswitch.component import wasm_tools
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -89,7 +91,7 @@ def guests(tmp_path_factory):
 
 def _canon(path: Path) -> list[str]:
     """The component's canonical definitions, as `wasm-tools print` writes them."""
-    text = subprocess.run(["wasm-tools", "print", str(path)], capture_output=True, text=True,
+    text = subprocess.run([wasm_tools.executable(), "print", str(path)], capture_output=True, text=True,
                           check=True).stdout
     return [line.strip() for line in text.splitlines() if "(canon " in line]
 

@@ -47,6 +47,7 @@ from stackswitch.cli.wast import (
     show,
     to_json,
 )
+from stackswitch.component import wasm_tools
 
 WAST_DIR = Path(__file__).parent / "wast"
 SCRIPTS = sorted(WAST_DIR.glob("*.wast"))
@@ -316,7 +317,7 @@ def test_a_missing_file_is_one_failure(tmp_path):
 
 
 def test_missing_wasm_tools_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(wast, "WASM_TOOLS", "no-such-wasm-tools-binary")
+    monkeypatch.setattr(wasm_tools, "executable", lambda: "no-such-wasm-tools-binary")
     result, lines = run(write(tmp_path, ADD))
     assert result.failed == 1
     assert "wasm-tools is not installed" in lines[0]
@@ -431,7 +432,7 @@ def test_a_cancelled_call_is_reported(tmp_path, monkeypatch):
     path = write(tmp_path, ADD + (
         '(assert_return (invoke "add" (u32.const 1) (u32.const 2)) (u32.const 3))\n'
         '(assert_trap (invoke "add" (u32.const 1) (u32.const 2)) "x")\n'))
-    from stackswitch.component.linker import Func
+    from stackswitch.component.func import Func
     monkeypatch.setattr(Func, "call_canon", lambda self, *args: None)
     result, lines = run(path)
     assert "expected (u32.const 3), got the call cancelled" in lines[0]
@@ -439,7 +440,7 @@ def test_a_cancelled_call_is_reported(tmp_path, monkeypatch):
 
 
 def test_a_deadlock_counts_as_a_trap(tmp_path, monkeypatch):
-    from stackswitch.component.linker import Func
+    from stackswitch.component.func import Func
     from stackswitch.scheduler import Deadlock
 
     def stuck(self, *args):
@@ -457,7 +458,7 @@ def test_a_deadlock_counts_as_a_trap(tmp_path, monkeypatch):
 
 
 def test_a_runtime_bug_is_reported_and_the_script_goes_on(tmp_path, monkeypatch):
-    from stackswitch.component.linker import Func
+    from stackswitch.component.func import Func
 
     def broken(self, *args):
         raise KeyError("oops")
@@ -470,7 +471,7 @@ def test_a_runtime_bug_is_reported_and_the_script_goes_on(tmp_path, monkeypatch)
 
 
 def test_exhaustion_and_recursion(tmp_path, monkeypatch):
-    from stackswitch.component.linker import Func
+    from stackswitch.component.func import Func
 
     def deep(self, *args):
         raise RecursionError("maximum recursion depth exceeded")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stackswitch.component.linker import Instance, Linker, load_component
+from stackswitch.component.instance import Instance
+from stackswitch.component.linker import Linker
+from stackswitch.component.wasm_tools import load_component
 
 STAGES = ("producer", "transform", "consumer")
 

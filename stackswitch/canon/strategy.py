@@ -1,4 +1,4 @@
-"""Strategies: how the task of a lifted function runs its code.
+"""Strategies: how the task of a lifted function runs its code, chosen by name.
 
 The spec describes one semantics and leaves the machinery to the embedder.
 A :class:`Strategy` is that machinery, chosen per :class:`~.store.Store`:
@@ -7,22 +7,34 @@ A :class:`Strategy` is that machinery, chosen per :class:`~.store.Store`:
   stack of its own (a greenlet, its wasm on a wasmtime fiber). A
   callback-lifted export runs the spec's "as if" desugaring on that stack:
   loop, wait for the event, call the callback, until EXIT.
-* ``callback`` (:mod:`callback_abi`): no stack per task; a callback-lifted
-  task is a record the event loop calls back into.
+* others plug in by name (:func:`register`, or the ``stackswitch.strategies``
+  entry point group, which is how the ``callback`` strategy of the
+  :mod:`callback_abi` package arrives): no module of ``stackswitch``
+  imports them.
 
-Everything observable (results, traps, event order) is the same under both;
-only the costs differ. The strategy is asked at three points: when a lifted
-function is called (:meth:`Strategy.lift`), when a built-in that may suspend
-its caller is linked (:meth:`Strategy.wrap_builtin`), and when a core module
-is compiled (:meth:`Strategy.prepare_module`).
+Everything observable (results, traps, event order) is the same under every
+strategy; only the costs differ. A strategy is asked at these points, and
+only these:
+
+* :meth:`Strategy.lift`: a lifted function is called (run it as a task);
+* :meth:`Strategy.wrap_builtin`: a built-in that may suspend its caller is
+  linked as a core import;
+* :meth:`Strategy.linking`: a component is instantiated; the
+  :class:`Linking` it returns sees each core module before it is compiled
+  (prepare-module), each core instance before and after it is made
+  (prepare-instance), and the core function of each lift (wrap-lift).
+
+The hooks see wasmtime objects as opaque values: this layer knows nothing of
+wasmtime or of the component binary format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .calls import OnCancel, canon_lift
+from .calls import CoreFunc, OnCancel, canon_lift
 
 if TYPE_CHECKING:
     from .component_instance import ComponentInstance
@@ -30,13 +42,46 @@ if TYPE_CHECKING:
     from .tasks import OnResolve, OnStart, Task
     from .types import FuncType
 
+ENTRY_POINTS = "stackswitch.strategies"
+"""The entry point group a package names its strategies in (``name = "module:OBJECT"``)."""
+
+
+class Linking:
+    """A strategy's hooks while one component instance is linked; these change nothing.
+
+    One is made per component instance being instantiated (nested ones get
+    their own), so it may keep state about that instance's core modules.
+    """
+
+    def start(self, component: Any) -> None:
+        """Called once with the decoded component (``component.ast.Component``) before
+        any of its definitions are linked."""
+
+    def prepare_module(self, index: int, data: bytes, compile: Callable[[bytes], Any]) -> Any:
+        """The compiled core module for the component's core module ``index`` whose bytes
+        are ``data``; ``compile`` compiles (and caches) bytes. May raise ``LinkError``."""
+        return compile(data)
+
+    def extra_imports(self, module: Any, wasm_store: Any) -> dict[tuple[str, str], Any]:
+        """Imports the strategy itself supplies to an instance of ``module`` (by module and
+        field name), beside those the component gives."""
+        return {}
+
+    def instantiated(self, module: Any, wasm_store: Any, instance: Any, exports: dict[str, Any],
+                     memories: list[Any]) -> None:
+        """An instance of ``module`` was made: its ``exports`` by name and the memories it
+        imported."""
+
+    def lifted(self, callee: CoreFunc, core: Any, opts: CanonicalOptions) -> CoreFunc:
+        """The core function to call for a ``canon lift`` of the core function ``core``
+        (``callee`` calls it)."""
+        return callee
+
 
 class Strategy:
     """The stackful strategy; subclasses override what they run differently."""
 
     name = "stackful"
-    unwinds_stackful = False
-    """Does this strategy transform modules that define stackful-lifted functions?"""
 
     def lift(self, callee: Callable[[list[Any]], list[Any]], ft: FuncType, opts: CanonicalOptions,
              inst: ComponentInstance, on_start: OnStart, on_resolve: OnResolve,
@@ -50,13 +95,44 @@ class Strategy:
         ``results`` is how many core results it returns."""
         return handler
 
-    def prepare_module(self, data: bytes, what: str) -> bytes:
-        """The core module to compile in place of ``data``, which defines a stackful-lifted
-        function (asked only if :attr:`unwinds_stackful`; ``what`` names it in errors)."""
-        return data
+    def linking(self, name: str) -> Linking:
+        """The hooks for linking the component instance called ``name``."""
+        return Linking()
 
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"
 
 
 STACKFUL = Strategy()
+
+_registry: dict[str, Strategy] = {STACKFUL.name: STACKFUL}
+
+
+def register(strategy: Strategy) -> None:
+    """Make ``strategy`` available by its name (replacing one of the same name)."""
+    _registry[strategy.name] = strategy
+
+
+def names() -> list[str]:
+    """The names of the strategies available: registered, or named by an entry point."""
+    found = dict.fromkeys(_registry)
+    found.update(dict.fromkeys(ep.name for ep in metadata.entry_points(group=ENTRY_POINTS)))
+    return list(found)
+
+
+def named(name: str | Strategy) -> Strategy:
+    """The strategy called ``name``; a Strategy passes through. Raises ValueError if none is."""
+    if isinstance(name, Strategy):
+        return name
+    strategy = _registry.get(name)
+    if strategy is None:
+        for ep in metadata.entry_points(group=ENTRY_POINTS, name=name):
+            loaded = ep.load()
+            if not isinstance(loaded, Strategy):
+                raise TypeError(f"entry point {ep.value!r} ({ENTRY_POINTS}) is not a Strategy")
+            register(loaded)
+            strategy = _registry.get(name, loaded)
+            break
+    if strategy is None:
+        raise ValueError(f"unknown strategy {name!r} (use {' or '.join(map(repr, names()))})")
+    return strategy

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 from .. import __version__
+from ..canon import strategy as strategies
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     wast.add_argument(
         "--policy", default="fifo",
         help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
-    wast.add_argument("--strategy", default="stackful", choices=["stackful", "callback"],
+    wast.add_argument("--strategy", default="stackful", choices=strategies.names(),
                       help=STRATEGY_HELP)
     run = sub.add_parser(
         "run",
@@ -85,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                           "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
     run.add_argument("--policy", default="fifo",
                      help="scheduling policy: 'fifo' (default) or 'random:SEED'")
-    run.add_argument("--strategy", default="stackful", choices=["stackful", "callback"],
+    run.add_argument("--strategy", default="stackful", choices=strategies.names(),
                      help=STRATEGY_HELP)
     run.add_argument("--fuel", type=int, metavar="N",
                      help="stop the guest with a trap after about N wasm instructions")

@@ -47,7 +47,7 @@ from .. import trace
 
 DEFAULT_STRATEGIES = ("stackful", "callback")
 _MARK = "stackswitch-compare-figures: "
-_ROOT = Path(__file__).resolve().parent.parent  # holds stackswitch/ and callback_abi/
+_ROOT = Path(__file__).resolve().parents[2]  # holds stackswitch/ and callback_abi/
 
 
 class CompareError(Exception):
@@ -216,8 +216,7 @@ def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: in
 def _child(spec: dict[str, Any]) -> Figures:
     """Measure what ``spec`` says; errors become ``Figures.error`` and an exit status."""
     from ..component.decoder import DecodeError
-    from ..component.linker import LinkError
-    from ..errors import Trap
+    from ..errors import LinkError, Trap
     from .run import RunError
 
     strategy = spec["strategy"]
@@ -262,7 +261,7 @@ def _run_child(spec: dict[str, Any]) -> Figures:
 
 def _check_input(component: str | None, wast: str | None, host: str | None,
                  strategies: Sequence[str], repeat: int, concurrent: int) -> None:
-    from callback_abi import callback_strategy as strategy_module
+    from ..canon import strategy as strategy_module
 
     if (component is None) == (wast is None):
         raise CompareError("give either COMPONENT (with --invoke) or --wast FILE, not both")
@@ -336,7 +335,7 @@ def _given_sizes(component: str | None) -> list[int] | None:
         return None
     from ..component import ast
     from ..component.decoder import decode_component
-    from ..component.linker import load_component
+    from ..component.wasm_tools import load_component
 
     sizes: list[int] = []
 

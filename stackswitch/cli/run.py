@@ -18,14 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from callback_abi import callback_strategy as strategies
-
+from ..canon import strategy as strategies
 from ..canon.host_streams import FutureReader, StreamReader
 from ..canon.store import Store
 from ..canon.types import FutureType, ListType, StreamType
 from ..component.decoder import DecodeError
-from ..component.linker import Func, Linker, LinkError, load_component
-from ..errors import Trap
+from ..component.func import Func
+from ..component.linker import Linker
+from ..component.wasm_tools import load_component
+from ..errors import LinkError, Trap
 from ..text import wave
 
 

