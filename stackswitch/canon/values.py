@@ -454,8 +454,8 @@ def _flat_count(ts: Sequence[ValType], pt: PtrType) -> int:
 
 
 @dataclass
-class CoreFuncType:
-    """A core wasm function signature."""
+class FlatFuncType:
+    """The flat core signature of a component function type (``flatten_functype``)."""
 
     params: list[CoreType]
     results: list[CoreType]
@@ -470,7 +470,7 @@ class CoreFuncType:
 
 
 def flatten_functype(opts: CanonicalOptions, ft: FuncType,
-                     context: Literal["lift", "lower"]) -> CoreFuncType:
+                     context: Literal["lift", "lower"]) -> FlatFuncType:
     """The core signature of a lifted callee or of a lowered import.
 
     Too many parameters are passed as one pointer to a tuple in memory.
@@ -503,7 +503,7 @@ def flatten_functype(opts: CanonicalOptions, ft: FuncType,
         if results:
             params = [*params, pt]
         results = ["i32"]
-    return CoreFuncType(params, results)
+    return FlatFuncType(params, results)
 
 
 def _lookup(table: dict[type, Any], t: object, default: Any = ...) -> Any:

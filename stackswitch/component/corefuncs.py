@@ -16,10 +16,8 @@ from typing import Any
 
 import wasmtime
 
-from ..canon.calls import as_core_results
+from ..canon.calls import CoreFunc, as_core_results
 from ..wasm import fibers
-
-CoreFunction = Callable[[list[Any]], list[Any]]
 
 _WASM_TYPES = {
     "i32": wasmtime.ValType.i32,
@@ -56,7 +54,7 @@ def wasm_functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.Fun
     return wasmtime.FuncType([_WASM_TYPES[p]() for p in params], [_WASM_TYPES[r]() for r in results])
 
 
-def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunction:
+def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunc:
     """``item`` (a ``wasmtime.Func`` or a :class:`HostCoreFunc`) as ``f(args) -> results``."""
     if isinstance(item, HostCoreFunc):
         handler = item.handler
