@@ -36,11 +36,13 @@ from .. import trace
 from ..errors import Trap, trap_if
 from ..scheduler import DEADLOCK_MESSAGE
 from . import messages
-from .context import RuntimeContext
+from .context import HandleContext
+from .options import CanonicalOptions
 from .subtasks import Subtask
 from .table import MAX_LENGTH
 from .tasks import OnResolve, OnStart, Task
 from .threads import Thread, current_thread, current_thread_or_none
+from .types import FuncType, U32Type, U64Type
 from .values import (
     MAX_FLAT_ASYNC_PARAMS,
     MAX_FLAT_PARAMS,
@@ -53,12 +55,42 @@ from .waitables import EventCode, WaitableSet
 
 if TYPE_CHECKING:
     from .component_instance import ComponentInstance
-    from .options import CanonicalOptions
-    from .types import FuncType
 
 CoreFunc = Callable[[list[Any]], list[Any]]
 OnCancel = Callable[..., None]
 FuncInst = Callable[[OnStart, OnResolve, "Task | None"], "OnCancel | None"]
+
+
+_REALLOC_PARAMS = ("old_ptr", "old_size", "align", "new_size")
+_REALLOC_TYPE = {
+    ptr_type: FuncType([(name, t) for name in _REALLOC_PARAMS], [t])
+    for ptr_type, t in (("i32", U32Type()), ("i64", U64Type()))
+}
+_SYNC_OPTS = CanonicalOptions()
+
+
+class RuntimeContext(HandleContext):
+    """The lifting/lowering context of a call: handle rules plus ``realloc`` run as a call."""
+
+    def call_realloc(self, realloc: Callable[[int, int, int, int], int], *args: int) -> int:
+        """Run ``realloc`` as the spec does: a sync call into this instance.
+
+        It gets a task and thread of its own (so ``context.get`` reads 0 and
+        built-ins see this instance) and runs with ``may_leave`` cleared, so
+        it can neither call imports or built-ins, nor block, nor re-enter.
+        The reentrance check is skipped: a caller's ``realloc`` is called back
+        while the call into the callee is still on the stack.
+        """
+        inst = self.inst
+        assert inst.may_leave
+        inst.may_leave = False
+        result: list[int] = []
+        try:
+            canon_lift(lambda flat: [realloc(*flat)], _REALLOC_TYPE[self.memory.ptr_type], _SYNC_OPTS, inst,
+                       lambda: list(args), result.extend, name=f"{inst.name}.realloc")
+        finally:
+            inst.may_leave = True
+        return result[0]
 
 
 def as_core_results(value: Any) -> list[Any]:

@@ -19,8 +19,7 @@ from .. import trace
 from ..errors import Trap, trap_if
 from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
-from .calls import canon_lower
-from .context import RuntimeContext
+from .calls import RuntimeContext, canon_lower
 from .error_context import ErrorContext
 from .futures import ReadableFutureEnd, SharedFuture, WritableFutureEnd
 from .options import CanonicalOptions

@@ -16,14 +16,13 @@ ownership rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import trap_if
 from . import messages
 from .error_context import ErrorContext
 from .futures import ReadableFutureEnd
-from .options import CanonicalOptions, LiftLowerContext
+from .options import LiftLowerContext
 from .resources import ResourceHandle
 from .streams import CopyState, ReadableStreamEnd
 from .subtasks import Subtask
@@ -31,46 +30,19 @@ from .tasks import Task
 from .types import (
     BorrowType,
     ErrorContextType,
-    FuncType,
     FutureType,
     OwnType,
     StreamType,
-    U32Type,
-    U64Type,
 )
 
-_REALLOC_PARAMS = ("old_ptr", "old_size", "align", "new_size")
-_REALLOC_TYPE = {
-    ptr_type: FuncType([(name, t) for name in _REALLOC_PARAMS], [t])
-    for ptr_type, t in (("i32", U32Type()), ("i64", U64Type()))
-}
-_SYNC = CanonicalOptions()
 
+class HandleContext(LiftLowerContext):
+    """A :class:`LiftLowerContext` bound to a live component instance: the handle rules.
 
-class RuntimeContext(LiftLowerContext):
-    """A :class:`LiftLowerContext` bound to a live component instance."""
-
-    def call_realloc(self, realloc: Callable[[int, int, int, int], int], *args: int) -> int:
-        """Run ``realloc`` as the spec does: a sync call into this instance.
-
-        It gets a task and thread of its own (so ``context.get`` reads 0 and
-        built-ins see this instance) and runs with ``may_leave`` cleared, so
-        it can neither call imports or built-ins, nor block, nor re-enter.
-        The reentrance check is skipped: a caller's ``realloc`` is called back
-        while the call into the callee is still on the stack.
-        """
-        from .calls import canon_lift  # calls imports this module
-
-        inst = self.inst
-        assert inst.may_leave
-        inst.may_leave = False
-        result: list[int] = []
-        try:
-            canon_lift(lambda flat: [realloc(*flat)], _REALLOC_TYPE[self.memory.ptr_type], _SYNC, inst,
-                       lambda: list(args), result.extend, name=f"{inst.name}.realloc")
-        finally:
-            inst.may_leave = True
-        return result[0]
+    Calling ``realloc`` needs a task of its own, which only :mod:`.calls` can
+    make: :class:`~.calls.RuntimeContext` adds that (so this module needs
+    nothing from ``calls``).
+    """
 
     def lift_handle(self, t: Any, i: int) -> Any:
         handles = self.inst.handles
