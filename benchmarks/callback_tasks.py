@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from _measure import rss_mib  # noqa: E402
 
-from stackswitch.canon import strategy as strategies  # noqa: E402
 from stackswitch import trace  # noqa: E402
+from stackswitch.canon import strategy as strategies  # noqa: E402
 from stackswitch.canon.buffers import HostReadableBuffer  # noqa: E402
 from stackswitch.canon.futures import SharedFuture  # noqa: E402
 from stackswitch.canon.store import Store, all_resolved  # noqa: E402

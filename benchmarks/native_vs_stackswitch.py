@@ -216,7 +216,7 @@ def stackswitch_us(binary: bytes, n: int, strategy: str = "stackful") -> float:
     start = time.perf_counter()
     result = run.call(n)
     elapsed = time.perf_counter() - start
-    assert result == [n], result
+    assert result == n, result
     return elapsed / n * 1e6
 
 

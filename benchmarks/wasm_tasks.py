@@ -260,7 +260,7 @@ def stream_mb_s(sink: Instance, mib: int) -> float:
     start = time.perf_counter()
     result = sink.func("consume").call(chunks)
     elapsed = time.perf_counter() - start
-    assert result == [chunks * CHUNK], result
+    assert result == chunks * CHUNK, result
     return chunks * CHUNK / elapsed / 1e6
 
 

@@ -1,6 +1,6 @@
 ;; The smallest useful component: `add` lifted from a core function.
-;;   python -c 'from stackswitch.component.linker import Linker, load_component;
-;;              print(Linker().instantiate(load_component("examples/add.wat")).func("add").call(2, 40))'
+;;   python -c 'from stackswitch import Component, Linker;
+;;              print(Linker().instantiate(Component.from_file("examples/add.wat"))["add"](2, 40))'
 (component
   (core module $M
     (func (export "add") (param i32 i32) (result i32)

@@ -1,13 +1,97 @@
 """stackswitch: the Component Model's async semantics on real stacks.
 
+The public API, in the conventions of wasmtime-py::
+
+    from stackswitch import Component, Linker
+
+    instance = Linker().instantiate(Component.from_file("examples/add.wat"))
+    assert instance["add"](2, 40) == 42
+
 Layers, bottom to top (no module imports from a layer above it):
 
 * ``stacks``, ``scheduler``, ``trace``, ``errors``: continuations on greenlets,
   the choice of the next ready thread, one place to observe everything;
+* ``wasm``: core wasm on wasmtime, each call on a wasmtime fiber;
 * ``canon``: the Canonical ABI: value types and their layout, runtime state
-  (instances, tasks, threads, waitables, streams, futures, resources) and the
-  canonical built-ins;
-* ``guest``, ``demo``, ``cli``: Python-written guests, the demo, the command line.
+  (instances, tasks, threads, waitables, streams, futures, resources), the
+  canonical built-ins and the :class:`Store` that drives them;
+* ``embed``: the host boundary: Python values (``pyvalues``), Python-written
+  guests (``guest``), what host functions may block on (``host``);
+* ``component``: real components: decoding, linking, instantiation, and the
+  :class:`Component`, :class:`Linker`, :class:`Instance` and :class:`Func`
+  the host uses;
+* ``text``: WAVE, the text form of values;
+* ``cli``: the command line (``python -m stackswitch``).
+
+The names below load on first use (PEP 562), so that ``import
+stackswitch.trace``, which many low modules do, stays cheap and cannot close
+an import cycle.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# The modules defining the public names; __getattr__ loads one when a name is first asked for.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "stackswitch.component.component": ("Component",),
+    "stackswitch.component.linker": ("Linker",),
+    "stackswitch.component.instance": ("Instance",),
+    "stackswitch.component.func": ("Func", "CallCancelled"),
+    "stackswitch.component.decoder": ("DecodeError",),
+    "stackswitch.embed.pyvalues": ("Ok", "Err", "Some", "Variant", "HostResource",
+                                   "GuestResource", "to_canon", "to_python"),
+    "stackswitch.canon.host_streams": ("HostStream", "HostFuture", "StreamReader",
+                                       "FutureReader"),
+    "stackswitch.embed.host": ("wait_until", "yield_", "TaskCancelled"),
+    "stackswitch.canon.store": ("Store",),
+    "stackswitch.errors": ("Trap", "LinkError"),
+    "stackswitch.scheduler": ("Deadlock",),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [
+    "CallCancelled", "Component", "Deadlock", "DecodeError", "Err", "Func", "FutureReader",
+    "GuestResource", "HostFuture", "HostResource", "HostStream", "Instance", "LinkError",
+    "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled", "Trap", "Variant",
+    "__version__", "to_canon", "to_python", "wait_until", "yield_",
+]
+
+if TYPE_CHECKING:
+    from .canon.host_streams import FutureReader, HostFuture, HostStream, StreamReader
+    from .canon.store import Store
+    from .component.component import Component
+    from .component.decoder import DecodeError
+    from .component.func import CallCancelled, Func
+    from .component.instance import Instance
+    from .component.linker import Linker
+    from .embed.host import TaskCancelled, wait_until, yield_
+    from .embed.pyvalues import (
+        Err,
+        GuestResource,
+        HostResource,
+        Ok,
+        Some,
+        Variant,
+        to_canon,
+        to_python,
+    )
+    from .errors import LinkError, Trap
+    from .scheduler import Deadlock
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining a public name the first time the name is used."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -1,6 +1,10 @@
 """Constants and small drivers shared by the test_builtins*.py files."""
 
+import pytest
+
 from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type, U32Type
+from stackswitch.embed.guest import PyComponent
+from stackswitch.errors import Trap
 
 BLOCKED = 0xFFFF_FFFF
 NONE, SUBTASK, STREAM_READ, STREAM_WRITE, FUTURE_READ, FUTURE_WRITE, TASK_CANCELLED = range(7)
@@ -46,3 +50,10 @@ def run_sync(store, comp, body):
 
     assert store.call(run, []) == [0]
     return out[0]
+
+
+def trap_in(store, body, message):
+    """Run ``body(a)`` in an async export of a fresh component ``a``: it must trap with ``message``."""
+    a = PyComponent(store, "a")
+    with pytest.raises(Trap, match=message):
+        run_async(store, a, lambda: body(a))

@@ -26,6 +26,7 @@ from builtin_helpers import (
     SYNC_AND_ASYNC,
     U32,
     run_async,
+    trap_in,
 )
 
 from stackswitch.canon.store import Store
@@ -65,12 +66,6 @@ def poll_one(a, end):
     a.waitable_join(end, 0)
     a.waitable_set_drop(ws)
     return event
-
-
-def trap_in(store, body, message):
-    a = PyComponent(store, "a")
-    with pytest.raises(Trap, match=message):
-        run_async(store, a, lambda: body(a))
 
 
 # -- stream.new / read / write -------------------------------------------------------------------

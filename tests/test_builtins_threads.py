@@ -20,6 +20,7 @@ from builtin_helpers import (
     YIELD,
     run_async,
     run_sync,
+    trap_in,
 )
 
 from stackswitch import trace
@@ -27,13 +28,6 @@ from stackswitch.canon.store import Store
 from stackswitch.embed.guest import PyComponent
 from stackswitch.errors import Trap
 from stackswitch.scheduler import Deadlock
-
-
-def trap_in(store, body, message):
-    a = PyComponent(store, "a")
-    with pytest.raises(Trap, match=message):
-        run_async(store, a, lambda: body(a))
-
 
 # -- thread.index / thread.new-indirect -------------------------------------------------------------
 

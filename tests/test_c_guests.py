@@ -71,7 +71,7 @@ def test_blocking_guest_blocks_in_waitable_set_wait_until_the_host_returns(guest
     linker.define("slow-double", slow_double)
     instance = linker.instantiate(load_component(guests["blocking"]))
     with trace.Recorder(("thread.block", "task.return")) as rec:
-        assert instance.func("run").call(21) == [42]
+        assert instance.func("run").call(21) == 42
     # The stackful export's own stack suspended in waitable-set.wait while the
     # host function (on its stack) yielded, and resumed once it returned.
     order = [(e.kind, e.fields.get("thread") or e.fields.get("task"), str(e.fields.get("on", "")))
@@ -81,8 +81,8 @@ def test_blocking_guest_blocks_in_waitable_set_wait_until_the_host_returns(guest
     host_return = [i for i, (kind, who, _) in enumerate(order)
                    if kind == "task.return" and who == "slow-double"]
     assert waits and host_return and waits[0] < host_return[0], order
-    assert instance.func("run").call(0) == [0]
-    assert instance.func("run").call(2**31 - 1) == [2**32 - 2]
+    assert instance.func("run").call(0) == 0
+    assert instance.func("run").call(2**31 - 1) == 2**32 - 2
 
 
 def test_stream_guest_runs_from_the_command_line(guests, capsys):
@@ -94,15 +94,15 @@ def test_stream_guest_runs_from_the_command_line(guests, capsys):
 def test_stream_guest_writes_after_task_return_in_chunks(guests):
     linker = Linker()
     instance = linker.instantiate(load_component(guests["stream"]))
-    [s] = instance.func("count").call(300)
+    s = instance.func("count").call(300)
     assert StreamReader(linker.store, s).read_all() == [i % 256 for i in range(300)]
     # Short reads complete the guest's 64-byte writes partly: it loops on the count.
-    [s] = instance.func("count").call(100)
+    s = instance.func("count").call(100)
     reader = StreamReader(linker.store, s)
     assert reader.read(10) == list(range(10))
     assert reader.read(7) == list(range(10, 17))
     assert reader.read_all() == list(range(17, 100))
-    [s] = instance.func("count").call(0)
+    s = instance.func("count").call(0)
     assert StreamReader(linker.store, s).read_all() == []
 
 
@@ -110,12 +110,12 @@ def test_stream_guest_stops_when_the_reader_drops(guests):
     linker = Linker()
     instance = linker.instantiate(load_component(guests["stream"]))
     with trace.Recorder(("stream.event", "thread.exit")) as rec:
-        [s] = instance.func("count").call(1000)
+        s = instance.func("count").call(1000)
         reader = StreamReader(linker.store, s)
         assert reader.read(3) == [0, 1, 2]
         reader.close()
         # The instance goes on: a later call runs while the first may still wait.
-        [s] = instance.func("count").call(3)
+        s = instance.func("count").call(3)
         assert StreamReader(linker.store, s).read_all() == [0, 1, 2]
     # The first task's blocked write came back DROPPED after 3 values, and
     # instead of writing the rest, it dropped its end and returned.

@@ -94,7 +94,7 @@ def instantiate(text, linker=None):
 
 
 def test_a_lifted_core_function_is_called_with_component_values():
-    assert instantiate(ADD).func("add").call(2, 40) == [42]
+    assert instantiate(ADD).func("add").call(2, 40) == 42
 
 
 def test_host_functions_satisfy_imports():
@@ -106,7 +106,7 @@ def test_host_functions_satisfy_imports():
         return 2 * x
 
     linker.define_func("double", double, FuncType([("x", U32Type())], [U32Type()]))
-    assert instantiate(IMPORTS, linker).func("quad").call(5) == [20]
+    assert instantiate(IMPORTS, linker).func("quad").call(5) == 20
     assert calls == [5, 10]
 
 
@@ -123,7 +123,7 @@ def test_an_import_of_the_wrong_kind_is_refused():
 
 
 def test_nested_components_and_outer_aliases():
-    assert instantiate(NESTED).func("seven").call() == [7]
+    assert instantiate(NESTED).func("seven").call() == 7
 
 
 def test_missing_export_lists_the_exports():
@@ -133,8 +133,8 @@ def test_missing_export_lists_the_exports():
 
 def test_strings_are_lifted_from_guest_memory_and_lowered_through_realloc():
     inst = instantiate(STRINGS)
-    assert inst.func("get").call(100, 5) == ["hello"]
-    assert inst.func("length").call("héllo") == [6]
+    assert inst.func("get").call(100, 5) == "hello"
+    assert inst.func("length").call("héllo") == 6
 
 
 def test_a_string_outside_guest_memory_traps_with_a_clear_message():
@@ -149,7 +149,7 @@ def test_a_bad_string_encoding_traps_with_a_clear_message():
 
 def test_a_bad_handle_traps_and_the_instance_stays_poisoned():
     inst = instantiate(RESOURCES)
-    assert inst.func("roundtrip").call(1234) == [1234]
+    assert inst.func("roundtrip").call(1234) == 1234
     with pytest.raises(Trap, match="unknown handle index 5"):
         inst.func("bad-handle").call(5)
     with pytest.raises(Trap, match="cannot enter component instance"):
@@ -190,7 +190,7 @@ def test_a_string_result_reaches_the_host_even_across_two_components():
       (alias export $s "get" (func $get))
       (export "get" (func $get)))
     """
-    assert linker.instantiate(load_component(text)).func("get").call(100, 5) == ["hello"]
+    assert linker.instantiate(load_component(text)).func("get").call(100, 5) == "hello"
 
 
 def test_validate_reports_wasm_tools_errors():
@@ -234,7 +234,7 @@ def test_host_functions_with_string_results_are_lowered_into_guest_memory():
         (export "mem" (memory $mem "mem")) (export "greet" (func $greet'))))))
       (func (export "len") (result u32) (canon lift (core func $m "len"))))
     """
-    assert linker.instantiate(load_component(text)).func("len").call() == [8]
+    assert linker.instantiate(load_component(text)).func("len").call() == 8
 
 
 def test_the_readme_example_runs():
@@ -243,13 +243,13 @@ def test_the_readme_example_runs():
     root = Path(__file__).resolve().parent.parent
     linker = Linker()
     instance = linker.instantiate(load_component(str(root / "examples" / "add.wat")))
-    assert instance.func("add").call(2, 40) == [42]
+    assert instance.func("add").call(2, 40) == 42
 
 
 def test_plain_python_functions_satisfy_imports_typed_by_the_component():
     linker = Linker()
     linker.define("double", lambda x: 2 * x)
-    assert instantiate(IMPORTS, linker).func("quad").call(3) == [12]
+    assert instantiate(IMPORTS, linker).func("quad").call(3) == 12
 
 
 def test_a_mapping_of_python_functions_satisfies_an_instance_import():
@@ -267,8 +267,8 @@ def test_a_mapping_of_python_functions_satisfies_an_instance_import():
     linker = Linker()
     linker.define("test:demo/math", {"sum": lambda p: p[0] + p[1], "greet": lambda n: f"hi {n}"})
     inst = instantiate(text, linker)
-    assert inst.func("sum").call((2, 3)) == [5]
-    assert inst.func("greet").call("you") == ["hi you"]
+    assert inst.func("sum").call((2, 3)) == 5
+    assert inst.func("greet").call("you") == "hi you"
     linker2 = Linker()
     linker2.define("test:demo/math", {"sum": lambda p: 0})
     with pytest.raises(LinkError, match="missing import 'test:demo/math' export 'greet'"):

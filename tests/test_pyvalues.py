@@ -178,8 +178,7 @@ class Echo:
         self.run = linker.instantiate(_binary(echo_text(t)), "echo").func("run")
 
     def __call__(self, value: Any) -> Any:
-        [result] = self.run.call(value)
-        return result
+        return self.run.call(value)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -504,8 +503,8 @@ def test_define_func_and_call_on_a_host_function_use_the_mapping():
         return Ok(int(text)) if text.isdigit() else Err(f"not a number: {text}")
 
     parse_func = linker.define_func("parse", parse, ft)
-    assert parse_func.call("42") == [Ok(42)]
-    assert parse_func.call("x") == [Err("not a number: x")]
+    assert parse_func.call("42") == Ok(42)
+    assert parse_func.call("x") == Err("not a number: x")
     assert parse_func.call_canon("42") == [Variant("ok", 42)]
 
 
@@ -588,26 +587,25 @@ def provider():
 
 
 def destroyed(provider_instance) -> int:
-    [total] = provider_instance.func("destroyed").call()
-    return total
+    return provider_instance.func("destroyed").call()
 
 
 def test_an_own_result_is_a_handle_the_host_can_lend_move_or_drop(provider):
     _, a = provider
-    [h] = a.func("make").call(7)
+    h = a.func("make").call(7)
     assert isinstance(h, GuestResource) and h.owned and h.rep == 7
-    assert a.func("get").call(h) == [7]           # lent: still the host's
+    assert a.func("get").call(h) == 7             # lent: still the host's
     assert h.owned
-    assert a.func("consume").call(h) == [7]       # moved: the guest dropped it
+    assert a.func("consume").call(h) == 7         # moved: the guest dropped it
     assert not h.alive and destroyed(a) == 7
     with pytest.raises(ValueError, match="get: parameter 'c': .*cannot be passed: it was moved"):
         a.func("get").call(h)
-    [h2] = a.func("make").call(100)
+    h2 = a.func("make").call(100)
     h2.drop()                                      # runs the guest's destructor
     assert destroyed(a) == 107
     with pytest.raises(ValueError, match="cannot drop .* it was dropped"):
         h2.drop()
-    with a.func("make").call(1000)[0] as h3:
+    with a.func("make").call(1000) as h3:
         assert h3.alive
     assert destroyed(a) == 1107
 
@@ -615,7 +613,7 @@ def test_an_own_result_is_a_handle_the_host_can_lend_move_or_drop(provider):
 def test_a_handle_is_checked_against_the_parameter_type(provider):
     linker, a = provider
     other = linker.instantiate(_binary(PROVIDER), "other")
-    [h] = other.func("make").call(1)
+    h = other.func("make").call(1)
     with pytest.raises(TypeError, match=r"parameter 'c': expected own<.*> \(a GuestResource"):
         a.func("consume").call(h)
     with pytest.raises(TypeError, match="a GuestResource"):
@@ -642,14 +640,14 @@ def test_host_functions_get_borrowed_handles_for_the_call_and_owned_ones_to_keep
     linker.define("inspect", inspect)
     linker.define("keep", keep)
     b = linker.instantiate(_binary(USER), "user")
-    assert b.func("lend").call(21) == [42]
+    assert b.func("lend").call(21) == 42
     assert not lent[0].alive                       # the borrow ended with the call
     assert destroyed(a) == 21                      # B dropped its own handle
     b.func("give").call(5)
     assert destroyed(a) == 26
     b.func("give").call(1000)
     assert kept[-1].owned
-    assert a.func("consume").call(kept[-1]) == [1000]
+    assert a.func("consume").call(kept[-1]) == 1000
     assert destroyed(a) == 1026
 
 
@@ -660,7 +658,7 @@ def test_one_call_cannot_move_a_handle_twice_or_lend_what_it_moves(provider):
                               FuncType([("x", OwnType(rt)), ("y", OwnType(rt))], []))
     mixed = linker.define_func("mixed", lambda x, y: None,
                                FuncType([("x", OwnType(rt)), ("y", BorrowType(rt))], []))
-    [h] = a.func("make").call(3)
+    h = a.func("make").call(3)
     with pytest.raises(ValueError, match="both: parameter 'y': .* passed as an own twice"):
         both.call(h, h)
     with pytest.raises(ValueError, match="mixed: parameter 'y': .* passed as an own in the same"):
@@ -678,7 +676,7 @@ def test_one_call_cannot_move_a_handle_twice_or_lend_what_it_moves(provider):
 def test_a_borrowed_handle_cannot_be_given_away(provider):
     linker, a = provider
     rt = a.exports["r"]
-    [h] = a.func("make").call(4)
+    h = a.func("make").call(4)
     errors = []
 
     def lend(x):
@@ -787,14 +785,14 @@ def test_host_resources_are_python_objects_to_the_host(as_instance):
     linker, counter, dropped = counter_linker(as_instance)
     text = HOST_COUNTER_INSTANCE if as_instance else HOST_COUNTER
     c = linker.instantiate(_binary(text))
-    assert c.func("count").call(10) == [12]        # constructor, two bumps, drop
+    assert c.func("count").call(10) == 12          # constructor, two bumps, drop
     assert [d.n for d in dropped] == [12] and len(counter) == 0
     mine = Counter(100)
-    assert c.func("bump-it").call(mine) == [101]   # lent for the call
+    assert c.func("bump-it").call(mine) == 101     # lent for the call
     assert mine.n == 101 and len(counter) == 0 and len(dropped) == 1
     c.func("keep").call(mine)                      # given: the guest holds it
     assert len(counter) == 1
-    [back] = c.func("give-back").call()            # returned: the host owns it again
+    back = c.func("give-back").call()              # returned: the host owns it again
     assert back is mine and len(counter) == 0 and len(dropped) == 1
     c.func("take").call(mine)                      # given and dropped by the guest
     assert dropped[-1] is mine and len(counter) == 0

@@ -56,7 +56,7 @@ def main() -> None:
     if len(styles) != 3 or not set(styles) <= {"sync", "callback"}:
         parser.error("--styles: sync or callback, once or once per stage")
     consumer = link_pipeline(Linker(), args.build, styles)
-    [h] = consumer.func("consume").call(args.n)
+    h = consumer.func("consume")(args.n)
     print(f"consume({args.n}) = {h:#018x} (expected {expected_hash(args.n):#018x})")
 
 

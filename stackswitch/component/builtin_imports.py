@@ -1,7 +1,7 @@
 """Canonical built-ins as core functions that wasm imports.
 
 Each ``canon`` built-in definition becomes a :class:`.corefuncs.HostCoreFunc`
-whose handler calls the matching function of :mod:`stackswitch.canon.builtins`
+whose handler calls the matching function of :mod:`stackswitch.canon.canonical_builtins`
 with the definition's immediates (types, options, flags) bound.
 
 ``may_block`` is True for every built-in that can switch stacks: the ones

@@ -47,8 +47,7 @@ from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast, typeconv
-from . import builtin_imports as builtins
+from . import ast, builtin_imports, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .func import Func, host_func
 from .instance import Instance
@@ -141,7 +140,7 @@ class Instantiation:
         try:
             for d in component.definitions:
                 self._define(d, args)
-        except (typeconv.UnresolvedType, builtins.Unsupported) as e:
+        except (typeconv.UnresolvedType, builtin_imports.Unsupported) as e:
             raise LinkError(f"{self.name}: {e}") from None
         return Instance(self.name, self.exports, self.canon)
 
@@ -167,7 +166,7 @@ class Instantiation:
             case ast.CanonLower():
                 scope.space(ast.CoreSort.FUNC).append(self._lower(d))
             case ast.CanonBuiltin():
-                scope.space(ast.CoreSort.FUNC).append(builtins.make(d, self))
+                scope.space(ast.CoreSort.FUNC).append(builtin_imports.make(d, self))
             case ast.ResourceType():
                 scope.space(ast.Sort.TYPE).append(self._resource_type(d))
             case ast.Import():
@@ -406,7 +405,7 @@ class Instantiation:
             dtor = callable_of(self.scope.get(ast.CoreSort.FUNC, d.dtor), self.wasm_store, "dtor")
         return ResourceType(self.canon, dtor, name=f"{self.name}.resource{index}")
 
-    # -- the environment built-ins need (see builtins.Env) -----------------------------------
+    # -- the environment built-ins need (see builtin_imports.Env) -----------------------------------
 
     def type_at(self, i: int) -> Any:
         return self.scope.get(ast.Sort.TYPE, i)

@@ -22,6 +22,7 @@ from ..errors import LinkError
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast
+from .component import Component
 from .decoder import decode_component
 from .func import Func, host_func
 from .instance import Instance
@@ -81,9 +82,19 @@ class Linker:
         self.define(name, func)
         return func
 
-    def instantiate(self, component: bytes | ast.Component, name: str = "") -> Instance:
-        """Instantiate ``component`` with the defined imports; may raise LinkError or Trap."""
-        if not isinstance(component, ast.Component):
+    def instantiate(self, component: Component | bytes | ast.Component, name: str = "") -> Instance:
+        """Instantiate ``component`` with the defined imports; may raise LinkError or Trap.
+
+        ``component`` is a :class:`Component`, a component binary or an
+        already decoded :class:`.ast.Component`; ``name`` labels the instance
+        in traces and errors.
+        """
+        if isinstance(component, Component):
+            component = component.decoded
+        elif isinstance(component, str):
+            raise TypeError("Linker.instantiate takes a Component or a binary, not a str: "
+                            "use Component(text) or Component.from_file(path)")
+        elif not isinstance(component, ast.Component):
             component = decode_component(bytes(component))
         wasm_store = wasmtime.Store(self.engine)
         if self.fuel is not None:
