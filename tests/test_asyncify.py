@@ -27,7 +27,7 @@ import pytest
 import wasmtime
 
 from callback_abi import asyncify as asy
-from callback_abi.asyncify import Asyncify, AsyncifyError, State, UnwindOverflow
+from callback_abi.asyncify import Asyncify, AsyncifyError, State, UnwindOverflow, wasm_opt
 from stackswitch.errors import Trap
 from stackswitch.wasm import fibers
 
@@ -510,7 +510,7 @@ def test_a_component_or_garbage_is_refused() -> None:
     component = wasmtime.wat2wasm("(component)")
     with pytest.raises(AsyncifyError, match="cannot asyncify comp: a component"):
         asy.asyncify(component, what="comp")
-    with pytest.raises(AsyncifyError, match="cannot asyncify junk: not a wasm binary"):
+    with pytest.raises(AsyncifyError, match="cannot asyncify junk: not a WebAssembly binary"):
         asy.asyncify(b"junk", what="junk")
     with pytest.raises(AsyncifyError, match="cannot read it as a core module"):
         asy.asyncify(b"\0asm\x01\0\0\0\x02\x10\x01", what="truncated")
@@ -560,7 +560,7 @@ def test_no_wasm_opt_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv(asy.ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(asy, "_PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(wasm_opt, "_PROJECT_ROOT", tmp_path)
     with pytest.raises(AsyncifyError, match="not found.*apt-get install binaryen.*npm install"):
         asy.find_wasm_opt()
 

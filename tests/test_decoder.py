@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 from stackswitch.component import ast, wasm_tools
 from stackswitch.component.ast import Builtin, CanonOptKind, PrimValType, SectionId, Sort
 from stackswitch.component.decoder import MAX_NESTING, decode_component
-from stackswitch.component.reader import DecodeError, Reader
+from stackswitch.wasm.binary import (
+    DecodeError,
+    Reader,
+    encode_name,
+    encode_section,
+    encode_uleb,
+)
 
 WASM_TOOLS = wasm_tools.executable()
 FIXTURES = Path(__file__).parent / "component_fixtures"
@@ -52,25 +58,11 @@ def decode(text: str) -> ast.Component:
     return decode_component(wat(text))
 
 
-# -- hand-built binaries ------------------------------------------------------------
+# -- hand-built binaries (the encoders are checked in tests/test_wasm_binary.py) -----------
 
-
-def leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def name(s: str) -> bytes:
-    raw = s.encode()
-    return leb(len(raw)) + raw
-
-
-def section(sid: int, payload: bytes) -> bytes:
-    return bytes([sid]) + leb(len(payload)) + payload
+leb = encode_uleb
+name = encode_name
+section = encode_section
 
 
 def component(*sections: bytes) -> bytes:
@@ -85,62 +77,8 @@ def decode_error(data: bytes) -> DecodeError:
 
 
 # ---------------------------------------------------------------------------
-# Reader: LEB128, names, vectors
+# Errors (the Reader itself: tests/test_wasm_binary.py)
 # ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("method", "encoded", "value"),
-    [
-        ("u32", b"\x00", 0),
-        ("u32", b"\xe5\x8e\x26", 624485),
-        ("u32", b"\xff\xff\xff\xff\x0f", 2**32 - 1),
-        ("u32", b"\x80\x80\x80\x80\x00", 0),  # padded but within 5 bytes
-        ("s32", b"\x7f", -1),
-        ("s32", b"\x80\x80\x80\x80\x78", -(2**31)),
-        ("s32", b"\xff\xff\xff\xff\x07", 2**31 - 1),
-        ("s33", b"\xff\xff\xff\xff\x0f", 2**32 - 1),
-        ("s33", b"\x80\x80\x80\x80\x70", -(2**32)),
-        ("u64", b"\xff" * 9 + b"\x01", 2**64 - 1),
-        ("s64", b"\x80" * 9 + b"\x7f", -(2**63)),
-        ("s64", b"\xff" * 9 + b"\x00", 2**63 - 1),
-    ],
-)
-def test_leb128_values(method: str, encoded: bytes, value: int) -> None:
-    r = Reader(encoded)
-    assert getattr(r, method)() == value
-    assert r.at_end()
-
-
-@pytest.mark.parametrize(
-    ("method", "encoded", "message"),
-    [
-        ("u32", b"\xff\xff\xff\xff\x1f", "integer too large for u32"),
-        ("u32", b"\x80\x80\x80\x80\x80\x00", "integer representation too long for u32"),
-        ("s32", b"\xff\xff\xff\xff\x4f", "integer too large for s32"),
-        ("s32", b"\x80\x80\x80\x80\x08", "integer too large for s32"),
-        ("s33", b"\x80\x80\x80\x80\x20", "integer too large for s33"),
-        ("u64", b"\xff" * 9 + b"\x02", "integer too large for u64"),
-        ("s64", b"\xff" * 9 + b"\x01", "integer too large for s64"),
-        ("u32", b"\x80\x80", "unexpected end of input"),
-    ],
-)
-def test_leb128_limits(method: str, encoded: bytes, message: str) -> None:
-    with pytest.raises(DecodeError, match=message) as info:
-        getattr(Reader(encoded), method)()
-    assert info.value.offset <= len(encoded)
-
-
-def test_names_and_vectors() -> None:
-    assert Reader(name("héllo")).name() == "héllo"
-    with pytest.raises(DecodeError, match="malformed UTF-8") as info:
-        Reader(b"\x03ab\xff").name()
-    assert info.value.offset == 3
-    with pytest.raises(DecodeError, match="unexpected end"):
-        Reader(b"\x05ab").name()
-    # A forged count is refused before anything is built.
-    with pytest.raises(DecodeError, match="count 4294967295 exceeds the 2 byte"):
-        Reader(b"\xff\xff\xff\xff\x0f\x00\x00").vec(lambda: None, "things")
 
 
 def test_error_text_names_offset_and_byte() -> None:

@@ -23,10 +23,11 @@ when that costs no ambiguity:
 * Value sections (12, 🪙) are not written by 1.262; we decode them per
   Binary.md, keeping each value's bytes raw.
 
-Robustness: :class:`~.reader.DecodeError` is the only exception bad input can
-cause. Every loop consumes input, every count is bounded by the bytes left
-(see :mod:`.reader`), and nesting (components in components, types in types)
-is capped at :data:`MAX_NESTING` so recursion stays far from Python's limit.
+Robustness: :class:`~stackswitch.wasm.binary.DecodeError` is the only exception
+bad input can cause. Every loop consumes input, every count is bounded by the
+bytes left (see :mod:`stackswitch.wasm.binary`), and nesting (components in
+components, types in types) is capped at :data:`MAX_NESTING` so recursion
+stays far from Python's limit.
 """
 
 from __future__ import annotations
@@ -34,18 +35,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
+from ..wasm.binary import (
+    COMPONENT_LAYER,
+    COMPONENT_VERSION,
+    CORE_LAYER,
+    CORE_VERSION,
+    MAGIC,
+    DecodeError,
+    Reader,
+    read_preamble,
+    read_section,
+)
 from . import ast
-from .reader import DecodeError, Reader
 
 __all__ = ["DecodeError", "decode_component", "MAX_NESTING"]
 
 MAX_NESTING = 64
 """How deeply components and component/instance types may nest."""
 
-MAGIC = b"\x00asm"
-COMPONENT_VERSION = 0x0D
-COMPONENT_LAYER = 0x01
-CORE_MODULE_PREAMBLE = b"\x00asm\x01\x00\x00\x00"
+CORE_MODULE_PREAMBLE = MAGIC + bytes([CORE_VERSION, 0, CORE_LAYER, 0])
 
 
 def _codes(enum: type[Enum]) -> frozenset[int]:
@@ -86,13 +94,8 @@ def _component(r: Reader, depth: int) -> ast.Component:
 
 def _preamble(r: Reader) -> tuple[int, int]:
     start = r.pos
-    if r.remaining < 8:
-        r.fail(f"unexpected end of {r.what}: an 8-byte preamble needs {8 - r.remaining} more")
-    if r.take(4) != MAGIC:
-        r.fail("not a WebAssembly binary: the magic bytes are not \\0asm", start)
-    version = int.from_bytes(r.take(2), "little")
-    layer = int.from_bytes(r.take(2), "little")
-    if layer == 0:
+    version, layer = read_preamble(r)
+    if layer == CORE_LAYER:
         r.fail(
             f"this is a core WebAssembly module (version {version}, layer 0), not a component",
             start + 4,
@@ -109,26 +112,18 @@ def _preamble(r: Reader) -> tuple[int, int]:
 
 
 def _section(r: Reader, depth: int) -> ast.Section:
-    start = r.pos
-    code = r.byte()
+    section = read_section(r, lambda code: _section_id(r, code).label)
+    sid = ast.SectionId(section.id)
+    items = _SECTION_READERS[sid](section.body, depth)
+    section.expect_end()
+    return ast.Section(sid, section.start, section.content_start, section.size, items)
+
+
+def _section_id(r: Reader, code: int) -> ast.SectionId:
+    """The component section ``code`` (just read from ``r``) names; refused if unknown."""
     if code > max(ast.SectionId):
         r.bad_byte(code, "a component section id (0 to 12)")
-    sid = ast.SectionId(code)
-    size = r.u32()
-    content_start = r.pos
-    if size > r.remaining:
-        r.fail(
-            f"{sid.label} at 0x{start:x} declares {size} byte(s) but only {r.remaining} remain",
-            start,
-        )
-    body = r.sub(size, f"{sid.label} at 0x{start:x} (declared size {size})")
-    items = _SECTION_READERS[sid](body, depth)
-    if not body.at_end():
-        body.fail(
-            f"{sid.label} at 0x{start:x} declares {size} byte(s) but its content ends "
-            f"after {body.pos - content_start}"
-        )
-    return ast.Section(sid, start, content_start, size, items)
+    return ast.SectionId(code)
 
 
 def _custom_section(r: Reader, depth: int) -> tuple[ast.CustomSection]:

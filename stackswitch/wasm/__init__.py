@@ -1,1 +1,5 @@
-"""Core wasm on wasmtime: fibers driven from greenlets, memories, raw calls."""
+"""Core wasm on wasmtime: fibers driven from greenlets, core values, memories, raw calls.
+
+Also the binary format's shared reader (``binary``), which the component
+decoder and the asyncify transform's checks both use.
+"""

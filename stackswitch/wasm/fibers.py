@@ -34,9 +34,9 @@ Python exceptions raised by handlers trap the wasm (so it unwinds cleanly)
 and are then re-raised, traceback intact, from :func:`call`. Traps in wasm
 become :class:`~stackswitch.errors.Trap`.
 
-Only numeric core types (i32, i64, f32, f64) cross this boundary. i32/i64
-values are unsigned Python ints, as in :mod:`stackswitch.canon.values`
-(negative ints are accepted on the way in).
+Only numeric core types (i32, i64, f32, f64) cross this boundary, packed
+and unpacked by :mod:`stackswitch.wasm.core_values`: i32/i64 values are
+unsigned Python ints (negative ints are accepted on the way in).
 
 Several calls into one store may be suspended at once, each on its own fiber
 and polled in any order (one OS thread only: the bookkeeping is global). wasmtime's header asks for one live future per
@@ -59,6 +59,7 @@ import wasmtime
 from .. import stacks, trace
 from ..errors import Trap
 from . import capi
+from .core_values import CoreCodec, Value
 
 # Measured (benchmarks/wasm_fibers.py): 10,000 calls suspended at once take
 # ~13.6 KiB of RSS each (6.6 of them the greenlets' own), the same for fiber
@@ -76,7 +77,6 @@ DEFAULT_STACK_SIZE = 512 * 1024
 MIN_HOST_STACK = 32 * 1024
 """Stack a fiber must keep for host code beyond wasm's share (a trivial handler uses ~12 KiB)."""
 
-Value = int | float
 Handler = Callable[..., Any]
 
 
@@ -115,90 +115,13 @@ def make_engine(stack_size: int = DEFAULT_STACK_SIZE, *, max_wasm_stack: int | N
     return wasmtime.Engine(config)
 
 
-# -- core values as wasmtime_val_t arrays ---------------------------------------
+# -- call buffers -----------------------------------------------------------------
 
-_KINDS = {"i32": capi.I32, "i64": capi.I64, "f32": capi.F32, "f64": capi.F64}
-_FIELDS = {"i32": "I20x", "i64": "Q16x", "f32": "f20x", "f64": "d16x"}
-_BITS = {"i32": 32, "i64": 64}
 _TRAP_AND_ERROR = struct.Struct("<QQ")
 _POINTER = struct.Struct("<Q")
 _NO_FAILURE = bytes(_TRAP_AND_ERROR.size)
 _HOST = capi.HOST
 _RESULTS_AT = _TRAP_AND_ERROR.size
-
-
-def _interleave(kinds: Sequence[int], values: Sequence[Any]) -> itertools.chain[Any]:
-    return itertools.chain.from_iterable(zip(kinds, values, strict=True))
-
-
-class _Codec:
-    """Packs and unpacks one signature's list of core values as ``wasmtime_val_t``s."""
-
-    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0")
-
-    def __init__(self, types: Sequence[str]) -> None:
-        for t in types:
-            if t not in _KINDS:
-                raise TypeError(f"unsupported core type {t!r}: only i32, i64, f32, f64 are")
-        self.types = tuple(types)
-        self.count = len(types)
-        self.size = capi.VAL_SIZE * self.count
-        self._unpack = struct.Struct("<" + "".join("8x" + _FIELDS[t] for t in types))
-        self._pack = struct.Struct("<" + "".join("B7x" + _FIELDS[t] for t in types))
-        self._kinds = [_KINDS[t] for t in types]
-        self._kind0 = self._kinds[0] if types else 0
-
-    @classmethod
-    def of(cls, valtypes: Sequence[wasmtime.ValType]) -> _Codec:
-        return cls([str(t) for t in valtypes])
-
-    def load(self, address: int) -> tuple[Value, ...]:
-        """The values wasmtime stored at ``address``."""
-        return self._unpack.unpack_from(_HOST, address) if self.count else ()
-
-    def load_from(self, buffer: bytearray, offset: int) -> list[Value]:
-        return list(self._unpack.unpack_from(buffer, offset))
-
-    def pack(self, values: Sequence[Value]) -> bytes:
-        """``values`` as a ``wasmtime_val_t`` array; ``TypeError`` if they do not fit."""
-        if len(values) != self.count:
-            raise TypeError(f"expected {self.count} core values {list(self.types)}, "
-                            f"got {len(values)}: {list(values)!r}")
-        try:
-            if self.count == 1:
-                return self._pack.pack(self._kind0, values[0])
-            return self._pack.pack(*_interleave(self._kinds, values))
-        except (struct.error, OverflowError):
-            normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
-            try:
-                return self._pack.pack(*_interleave(self._kinds, normal))
-            except (struct.error, OverflowError) as e:
-                raise TypeError(f"{list(values)!r} do not fit {list(self.types)}: {e}") from None
-
-    def pack_result(self, result: Any) -> bytes:
-        """A handler's return value (``None``, one number, or a sequence) packed."""
-        if result is None:
-            result = ()
-        elif isinstance(result, (int, float)):
-            result = (result,)
-        return self.pack(result)
-
-    def store(self, address: int, result: Any) -> None:
-        """Write a handler's return value where wasmtime expects the results."""
-        if self.count == 1 and isinstance(result, int) and 0 <= result < 1 << 31:
-            self._pack.pack_into(_HOST, address, self._kind0, result)  # the common case
-        elif self.count or result is not None:
-            data = self.pack_result(result)
-            _HOST[address:address + len(data)] = data
-
-    @staticmethod
-    def _normalize(t: str, v: Any) -> Any:
-        bits = _BITS.get(t)
-        if bits is None or not isinstance(v, int):
-            return v
-        if -(1 << (bits - 1)) <= v < 1 << bits:
-            return v & ((1 << bits) - 1)
-        raise TypeError(f"{v!r} is not an {t} (want an int in [-2**{bits - 1}, 2**{bits}))")
 
 
 # -- per-call state ------------------------------------------------------------
@@ -251,8 +174,8 @@ class _InFlight:
 class _Import:
     __slots__ = ("module", "name", "handler", "params", "results", "may_block")
 
-    def __init__(self, module: str, name: str, handler: Handler, params: _Codec,
-                 results: _Codec, may_block: bool) -> None:
+    def __init__(self, module: str, name: str, handler: Handler, params: CoreCodec,
+                 results: CoreCodec, may_block: bool) -> None:
         self.module, self.name, self.handler = module, name, handler
         self.params, self.results, self.may_block = params, results, may_block
 
@@ -414,8 +337,8 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     (``stacks.suspend``) and call other wasm; with ``may_block=False`` it runs
     on the fiber, costs less, and must not block.
     """
-    imp = _Import(module, name, handler, _Codec.of(functype.params),
-                  _Codec.of(functype.results), may_block)
+    imp = _Import(module, name, handler, CoreCodec.of(functype.params),
+                  CoreCodec.of(functype.results), may_block)
     env = next(_next_env)
     _imports[env] = imp
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
@@ -534,8 +457,8 @@ class WasmFunc:
         self.store = store  # both kept alive: their addresses are used below
         self.func = func
         self.name = name
-        self.params = _Codec.of(functype.params)
-        self.results = _Codec.of(functype.results)
+        self.params = CoreCodec.of(functype.params)
+        self.results = CoreCodec.of(functype.results)
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(func._func)
         self._spare: list[_InFlight] = []

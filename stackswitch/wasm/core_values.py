@@ -1,0 +1,111 @@
+"""Core wasm values as wasmtime's C API lays them out: arrays of ``wasmtime_val_t``.
+
+Every call into wasm and every host import of :mod:`stackswitch.wasm.fibers`
+passes its arguments and results this way; so does a raw global set
+(:func:`stackswitch.wasm.capi.global_set`). A :class:`CoreCodec` is built once
+per signature and turns a list of Python numbers into such an array and back.
+
+Only numeric core types (i32, i64, f32, f64) are supported. i32/i64 values
+come back as unsigned Python ints, as in :mod:`stackswitch.canon.values`;
+negative ints in the signed range are accepted on the way in. Each
+``wasmtime_val_t`` is :data:`capi.VAL_SIZE` bytes: a kind byte, padding to
+offset 8, then the value, then padding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import wasmtime
+
+from . import capi
+
+Value = int | float
+"""A core value on the Python side."""
+
+_KINDS = {"i32": capi.I32, "i64": capi.I64, "f32": capi.F32, "f64": capi.F64}
+_FIELDS = {"i32": "I20x", "i64": "Q16x", "f32": "f20x", "f64": "d16x"}
+_BITS = {"i32": 32, "i64": 64}
+_HOST = capi.HOST
+
+
+def _interleave(kinds: Sequence[int], values: Sequence[Any]) -> itertools.chain[Any]:
+    return itertools.chain.from_iterable(zip(kinds, values, strict=True))
+
+
+class CoreCodec:
+    """Packs and unpacks one signature's list of core values as ``wasmtime_val_t``s.
+
+    ``types`` never changes; ``size`` is the bytes of one packed array.
+    """
+
+    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0")
+
+    def __init__(self, types: Sequence[str]) -> None:
+        for t in types:
+            if t not in _KINDS:
+                raise TypeError(f"unsupported core type {t!r}: only i32, i64, f32, f64 are")
+        self.types = tuple(types)
+        self.count = len(types)
+        self.size = capi.VAL_SIZE * self.count
+        self._unpack = struct.Struct("<" + "".join("8x" + _FIELDS[t] for t in types))
+        self._pack = struct.Struct("<" + "".join("B7x" + _FIELDS[t] for t in types))
+        self._kinds = [_KINDS[t] for t in types]
+        self._kind0 = self._kinds[0] if types else 0
+
+    @classmethod
+    def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:
+        """The codec for wasmtime's own value types (a ``FuncType``'s params or results)."""
+        return cls([str(t) for t in valtypes])
+
+    def load(self, address: int) -> tuple[Value, ...]:
+        """The values wasmtime stored at ``address``."""
+        return self._unpack.unpack_from(_HOST, address) if self.count else ()
+
+    def load_from(self, buffer: bytearray, offset: int) -> list[Value]:
+        """The values packed in ``buffer`` at ``offset``."""
+        return list(self._unpack.unpack_from(buffer, offset))
+
+    def pack(self, values: Sequence[Value]) -> bytes:
+        """``values`` as a ``wasmtime_val_t`` array; ``TypeError`` if they do not fit."""
+        if len(values) != self.count:
+            raise TypeError(f"expected {self.count} core values {list(self.types)}, "
+                            f"got {len(values)}: {list(values)!r}")
+        try:
+            if self.count == 1:
+                return self._pack.pack(self._kind0, values[0])
+            return self._pack.pack(*_interleave(self._kinds, values))
+        except (struct.error, OverflowError):
+            normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
+            try:
+                return self._pack.pack(*_interleave(self._kinds, normal))
+            except (struct.error, OverflowError) as e:
+                raise TypeError(f"{list(values)!r} do not fit {list(self.types)}: {e}") from None
+
+    def pack_result(self, result: Any) -> bytes:
+        """A handler's return value (``None``, one number, or a sequence) packed."""
+        if result is None:
+            result = ()
+        elif isinstance(result, (int, float)):
+            result = (result,)
+        return self.pack(result)
+
+    def store(self, address: int, result: Any) -> None:
+        """Write a handler's return value where wasmtime expects the results."""
+        if self.count == 1 and isinstance(result, int) and 0 <= result < 1 << 31:
+            self._pack.pack_into(_HOST, address, self._kind0, result)  # the common case
+        elif self.count or result is not None:
+            data = self.pack_result(result)
+            _HOST[address:address + len(data)] = data
+
+    @staticmethod
+    def _normalize(t: str, v: Any) -> Any:
+        bits = _BITS.get(t)
+        if bits is None or not isinstance(v, int):
+            return v
+        if -(1 << (bits - 1)) <= v < 1 << bits:
+            return v & ((1 << bits) - 1)
+        raise TypeError(f"{v!r} is not an {t} (want an int in [-2**{bits - 1}, 2**{bits}))")
