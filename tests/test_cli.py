@@ -35,7 +35,9 @@ def test_bad_policy_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["demo", "--policy", "sometimes"])
     assert info.value.code == 2
-    assert "unknown scheduler policy 'sometimes'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown scheduler policy 'sometimes'" in err
+    assert err.startswith("usage: stackswitch demo ")  # the command's own usage line
 
 
 def test_no_command_prints_help(capsys):
@@ -47,3 +49,12 @@ def test_console_script_help_explains_the_commands():
     out = subprocess.run([sys.executable, "-m", "stackswitch", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "demo" in out and "greenlet" in out
+
+
+def test_version_is_the_package_version(capsys):
+    import stackswitch
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"stackswitch {stackswitch.__version__}\n"

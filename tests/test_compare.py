@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from stackswitch.cli import compare as cmp
-from stackswitch.cli import main
+from stackswitch.cli import main, measuring
+from stackswitch.cli.measuring import Figures
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTER = ROOT / "benchmarks" / "counter.wat"   # callback-lifted count(n): n + 1 NONE events
@@ -119,7 +120,7 @@ def test_wast_mode(capsys):
 
 
 def test_measuring_in_process():
-    figures = cmp.measure_invoke("callback", str(COUNTER), "count(2)", repeat=2, concurrent=3)
+    figures = measuring.measure_invoke("callback", str(COUNTER), "count(2)", repeat=2, concurrent=3)
     assert (figures.result, figures.runs, figures.events, figures.switches) == ("7", 2, 6, 0)
     assert (figures.started, figures.suspended, figures.waiting) == (3, 3, 3)
     assert figures.error is None
@@ -129,7 +130,7 @@ def test_measuring_a_script_in_process():
     from stackswitch.component.linker import Linker
 
     hook = Linker._compiled
-    figures = cmp.measure_wast("callback", str(CALLBACK_WAST), repeat=1)
+    figures = measuring.measure_wast("callback", str(CALLBACK_WAST), repeat=1)
     assert figures.result.endswith(" 0 failed") and figures.runs == 1
     assert figures.module_sizes and all(n > 0 for n in figures.module_sizes)
     assert Linker._compiled is hook  # the size hook is put back
@@ -141,18 +142,19 @@ def spec(**given):
 
 
 def test_the_measuring_process_reports_its_figures_on_one_marked_line(capsys):
-    assert cmp.child_main([json.dumps(spec())]) == 0
-    [line] = [li for li in capsys.readouterr().out.splitlines() if li.startswith(cmp._MARK)]
-    figures = cmp.Figures(**json.loads(line[len(cmp._MARK):]))
+    assert measuring.child_main([json.dumps(spec())]) == 0
+    out = capsys.readouterr().out
+    assert sum(line.startswith(measuring.MARK) for line in out.splitlines()) == 1
+    figures = measuring.figures_in(out)
     assert (figures.strategy, figures.result, figures.error) == ("stackful", "3", None)
 
 
 def test_the_measuring_process_turns_errors_into_a_status(tmp_path):
-    bad = cmp._child(spec(invoke="add(1)"))
+    bad = measuring.measure(spec(invoke="add(1)"))
     assert bad.status == 2 and "takes 2 argument(s), 1 given" in bad.error
     trapping = tmp_path / "trap.wat"
     trapping.write_text(TRAPPING)
-    trapped = cmp._child(spec(component=str(trapping), invoke="f()"))
+    trapped = measuring.measure(spec(component=str(trapping), invoke="f()"))
     assert trapped.status == 1 and "unreachable" in trapped.error
 
 
@@ -194,7 +196,7 @@ def test_errors_found_by_the_measuring_process_are_reported(tmp_path, capsys):
 def test_different_results_are_a_failure(monkeypatch, capsys):
     answers = iter(["1", "2"])
     monkeypatch.setattr(cmp, "_run_child",
-                        lambda spec: cmp.Figures(spec["strategy"], result=next(answers), runs=1))
+                        lambda spec: Figures(spec["strategy"], result=next(answers), runs=1))
     assert main(["compare", str(ADD), "--invoke", "add(1, 1)"]) == 1
     captured = capsys.readouterr()
     assert "different results" in captured.err
@@ -207,7 +209,7 @@ def test_rounds_interleave_the_strategies_and_keep_the_fastest(monkeypatch, caps
 
     def child(spec):
         order.append(spec["strategy"])
-        return cmp.Figures(spec["strategy"], result="42", runs=1, median_s=next(medians))
+        return Figures(spec["strategy"], result="42", runs=1, median_s=next(medians))
 
     monkeypatch.setattr(cmp, "_run_child", child)
     assert main(["compare", str(ADD), "--rounds", "3"]) == 0

@@ -1,17 +1,39 @@
-"""The ``stackswitch`` command line."""
+"""The ``stackswitch`` command line: its parser, and the dispatch to each command.
+
+The parser (every command's options and help texts) is built here, so that
+``stackswitch --help`` shows them all without importing the commands; what a
+command does lives in a module of its own (``demo``, ``run``, ``compare``,
+``wast``), imported only when that command runs. Failures are reported the
+same way for every command (:mod:`.failures`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
+from collections.abc import Callable
+from importlib import import_module, metadata
+from typing import TypeAlias
 
-from .. import __version__
 from ..canon import strategy as strategies
+from .failures import run_command
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
                  "event loop calls back into; see docs/strategies.md)")
+POLICY_HELP = "scheduling policy: 'fifo' (default) or 'random:SEED'"
+INVOKE_HELP = "the call to make, e.g. 'f(1, \"x\")' (default: the only export)"
+
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's). Read from the metadata, not
+    from ``stackswitch.__version__``: the package's public API is a layer above this one."""
+    try:
+        return metadata.version("stackswitch")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _paragraphs(*texts: str) -> str:
@@ -19,18 +41,8 @@ def _paragraphs(*texts: str) -> str:
     return "\n\n".join(textwrap.fill(t, 79) for t in texts)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stackswitch",
-        description=(
-            "Run, watch and measure the WebAssembly Component Model's async support. "
-            "Every task runs on a stack of its own (a greenlet), so a guest that blocks "
-            "in waitable-set.wait really suspends."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"stackswitch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser(
+def _add_demo(commands: _Commands) -> None:
+    demo = commands.add_parser(
         "demo",
         help="run a small multi-task scenario and print its event log",
         description=(
@@ -47,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
              "(seeded choice among ready threads; same seed, same run)")
     demo.add_argument("--switches", action="store_true",
                       help="also print every raw stack switch")
-    wast = sub.add_parser(
+
+
+def _add_wast(commands: _Commands) -> None:
+    wast = commands.add_parser(
         "wast",
         help="run component-model .wast scripts (the spec's test format)",
         description=(
@@ -66,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
         help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
     wast.add_argument("--strategy", default="stackful", choices=strategies.names(),
                       help=STRATEGY_HELP)
-    run = sub.add_parser(
+
+
+def _add_run(commands: _Commands) -> None:
+    run = commands.add_parser(
         "run",
         help="instantiate a component and call one export (values in WAVE)",
         description=(
@@ -79,20 +97,21 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("component", metavar="COMPONENT", help="a .wasm or .wat component")
-    run.add_argument("--invoke", metavar="CALL",
-                     help="the call to make, e.g. 'f(1, \"x\")' (default: the only export)")
+    run.add_argument("--invoke", metavar="CALL", help=INVOKE_HELP)
     run.add_argument("--host", metavar="FILE.py",
                      help="a Python file whose functions satisfy the imports (by name; "
                           "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
-    run.add_argument("--policy", default="fifo",
-                     help="scheduling policy: 'fifo' (default) or 'random:SEED'")
+    run.add_argument("--policy", default="fifo", help=POLICY_HELP)
     run.add_argument("--strategy", default="stackful", choices=strategies.names(),
                      help=STRATEGY_HELP)
     run.add_argument("--fuel", type=int, metavar="N",
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
                      help="stop the guest with a trap after S seconds")
-    compare = sub.add_parser(
+
+
+def _add_compare(commands: _Commands) -> None:
+    compare = commands.add_parser(
         "compare",
         help="run one guest under each strategy and print their costs side by side",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -122,8 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("component", metavar="COMPONENT", nargs="?",
                          help="a .wasm or .wat component (or use --wast)")
-    compare.add_argument("--invoke", metavar="CALL",
-                         help="the call to make, e.g. 'f(1, \"x\")' (default: the only export)")
+    compare.add_argument("--invoke", metavar="CALL", help=INVOKE_HELP)
     compare.add_argument("--host", metavar="FILE.py",
                          help="a Python file whose functions satisfy the imports (as for run)")
     compare.add_argument("--wast", metavar="FILE",
@@ -139,12 +157,27 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--concurrent", type=int, default=1000, metavar="K",
                          help="calls started at once to measure memory per suspended call "
                               "(default 1000; 0 skips it; --invoke only)")
-    compare.add_argument("--policy", default="fifo",
-                         help="scheduling policy: 'fifo' (default) or 'random:SEED'")
+    compare.add_argument("--policy", default="fifo", help=POLICY_HELP)
     compare.add_argument("--plot", metavar="OUT.png",
                          help="also draw the figures as bar charts (needs matplotlib: "
                               "pip install 'stackswitch[plot]')")
-    return parser
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The whole command line, and each command's own parser by name."""
+    parser = argparse.ArgumentParser(
+        prog="stackswitch",
+        description=(
+            "Run, watch and measure the WebAssembly Component Model's async support. "
+            "Every task runs on a stack of its own (a greenlet), so a guest that blocks "
+            "in waitable-set.wait really suspends."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"stackswitch {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_demo, _add_wast, _add_run, _add_compare):
+        add(commands)
+    return parser, dict(commands.choices)
 
 
 def _wast_command(args: argparse.Namespace) -> int:
@@ -163,38 +196,20 @@ def _wast_command(args: argparse.Namespace) -> int:
     return 1 if total.failed else 0
 
 
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """What carries out command ``name``: its module's ``command``, imported only now so
+    that one command does not load what the others need."""
+    if name == "wast":  # the script runner's module has no entry of its own
+        return _wast_command
+    command: Callable[[argparse.Namespace], int] = import_module(f"{__name__}.{name}").command
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
+    parser, commands = _parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import run_demo
-
-        try:
-            return run_demo(policy=args.policy, show_switches=args.switches)
-        except ValueError as e:
-            parser.error(str(e))
-    if args.command == "run":
-        from .run import main_run
-
-        try:
-            return main_run(args)
-        except ValueError as e:
-            parser.error(str(e))
-    if args.command == "compare":
-        from .compare import main_compare
-
-        try:
-            return main_compare(args)
-        except ValueError as e:
-            parser.error(str(e))
-    if args.command == "wast":
-        try:
-            return _wast_command(args)
-        except ValueError as e:
-            parser.error(str(e))
-    parser.print_help()
-    return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return run_command(_command(args.command), args, commands[args.command])

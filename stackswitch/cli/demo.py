@@ -14,6 +14,8 @@ The scenario follows the 2022 CG presentation's examples:
 
 from __future__ import annotations
 
+import argparse
+
 from .. import trace
 from ..canon.store import Store
 from ..canon.types import FuncType, StreamType, U8Type, U32Type
@@ -177,3 +179,8 @@ def run_demo(policy: str = "fifo", show_switches: bool = False) -> int:
           f"bytes consumed = {result[0] % 100})")
     print(f"scheduler ticks: {store.scheduler.ticks}")
     return 0
+
+
+def command(args: argparse.Namespace) -> int:
+    """``stackswitch demo``: a bad policy is a usage error, reported by :mod:`.failures`."""
+    return run_demo(policy=args.policy, show_switches=args.switches)

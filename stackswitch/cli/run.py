@@ -11,6 +11,7 @@ import. Their types come from the component's own import declarations.
 
 from __future__ import annotations
 
+import argparse
 import runpy
 import sys
 import threading
@@ -22,16 +23,11 @@ from ..canon import strategy as strategies
 from ..canon.host_streams import FutureReader, StreamReader
 from ..canon.store import Store
 from ..canon.types import FutureType, ListType, StreamType
-from ..component.decoder import DecodeError
 from ..component.func import Func
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component
-from ..errors import LinkError, Trap
 from ..text import wave
-
-
-class RunError(Exception):
-    """Bad input to ``run`` (a file, a call, a value): reported, exit status 2."""
+from .failures import InputError
 
 
 def host_imports(path: str) -> dict[str, Any]:
@@ -39,13 +35,13 @@ def host_imports(path: str) -> dict[str, Any]:
     try:
         namespace = runpy.run_path(path)
     except FileNotFoundError:
-        raise RunError(f"--host {path}: no such file") from None
+        raise InputError(f"--host {path}: no such file") from None
     imports = {name: value for name, value in namespace.items()
                if callable(value) and not name.startswith("_") and not isinstance(value, type)
                and getattr(value, "__module__", None) in (None, "<run_path>")}
     extra = namespace.get("IMPORTS", {})
     if not isinstance(extra, dict):
-        raise RunError(f"--host {path}: IMPORTS must be a dict of import names")
+        raise InputError(f"--host {path}: IMPORTS must be a dict of import names")
     imports.update(extra)
     return imports
 
@@ -60,24 +56,20 @@ def load(component: str, invoke: str | None, *, host: str | None = None, policy:
     if host is not None:
         for name, item in host_imports(host).items():
             linker.define(name, item)
-    try:
-        binary = load_component(Path(component)) if Path(component).exists() else None
-    except LinkError as e:
-        raise RunError(str(e)) from None
-    if binary is None:
-        raise RunError(f"{component}: no such file")
-    instance = linker.instantiate(binary, Path(component).stem)
+    if not Path(component).exists():
+        raise InputError(f"{component}: no such file")
+    instance = linker.instantiate(load_component(Path(component)), Path(component).stem)
     name, texts = _choose_call(invoke, instance.exports)
     func = instance.func(name)
     params = func.ft.param_types()
     if len(texts) != len(params):
-        raise RunError(f"{name} takes {len(params)} argument(s), {len(texts)} given")
+        raise InputError(f"{name} takes {len(params)} argument(s), {len(texts)} given")
     args = []
     for i, (text, t) in enumerate(zip(texts, params, strict=True)):
         try:
             args.append(wave.parse_value(text, t))
         except wave.WaveError as e:
-            raise RunError(f"argument {i + 1} of {name} ({t}): {e}") from None
+            raise InputError(f"argument {i + 1} of {name} ({t}): {e}") from None
     return linker, func, args
 
 
@@ -123,22 +115,15 @@ def _choose_call(invoke: str | None, exports: dict[str, Any]) -> tuple[str, list
         try:
             return wave.parse_call(invoke)
         except wave.WaveError as e:
-            raise RunError(f"--invoke {invoke!r}: {e}") from None
+            raise InputError(f"--invoke {invoke!r}: {e}") from None
     functions = [n for n, item in exports.items() if hasattr(item, "ft")]
     if len(functions) == 1:
         return functions[0], []
-    raise RunError("which function? pass --invoke 'name(args)' "
+    raise InputError("which function? pass --invoke 'name(args)' "
                    f"(exports: {', '.join(functions) or 'none'})")
 
 
-def main_run(args: Any) -> int:
-    """The CLI entry: errors become one line on stderr and an exit status."""
-    try:
-        return run(args.component, args.invoke, host=args.host, policy=args.policy,
-                   fuel=args.fuel, timeout=args.timeout, strategy=args.strategy)
-    except Trap as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except (RunError, LinkError, DecodeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def command(args: argparse.Namespace) -> int:
+    """``stackswitch run``: a trap or bad input is reported by :mod:`.failures`."""
+    return run(args.component, args.invoke, host=args.host, policy=args.policy,
+               fuel=args.fuel, timeout=args.timeout, strategy=args.strategy)

@@ -1,0 +1,50 @@
+"""How a command fails, the same way for every command.
+
+A failure the user should read, not a traceback: a trap is the guest's fault
+(exit status 1); a missing file, a bad value or an unlinkable component is the
+input's (exit status 2). Either is one line on stderr, ``error: ...``. A
+``ValueError`` out of a command is a bad option value (a scheduling policy):
+it is reported by argparse, with the command's usage, also with status 2.
+Anything else is a bug in stackswitch and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ..component.decoder import DecodeError
+from ..errors import LinkError, Trap
+
+TRAPPED = 1
+BAD_INPUT = 2
+
+
+class InputError(Exception):
+    """Input a command cannot use (a file, a call, a value, a count): exit status 2."""
+
+
+FAILURES: tuple[type[Exception], ...] = (Trap, InputError, LinkError, DecodeError)
+"""The errors a command reports as one line and an exit status (see :func:`status_of`)."""
+
+
+def status_of(error: Exception) -> int:
+    """The exit status a failure stands for: 1 for a trap, 2 for anything the input got wrong."""
+    return TRAPPED if isinstance(error, Trap) else BAD_INPUT
+
+
+def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
+                parser: argparse.ArgumentParser) -> int:
+    """Run ``command`` on ``args``; its failures become a message and an exit status.
+
+    ``parser`` is the command's own, so that a bad option value is shown with the
+    command's usage line.
+    """
+    try:
+        return command(args)
+    except FAILURES as e:
+        print(f"error: {e}", file=sys.stderr)
+        return status_of(e)
+    except ValueError as e:
+        parser.error(str(e))
