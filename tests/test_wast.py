@@ -38,16 +38,9 @@ from stackswitch.canon.types import (
     VariantType,
 )
 from stackswitch.cli import main, wast
-from stackswitch.cli.wast import (
-    WastValueError,
-    from_json,
-    matches,
-    run_wast,
-    run_wast_file,
-    show,
-    to_json,
-)
+from stackswitch.cli.wast import run_wast, run_wast_file
 from stackswitch.component import wasm_tools
+from stackswitch.text.wast_values import WastValueError, from_json, matches, show, to_json
 
 WAST_DIR = Path(__file__).parent / "wast"
 SCRIPTS = sorted(WAST_DIR.glob("*.wast"))

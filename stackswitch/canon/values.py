@@ -39,6 +39,7 @@ Floats
     Lifting turns every NaN into the canonical NaN (bits ``0x7fc00000`` /
     ``0x7ff8000000000000``), and lowering writes the canonical NaN as well:
     the spec lets lowering pick any NaN, and we choose to be deterministic.
+    The conversions live in :mod:`.float_bits`, which the text formats share.
 
 Traps
     Messages use wasmtime's words. Wasmtime phrases several rules twice: in
@@ -60,6 +61,17 @@ from typing import Any, Literal, Protocol
 
 from ..errors import Trap, trap_if
 from ..wasm.memory import Memory, PtrType, ptr_size
+from .float_bits import CANONICAL_FLOAT32_NAN as CANONICAL_FLOAT32_NAN
+from .float_bits import CANONICAL_FLOAT64_NAN as CANONICAL_FLOAT64_NAN
+from .float_bits import (
+    CANONICAL_NAN,
+    f32_bits,
+    f32_from_bits,
+    f64_bits,
+    f64_from_bits,
+    to_f32,
+    to_f64,
+)
 from .options import CanonicalOptions, LiftLowerContext, StringEncoding
 from .types import (
     BoolType,
@@ -102,9 +114,6 @@ MAX_FLAT_RESULTS = 1
 
 MAX_STRING_BYTE_LENGTH = (1 << 28) - 1
 MAX_LIST_BYTE_LENGTH = (1 << 28) - 1
-
-CANONICAL_FLOAT32_NAN = 0x7FC00000
-CANONICAL_FLOAT64_NAN = 0x7FF8000000000000
 
 # --- Trap messages --------------------------------------------------------
 # "adapter" = wasmtime's fused-adapter trap code, "host" = wasmtime's host API.
@@ -166,55 +175,6 @@ _U64 = struct.Struct("<Q")
 _F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
 _PTR_PAIR = {"i32": struct.Struct("<II"), "i64": struct.Struct("<QQ")}
-
-# The one NaN lifting produces (a Python float; as binary32 it is 0x7fc00000).
-_CANONICAL_NAN: float = _F64.unpack(_U64.pack(CANONICAL_FLOAT64_NAN))[0]
-
-
-def _check_float(f: Any) -> None:
-    if not isinstance(f, int | float):
-        raise TypeError(f"a float value must be a float, not {f!r}")
-
-
-def _f32_bits(f: float) -> int:
-    """The binary32 bits of ``f`` (rounded), with NaN canonicalised."""
-    _check_float(f)
-    if f != f:
-        return CANONICAL_FLOAT32_NAN
-    try:
-        return _U32.unpack(_F32.pack(f))[0]
-    except OverflowError:
-        # Beyond the largest binary32: IEEE rounding gives an infinity.
-        return 0x7F800000 if f > 0 else 0xFF800000
-
-
-def _f64_bits(f: float) -> int:
-    _check_float(f)
-    if f != f:
-        return CANONICAL_FLOAT64_NAN
-    return _U64.unpack(_F64.pack(f))[0]
-
-
-def _f32_from_bits(i: int) -> float:
-    f = _F32.unpack(_U32.pack(i))[0]
-    return _CANONICAL_NAN if f != f else f
-
-
-def _f64_from_bits(i: int) -> float:
-    f = _F64.unpack(_U64.pack(i))[0]
-    return _CANONICAL_NAN if f != f else f
-
-
-def _to_f32(f: float) -> float:
-    """``f`` as the nearest binary32 value, NaN canonicalised."""
-    return _f32_from_bits(_f32_bits(f))
-
-
-def _to_f64(f: float) -> float:
-    _check_float(f)
-    f = float(f)
-    return _CANONICAL_NAN if f != f else f
-
 
 def _check_char(i: int) -> str:
     trap_if(i >= 0x110000 or 0xD800 <= i <= 0xDFFF, INVALID_CHAR)
@@ -788,7 +748,7 @@ def load_list_from_valid_range(cx: LiftLowerContext, ptr: int, length: int,
     if code is not None:
         items = list(struct.unpack(f"<{length}{code}", data))
         if code in "fd" and any(x != x for x in items):
-            items = [_CANONICAL_NAN if x != x else x for x in items]
+            items = [CANONICAL_NAN if x != x else x for x in items]
         return items
     if type(t) is BoolType:
         return [b != 0 for b in data]
@@ -816,9 +776,9 @@ def store_list_into_valid_range(cx: LiftLowerContext, vs: Sequence[Any], ptr: in
         return
     code = _PACKED.get(type(t))
     if code == "f":
-        memory.write(ptr, struct.pack(f"<{len(vs)}I", *(_f32_bits(v) for v in vs)))
+        memory.write(ptr, struct.pack(f"<{len(vs)}I", *(f32_bits(v) for v in vs)))
     elif code == "d":
-        memory.write(ptr, struct.pack(f"<{len(vs)}Q", *(_f64_bits(v) for v in vs)))
+        memory.write(ptr, struct.pack(f"<{len(vs)}Q", *(f64_bits(v) for v in vs)))
     elif code is not None:
         try:
             memory.write(ptr, struct.pack(f"<{len(vs)}{code}", *vs))
@@ -862,12 +822,12 @@ def _int_decoder(code: str) -> _Decoder:
 
 def _decode_f32(cx: LiftLowerContext, buf: bytes, off: int, t: Any, pt: PtrType) -> float:
     f = _F32.unpack_from(buf, off)[0]
-    return _CANONICAL_NAN if f != f else f
+    return CANONICAL_NAN if f != f else f
 
 
 def _decode_f64(cx: LiftLowerContext, buf: bytes, off: int, t: Any, pt: PtrType) -> float:
     f = _F64.unpack_from(buf, off)[0]
-    return _CANONICAL_NAN if f != f else f
+    return CANONICAL_NAN if f != f else f
 
 
 def _decode_char(cx: LiftLowerContext, buf: bytes, off: int, t: Any, pt: PtrType) -> str:
@@ -995,12 +955,12 @@ def _encode_bool(cx: LiftLowerContext, memory: Memory, v: Any, t: Any, ptr: int,
 
 def _encode_f32(cx: LiftLowerContext, memory: Memory, v: Any, t: Any, ptr: int,
                 pt: PtrType) -> None:
-    memory.write(ptr, _U32.pack(_f32_bits(v)))
+    memory.write(ptr, _U32.pack(f32_bits(v)))
 
 
 def _encode_f64(cx: LiftLowerContext, memory: Memory, v: Any, t: Any, ptr: int,
                 pt: PtrType) -> None:
-    memory.write(ptr, _U64.pack(_f64_bits(v)))
+    memory.write(ptr, _U64.pack(f64_bits(v)))
 
 
 def _encode_char(cx: LiftLowerContext, memory: Memory, v: Any, t: Any, ptr: int,
@@ -1203,9 +1163,9 @@ class _JoinedValueIter:
             return x
         assert isinstance(x, int)
         if want == "f64":
-            return _f64_from_bits(x)
+            return f64_from_bits(x)
         x &= 0xFFFFFFFF
-        return _f32_from_bits(x) if want == "f32" else x
+        return f32_from_bits(x) if want == "f32" else x
 
     def skip_rest(self) -> None:
         """Consume the slots the chosen case does not use."""
@@ -1272,8 +1232,8 @@ def _lift_flat_flags(cx: LiftLowerContext, vi: ValueIter, t: FlagsType) -> froze
 _LIFTERS: dict[type, Callable[[LiftLowerContext, ValueIter, Any], Any]] = {
     BoolType: lambda cx, vi, t: vi.next("i32") != 0,
     **{cls: _int_lifter(info) for cls, info in _INTS.items()},
-    F32Type: lambda cx, vi, t: _to_f32(vi.next("f32")),
-    F64Type: lambda cx, vi, t: _to_f64(vi.next("f64")),
+    F32Type: lambda cx, vi, t: to_f32(vi.next("f32")),
+    F64Type: lambda cx, vi, t: to_f64(vi.next("f64")),
     CharType: lambda cx, vi, t: _check_char(vi.next("i32")),
     StringType: _lift_flat_string,
     ErrorContextType: lambda cx, vi, t: cx.lift_handle(t, vi.next("i32")),
@@ -1330,9 +1290,9 @@ def _lower_flat_variant(cx: LiftLowerContext, v: Any, t: ValType) -> list[int | 
         haves = _layout(ct, _ptr_type(cx)).flat
         for x, have, want in zip(lower_flat(cx, payload, ct), haves, slots, strict=False):
             if have == "f32" and want != "f32":
-                x = _f32_bits(x)
+                x = f32_bits(x)
             elif have == "f64" and want != "f64":
-                x = _f64_bits(x)
+                x = f64_bits(x)
             flat.append(x)
     for want in slots[len(flat) - 1:]:
         flat.append(0.0 if want in ("f32", "f64") else 0)
@@ -1347,8 +1307,8 @@ def _lower_flat_flags(cx: LiftLowerContext, v: Any, t: FlagsType) -> list[int | 
 _LOWERERS: dict[type, Callable[[LiftLowerContext, Any, Any], list[int | float]]] = {
     BoolType: lambda cx, v, t: [1 if v else 0],
     **{cls: _int_lowerer(info) for cls, info in _INTS.items()},
-    F32Type: lambda cx, v, t: [_to_f32(v)],
-    F64Type: lambda cx, v, t: [_to_f64(v)],
+    F32Type: lambda cx, v, t: [to_f32(v)],
+    F64Type: lambda cx, v, t: [to_f64(v)],
     CharType: lambda cx, v, t: [_char_to_i32(v)],
     StringType: lambda cx, v, t: list(store_string_into_range(cx, v)),
     ErrorContextType: lambda cx, v, t: [_lower_handle(cx, v, t)],

@@ -24,48 +24,21 @@ from __future__ import annotations
 
 import math
 import re
-import struct
+from collections.abc import Container
 from typing import Any, NoReturn
 
-from ..canon.types import (
-    BoolType,
-    BorrowType,
-    CharType,
-    EnumType,
-    ErrorContextType,
-    F32Type,
-    F64Type,
-    FlagsType,
-    FutureType,
-    ListType,
-    MapType,
-    OptionType,
-    OwnType,
-    RecordType,
-    ResultType,
-    S8Type,
-    S16Type,
-    S32Type,
-    S64Type,
-    StreamType,
-    StringType,
-    TupleType,
-    U8Type,
-    U16Type,
-    U32Type,
-    U64Type,
-    ValType,
-    Variant,
-    VariantType,
-)
+from ..canon import types as ct
+from ..canon.float_bits import to_f32
+from . import escaping
 
 __all__ = ["WaveError", "format_value", "parse_call", "parse_value"]
 
 KEYWORDS = frozenset({"true", "false", "inf", "nan", "some", "none", "ok", "err"})
 
 _INT_BITS: dict[type, tuple[bool, int]] = {
-    S8Type: (True, 8), S16Type: (True, 16), S32Type: (True, 32), S64Type: (True, 64),
-    U8Type: (False, 8), U16Type: (False, 16), U32Type: (False, 32), U64Type: (False, 64),
+    ct.S8Type: (True, 8), ct.S16Type: (True, 16), ct.S32Type: (True, 32),
+    ct.S64Type: (True, 64), ct.U8Type: (False, 8), ct.U16Type: (False, 16),
+    ct.U32Type: (False, 32), ct.U64Type: (False, 64),
 }
 
 # A loose token: what a number, keyword or label might be. It is cut out first
@@ -91,18 +64,10 @@ class WaveError(Exception):
         super().__init__(f"at {offset}: expected {expected}, found {found}")
 
 
-def _article(t: ValType) -> str:
+def _article(t: ct.ValType) -> str:
     """``a u8`` / ``an s8``, so messages read naturally."""
     text = repr(t)
     return ("an " if text[0] in "aeio" or re.match(r"[sf][0-9]", text) else "a ") + text
-
-
-def _f32(x: float) -> float:
-    """Round to the nearest binary32, overflowing to infinity like Rust's parser."""
-    try:
-        return float(struct.unpack("<f", struct.pack("<f", x))[0])
-    except OverflowError:
-        return math.copysign(math.inf, x)
 
 
 class _Parser:
@@ -179,6 +144,16 @@ class _Parser:
         if name in KEYWORDS and not keywords_ok and not tok.startswith("%"):
             self.fail(f"%{name} (a case named like a WAVE keyword needs a % prefix)", start)
         return name, start
+
+    def new_label(self, what: str, t: ct.ValType, known: Container[str],
+                  seen: Container[str]) -> str:
+        """The label of a record field or a flag: one of ``known``, not in ``seen`` yet."""
+        name, start = self.label(f"a {what} of {t!r}", True)
+        if name not in known:
+            self.fail(f"a {what} of {t!r}", start)
+        if name in seen:
+            self.fail(f"each {what} once in {t!r}", start, f'a second "{name}"')
+        return name
 
     def comma_or(self, close: str, what: str) -> bool:
         """After an element: consume ``,`` (True) or the closer (False)."""
@@ -288,16 +263,16 @@ class _Parser:
 
     # -- values ---------------------------------------------------------------
 
-    def value(self, t: ValType) -> Any:
+    def value(self, t: ct.ValType) -> Any:
         """Read one value of type ``t`` at the cursor."""
         match t:
-            case BoolType():
+            case ct.BoolType():
                 tok, start = self.loose()
                 if tok not in ("true", "false"):
                     self.fail("a bool (true or false)", start)
                 return tok == "true"
-            case S8Type() | S16Type() | S32Type() | S64Type() | U8Type() | U16Type() \
-                    | U32Type() | U64Type():
+            case ct.S8Type() | ct.S16Type() | ct.S32Type() | ct.S64Type() | ct.U8Type() | ct.U16Type() \
+                    | ct.U32Type() | ct.U64Type():
                 signed, bits = _INT_BITS[type(t)]
                 lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed \
                     else (0, (1 << bits) - 1)
@@ -305,7 +280,7 @@ class _Parser:
                 if not _INT.fullmatch(tok) or not lo <= int(tok) <= hi:
                     self.fail(f"{_article(t)} ({lo}..{hi})", start)
                 return int(tok)
-            case F32Type() | F64Type():
+            case ct.F32Type() | ct.F64Type():
                 tok, start = self.loose()
                 specials = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
                 if tok in specials:
@@ -313,8 +288,8 @@ class _Parser:
                 if not _FLOAT.fullmatch(tok):
                     self.fail(f"{_article(t)} (a number, nan, inf or -inf)", start)
                 x = float(tok)
-                return _f32(x) if isinstance(t, F32Type) else x
-            case CharType():
+                return to_f32(x) if isinstance(t, ct.F32Type) else x
+            case ct.CharType():
                 start = self.pos
                 if self.peek() != "'":
                     self.fail("a char ('x')")
@@ -324,47 +299,47 @@ class _Parser:
                     self.fail("a char (exactly one character)", start,
                               f"'{self.s[start + 1:self.pos - 1]}'")
                 return text
-            case StringType():
+            case ct.StringType():
                 if self.peek() != '"':
                     self.fail('a string ("...")')
                 if self.s.startswith('"""', self.pos):
                     return self.multiline()
                 return self.quoted('"')
-            case ListType(u, n):
+            case ct.ListType(u, n):
                 start = self.pos
                 items = self.seq("[", "]", lambda _i: u, f"in {t!r}")
                 if n is not None and len(items) != n:
                     self.fail(f"{n} elements for {t!r}", self.ws_pos(start),
                               f"{len(items)} elements")
                 return items
-            case MapType(k, v):
-                pair = TupleType([k, v])
+            case ct.MapType(k, v):
+                pair = ct.TupleType([k, v])
                 return self.seq("[", "]", lambda _i: pair, f"in {t!r}")
-            case TupleType(ts):
+            case ct.TupleType(ts):
                 return self.tuple(t, ts)
-            case RecordType():
+            case ct.RecordType():
                 return self.record(t)
-            case VariantType(cases):
+            case ct.VariantType(cases):
                 return self.case(t, {c.label: c.t for c in cases})
-            case EnumType(labels):
+            case ct.EnumType(labels):
                 name, start = self.label(f"a case of {t!r}", False)
                 if name not in labels:
                     self.fail(f"a case of {t!r}", start)
                 return name
-            case OptionType(u):
+            case ct.OptionType(u):
                 kw = self.peek_keyword()
-                if kw in ("some", "none") or isinstance(u, OptionType | ResultType):
+                if kw in ("some", "none") or isinstance(u, ct.OptionType | ct.ResultType):
                     return self.case(t, {"none": None, "some": u}, keywords=True)
-                return Variant("some", self.value(u))
-            case ResultType(ok, err):
+                return ct.Variant("some", self.value(u))
+            case ct.ResultType(ok, err):
                 kw = self.peek_keyword()
-                if kw in ("ok", "err") or ok is None or isinstance(ok, OptionType | ResultType):
+                if kw in ("ok", "err") or ok is None or isinstance(ok, ct.OptionType | ct.ResultType):
                     v = self.case(t, {"ok": ok, "err": err}, keywords=True)
-                    return Variant("error", v.value) if v.case == "err" else v
-                return Variant("ok", self.value(ok))
-            case FlagsType(labels):
+                    return ct.Variant("error", v.value) if v.case == "err" else v
+                return ct.Variant("ok", self.value(ok))
+            case ct.FlagsType(labels):
                 return self.flags(t, labels)
-            case OwnType() | BorrowType() | StreamType() | FutureType() | ErrorContextType():
+            case ct.OwnType() | ct.BorrowType() | ct.StreamType() | ct.FutureType() | ct.ErrorContextType():
                 self.ws()
                 self.fail(f"a value, but {t!r} has no WAVE syntax (handles cannot be written)")
         raise TypeError(f"not a component value type: {t!r}")  # pragma: no cover
@@ -389,7 +364,7 @@ class _Parser:
             if not self.comma_or(close, where):
                 return items
 
-    def tuple(self, t: ValType, ts: tuple[ValType, ...]) -> tuple[Any, ...]:
+    def tuple(self, t: ct.ValType, ts: tuple[ct.ValType, ...]) -> tuple[Any, ...]:
         self.expect("(", f'"(" to start {t!r}')
         items: list[Any] = []
         for i, u in enumerate(ts):
@@ -407,7 +382,7 @@ class _Parser:
                           else f'")" after the {len(ts)} elements of {t!r}')
         return tuple(items)
 
-    def record(self, t: RecordType) -> dict[str, Any]:
+    def record(self, t: ct.RecordType) -> dict[str, Any]:
         types = {f.label: f.t for f in t.fields}
         open_at = self.ws_pos(self.pos)
         self.expect("{", f'"{{" to start {t!r}')
@@ -419,11 +394,7 @@ class _Parser:
             self.fail(f"a field of {t!r} (write {{:}} if every field is none)")
         else:
             while True:
-                name, start = self.label(f"a field of {t!r}", True)
-                if name not in types:
-                    self.fail(f"a field of {t!r}", start)
-                if name in got:
-                    self.fail(f"each field once in {t!r}", start, f'a second "{name}"')
+                name = self.new_label("field", t, types, got)
                 self.expect(":", f'":" after field "{name}"')
                 got[name] = self.value(types[name])
                 if not self.comma_or("}", f"in {t!r}"):
@@ -432,14 +403,14 @@ class _Parser:
         for f in t.fields:
             if f.label in got:
                 out[f.label] = got[f.label]
-            elif isinstance(f.t, OptionType):
-                out[f.label] = Variant("none")
+            elif isinstance(f.t, ct.OptionType):
+                out[f.label] = ct.Variant("none")
             else:
                 self.fail(f'field "{f.label}" of {t!r}', open_at, "it missing")
         return out
 
-    def case(self, t: ValType, cases: dict[str, ValType | None],
-             keywords: bool = False) -> Variant:
+    def case(self, t: ct.ValType, cases: dict[str, ct.ValType | None],
+             keywords: bool = False) -> ct.Variant:
         """``label`` or ``label(payload)``; option/result cases are bare keywords."""
         what = "one of " + ", ".join(cases) if keywords else f"a case of {t!r}"
         if keywords:
@@ -453,25 +424,20 @@ class _Parser:
         if payload is None:
             if self.peek() == "(":
                 self.fail(f'no payload after case "{name}" of {t!r}')
-            return Variant(name)
+            return ct.Variant(name)
         self.expect("(", f'"(" and the {payload!r} payload of case "{name}"')
         v = self.value(payload)
         self.expect(")", f'")" after the payload of case "{name}"')
-        return Variant(name, v)
+        return ct.Variant(name, v)
 
-    def flags(self, t: ValType, labels: tuple[str, ...]) -> frozenset[str]:
+    def flags(self, t: ct.ValType, labels: tuple[str, ...]) -> frozenset[str]:
         got: set[str] = set()
         self.expect("{", f'"{{" to start {t!r}')
         if self.peek() == "}":
             self.pos += 1
             return frozenset()
         while True:
-            name, start = self.label(f"a flag of {t!r}", True)
-            if name not in labels:
-                self.fail(f"a flag of {t!r}", start)
-            if name in got:
-                self.fail(f"each flag once in {t!r}", start, f'a second "{name}"')
-            got.add(name)
+            got.add(self.new_label("flag", t, labels, got))
             if not self.comma_or("}", f"in {t!r}"):
                 return frozenset(got)
 
@@ -480,7 +446,7 @@ class _Parser:
             self.fail("end of input")
 
 
-def parse_value(text: str, t: ValType) -> Any:
+def parse_value(text: str, t: ct.ValType) -> Any:
     """Read ``text`` as one WAVE value of type ``t``; raise :class:`WaveError` if it isn't."""
     p = _Parser(text)
     v = p.value(t)
@@ -555,42 +521,42 @@ def _split_args(p: _Parser) -> list[str]:
             p.pos += 1
 
 
-def format_value(v: Any, t: ValType) -> str:
+def format_value(v: Any, t: ct.ValType) -> str:
     """Write ``v`` (of type ``t``) as canonical WAVE text, the inverse of :func:`parse_value`."""
     match t:
-        case BoolType():
+        case ct.BoolType():
             return "true" if v else "false"
-        case S8Type() | S16Type() | S32Type() | S64Type() | U8Type() | U16Type() \
-                | U32Type() | U64Type():
+        case ct.S8Type() | ct.S16Type() | ct.S32Type() | ct.S64Type() | ct.U8Type() | ct.U16Type() \
+                | ct.U32Type() | ct.U64Type():
             return str(int(v))
-        case F32Type() | F64Type():
-            return _format_float(float(v), isinstance(t, F32Type))
-        case CharType():
-            return "'" + _escape(v, "'") + "'"
-        case StringType():
-            return '"' + _escape(v, '"') + '"'
-        case ListType(u):
+        case ct.F32Type() | ct.F64Type():
+            return _format_float(float(v), isinstance(t, ct.F32Type))
+        case ct.CharType():
+            return "'" + escaping.escape(v, "'", c1_controls=True) + "'"
+        case ct.StringType():
+            return '"' + escaping.escape(v, '"', c1_controls=True) + '"'
+        case ct.ListType(u):
             return "[" + ", ".join(format_value(x, u) for x in v) + "]"
-        case MapType(k, w):
-            pair = TupleType([k, w])
+        case ct.MapType(k, w):
+            pair = ct.TupleType([k, w])
             items = v.items() if isinstance(v, dict) else v
             return "[" + ", ".join(format_value(tuple(x), pair) for x in items) + "]"
-        case TupleType(ts):
+        case ct.TupleType(ts):
             return "(" + ", ".join(format_value(x, u) for x, u in zip(v, ts, strict=True)) + ")"
-        case RecordType(fields):
+        case ct.RecordType(fields):
             return "{" + ", ".join(f"{f.label}: {format_value(v[f.label], f.t)}"
                                    for f in fields) + "}"
-        case VariantType(cases):
+        case ct.VariantType(cases):
             payload = {c.label: c.t for c in cases}
             return _format_case(v.case, v.value, payload[v.case], True)
-        case EnumType():
+        case ct.EnumType():
             return _label(v)
-        case OptionType(u):
+        case ct.OptionType(u):
             return _format_case(v.case, v.value, u if v.case == "some" else None, False)
-        case ResultType(ok, err):
+        case ct.ResultType(ok, err):
             name = "ok" if v.case == "ok" else "err"
             return _format_case(name, v.value, ok if name == "ok" else err, False)
-        case FlagsType(labels):
+        case ct.FlagsType(labels):
             return "{" + ", ".join(lb for lb in labels if lb in v) + "}"
     return f"<{t!r}>"
 
@@ -600,7 +566,7 @@ def _label(name: str) -> str:
     return "%" + name if name in KEYWORDS else name
 
 
-def _format_case(name: str, value: Any, t: ValType | None, prefix: bool) -> str:
+def _format_case(name: str, value: Any, t: ct.ValType | None, prefix: bool) -> str:
     head = _label(name) if prefix else name
     return head if t is None else f"{head}({format_value(value, t)})"
 
@@ -615,26 +581,7 @@ def _format_float(x: float, f32: bool) -> str:
         return repr(x)
     for digits in range(1, 10):  # pragma: no branch (9 digits always round-trip)
         text = f"{x:.{digits}g}"
-        if _f32(float(text)) == x:
+        if to_f32(float(text)) == x:
             plain = repr(float(text))  # "5027190.0" beats "5.02719e+06"
             return plain if len(plain) < len(text) else text
     return repr(x)  # pragma: no cover
-
-
-def _escape(text: str, quote: str) -> str:
-    """Escape what a reader needs escaped, plus control characters for legibility."""
-    out = []
-    for c in text:
-        if c == quote or c == "\\":
-            out.append("\\" + c)
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\t":
-            out.append("\\t")
-        elif c == "\r":
-            out.append("\\r")
-        elif ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0:
-            out.append(f"\\u{{{ord(c):x}}}")
-        else:
-            out.append(c)
-    return "".join(out)
