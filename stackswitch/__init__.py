@@ -20,8 +20,13 @@ Layers, bottom to top (no module imports from a layer above it):
 * ``component``: real components: decoding, linking, instantiation, and the
   :class:`Component`, :class:`Linker`, :class:`Instance` and :class:`Func`
   the host uses;
-* ``text``: WAVE, the text form of values;
+* ``text``: text forms of values: WAVE (``stackswitch run``) and the
+  ``.wast`` scripts' JSON values;
 * ``cli``: the command line (``python -m stackswitch``).
+
+Strategies other than the default ``stackful`` (the ``callback_abi``
+package's ``callback``) plug in by name through the
+``stackswitch.strategies`` entry point; nothing here imports them.
 
 The names below load on first use (PEP 562), so that ``import
 stackswitch.trace``, which many low modules do, stays cheap and cannot close
@@ -31,9 +36,13 @@ an import cycle.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("stackswitch")  # one place states it: pyproject.toml
+except metadata.PackageNotFoundError:  # a checkout that was never installed
+    __version__ = "0+unknown"
 
 # The modules defining the public names; __getattr__ loads one when a name is first asked for.
 _MODULES: dict[str, tuple[str, ...]] = {

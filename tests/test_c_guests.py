@@ -4,13 +4,12 @@ The build needs ``ziglang`` (PyPI) and ``wasm-tools``, both in the dev extra:
 without them these tests fail, on purpose, rather than skip.
 """
 
-import importlib.util
 import runpy
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from stackswitch import trace
 from stackswitch.canon.host_streams import StreamReader
@@ -25,28 +24,10 @@ SCRIPT = EXAMPLES / "build_c_guests.py"
 BLOCKING_HOST = EXAMPLES / "c" / "blocking_host.py"
 
 
-def _build_script():
-    spec = importlib.util.spec_from_file_location("build_c_guests", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def guests(tmp_path_factory):
-    """Every examples/c/*.c built by the committed script, by name."""
-    try:
-        import ziglang  # noqa: F401
-    except ImportError:
-        pytest.fail("the C guests need zig's C compiler from PyPI: "
-                    "pip install -e '.[dev]' (or pip install ziglang)")
-    out = tmp_path_factory.mktemp("c-guests")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"{SCRIPT.name} failed:\n{proc.stdout}{proc.stderr}"
-    built = {p.name.removesuffix(".component.wasm"): p for p in out.glob("*.component.wasm")}
-    assert set(built) == {p.stem for p in (EXAMPLES / "c").glob("*.c")}
-    return built
+def guests(c_guests):
+    """Every examples/c/*.c built once for the session (conftest.c_guests), by name."""
+    return c_guests
 
 
 def test_every_c_guest_is_a_valid_async_component(guests):
@@ -128,7 +109,7 @@ def test_stream_guest_stops_when_the_reader_drops(guests):
 
 
 def test_a_failing_step_is_named_with_the_tool_output(tmp_path):
-    script = _build_script()
+    script = load_script(SCRIPT)
     broken = tmp_path / "broken.c"
     broken.write_text("int f(void) { return }\n")
     broken.with_suffix(".wit").write_text("package a:b;\nworld broken {}\n")

@@ -1,4 +1,4 @@
-"""The Python value mapping at the embedding boundary (stackswitch/component/pyvalues.py).
+"""The Python value mapping at the embedding boundary (stackswitch/embed/pyvalues/).
 
 Values cross real components: an echo component hands what the host passes
 to a host function and returns what that function returns, through guest

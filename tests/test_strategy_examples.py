@@ -13,7 +13,6 @@ The build needs ``ziglang`` (PyPI) and ``wasm-tools``, both in the dev extra:
 without them these tests fail, on purpose, rather than skip.
 """
 
-import importlib.util
 import itertools
 import os
 import runpy
@@ -22,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from stackswitch import trace
 from stackswitch.canon import strategy as strategies
@@ -40,14 +40,7 @@ STYLES = ("sync", "callback")
 PROGRAMS = ("fanout", "pipe_producer", "pipe_transform", "pipe_consumer")
 
 
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pipeline = _load(EXAMPLES / "c" / "pipeline.py")
+pipeline = load_script(EXAMPLES / "c" / "pipeline.py")
 
 
 # -- the runtime's options: one place -------------------------------------------------------
@@ -73,20 +66,10 @@ def run_options(strategy):
 
 
 @pytest.fixture(scope="module")
-def guests(tmp_path_factory):
-    """Every examples/c/*.c built by the committed script, by name."""
-    try:
-        import ziglang  # noqa: F401
-    except ImportError:
-        pytest.fail("the C guests need zig's C compiler from PyPI: "
-                    "pip install -e '.[dev]' (or pip install ziglang)")
-    out = tmp_path_factory.mktemp("c-guests")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"{SCRIPT.name} failed:\n{proc.stdout}{proc.stderr}"
-    built = {p.name.removesuffix(".component.wasm"): p for p in out.glob("*.component.wasm")}
-    assert {f"{p}_{s}" for p in PROGRAMS for s in STYLES} <= set(built)
-    return built
+def guests(c_guests):
+    """Every examples/c/*.c built once for the session (conftest.c_guests), by name."""
+    assert {f"{p}_{s}" for p in PROGRAMS for s in STYLES} <= set(c_guests)
+    return c_guests
 
 
 def _canon(path: Path) -> list[str]:

@@ -180,27 +180,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     return parser, dict(commands.choices)
 
 
-def _wast_command(args: argparse.Namespace) -> int:
-    """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
-    from ..scheduler import Scheduler
-    from .wast import WastResult, run_wast_file
-
-    Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
-    total = WastResult()
-    for path in args.files:
-        result = run_wast_file(path, policy=args.policy, strategy=args.strategy)
-        total.passed += result.passed
-        total.failed += result.failed
-        total.failures += result.failures
-    print(total.summary)
-    return 1 if total.failed else 0
-
-
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
     """What carries out command ``name``: its module's ``command``, imported only now so
     that one command does not load what the others need."""
-    if name == "wast":  # the script runner's module has no entry of its own
-        return _wast_command
     command: Callable[[argparse.Namespace], int] = import_module(f"{__name__}.{name}").command
     return command
 

@@ -25,6 +25,7 @@ results with the expected ones and writes them in that syntax.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -43,12 +44,12 @@ from ..component.instance import Instance
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
-from ..scheduler import Deadlock
+from ..scheduler import Deadlock, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
-__all__ = ["WastResult", "run_wast", "run_wast_file"]
+__all__ = ["WastResult", "command", "run_wast", "run_wast_file"]
 
 
 @dataclass
@@ -406,3 +407,16 @@ def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
     result = run_wast_file(path, out=out, policy=policy, strategy=strategy)
     out(result.summary)
     return result
+
+
+def command(args: argparse.Namespace) -> int:
+    """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
+    Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
+    total = WastResult()
+    for path in args.files:
+        result = run_wast_file(path, policy=args.policy, strategy=args.strategy)
+        total.passed += result.passed
+        total.failed += result.failed
+        total.failures += result.failures
+    print(total.summary)
+    return 1 if total.failed else 0
