@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import trace
 from ..errors import Trap, trap_if
+from ..scheduler import ChoicePoint
 from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
 from .calls import RuntimeContext, canon_lower
@@ -584,8 +585,12 @@ def canon_thread_yield_then_promote(cancellable: bool, i: int) -> list[int]:
 
 def canon_error_context_new(opts: CanonicalOptions, ptr: int, tagged_code_units: int) -> list[int]:
     inst = _inst()
-    cx = RuntimeContext(opts, inst)
-    message = load_string_from_range(cx, ptr, tagged_code_units)
+    # The host may keep the debug message or drop it (the spec's reference
+    # drops it at random, and always when deterministic); a dropped message
+    # is never read, so its range is not checked either.
+    message = ""
+    if inst.store.scheduler.decide(ChoicePoint.ERROR_CONTEXT_MESSAGE, 2) == 0:
+        message = load_string_from_range(RuntimeContext(opts, inst), ptr, tagged_code_units)
     return [inst.handles.add(ErrorContext(message))]
 
 

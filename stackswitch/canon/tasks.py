@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import Trap, trap_if
+from ..scheduler import ChoicePoint
 from . import messages
 from .threads import Cancelled, Thread, current_thread
 
@@ -186,7 +187,7 @@ class Task:
             self._set_state(Task.State.CANCEL_DELIVERED)
             inst.enter_from(caller_inst)
             try:
-                self.store.scheduler.choose(candidates).resume(Cancelled.TRUE)
+                self.store.scheduler.choose(candidates, ChoicePoint.CANCEL_THREAD).resume(Cancelled.TRUE)
             finally:
                 inst.leave_to(caller_inst)
         else:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from ..errors import trap_if
+from ..scheduler import ChoicePoint
 from . import messages
 from .threads import current_thread
 
@@ -96,11 +97,11 @@ class WaitableSet:
         return any(w.pending_event is not None for w in self.elems)
 
     def get_pending_event(self) -> EventTuple:
-        scheduler = current_thread().scheduler
-        for w in scheduler.shuffled(self.elems):
-            if w.pending_event is not None:
-                return w.get_pending_event()
-        raise AssertionError("get_pending_event on a set with no pending event")
+        """Deliver one pending event; which one is the scheduler's choice (the spec
+        shuffles the members), the first joined under FIFO."""
+        pending = [w for w in self.elems if w.pending_event is not None]
+        assert pending, "get_pending_event on a set with no pending event"
+        return current_thread().scheduler.choose(pending, ChoicePoint.EVENT).get_pending_event()
 
     def wait_for_event_and(self, ready_func: Callable[[], bool], cancellable: bool,
                            why: str = "waitable-set.wait") -> EventTuple:
