@@ -76,7 +76,7 @@ class TaskDriver:
                 task.inst.num_waiting_to_enter += 1
                 self.phase = _ENTERING
                 self.thread.wait(task.may_enter, f"backpressure on {task.inst.name}",
-                                 cancellable=True)
+                                 cancellable=True, keys=(task.inst.enter_key,))
                 return False
         elif self.phase == _ENTERING:
             task.inst.num_waiting_to_enter -= 1
@@ -165,7 +165,7 @@ class CallbackDriver(TaskDriver):
             else:
                 self.phase = _WAITING
                 self.wait = wait
-                self.thread.wait(wait.ready, wait.why, cancellable=True)
+                self.thread.wait(wait.ready, wait.why, cancellable=True, keys=wait.wait_keys)
                 return False
             packed = self._call(callback, event)
         return False  # parked inside a built-in; the thread resumes when it unblocks

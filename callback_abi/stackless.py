@@ -30,6 +30,7 @@ from typing import Any
 from stackswitch import stacks, trace
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled, Thread, current_thread_or_none
+from stackswitch.scheduler import KeySource
 
 BuiltinOutcome = tuple[Any, BaseException | None]
 Step = Callable[[Cancelled, BuiltinOutcome | None], bool]
@@ -99,9 +100,13 @@ class StacklessThread(Thread):
         switch_to, self._switch_to = self._switch_to, None
         return done, switch_to
 
-    def wait(self, ready: Callable[[], bool], why: str, cancellable: bool) -> None:
-        """End the current step waiting for ``ready()``; the scheduler resumes the thread."""
-        self._start_waiting(ready, why)
+    def wait(self, ready: Callable[[], bool], why: str, cancellable: bool,
+             keys: KeySource = None) -> None:
+        """End the current step waiting for ``ready()``; the scheduler resumes the thread.
+
+        ``keys`` as for ``Thread.wait_until``: the wait keys ``ready`` reads.
+        """
+        self._start_waiting(ready, why, keys)
         self.cancellable = cancellable
         if trace.enabled():
             trace.emit("thread.block", thread=self.name, on=why, switch_to=None)

@@ -24,6 +24,23 @@ not asked and nothing is recorded.
 The scheduler knows threads only through a small protocol (``ready()``,
 ``resume_from_host()``, ``describe_wait()``) so that it sits below the
 Canonical ABI and imports nothing from it.
+
+**The ready queue.** A waiting thread is not asked ``ready()`` on every
+tick. It waits on :class:`WaitKey` objects: the things its condition reads
+(a waitable set, an instance's entry state, a subtask ...). Whoever changes
+such state calls :meth:`WaitKey.touch`, which makes every thread waiting on
+that key a *candidate*; a tick asks only the candidates, and a candidate
+found not ready stops being one until one of its keys is touched again. A
+thread whose condition is an arbitrary predicate (no keys given) is
+*polled*: it is a candidate on every tick. A wait may also give a function
+that says which keys to watch *given the state now* (a condition "A and B"
+need only watch B's key while A holds); it is asked again each time the
+thread is found not ready. The invariant that makes this exact: **a
+waiting thread that is not a candidate is not ready, and stays so until
+one of its keys is touched.** So the ready threads are exactly the
+candidates whose ``ready()`` holds, and ``ready()`` stays the final word:
+FIFO picks the ready candidate that has waited longest, the other policies
+choose among all the ready candidates, listed in that order.
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from heapq import heappop, heappush
 from typing import Protocol, TypeVar
 
 from . import trace
@@ -205,6 +223,27 @@ class Schedulable(Protocol):
     def describe_wait(self) -> str: ...
 
 
+class WaitKey:
+    """Something a waiting thread's condition depends on; see the module docs.
+
+    Contract: whoever changes state that may turn a condition waiting on this
+    key from false to true calls :meth:`touch` afterwards (changes that can
+    only make conditions false need not). A class whose instances are such
+    state (a waitable, a waitable set) may inherit from ``WaitKey``; others
+    hold one (an instance's ``enter_key``).
+    """
+
+    _watchers: dict[Schedulable, Scheduler] | None = None
+    """The threads waiting on this key, each with its scheduler (None until the first)."""
+
+    def touch(self) -> None:
+        """Something the waiting threads' conditions read changed: have them checked again."""
+        watchers = self._watchers
+        if watchers:
+            for thread, scheduler in watchers.items():
+                scheduler.wake(thread)
+
+
 class Deadlock(Trap):
     """No waiting thread can become ready, yet the host still waits for a result.
 
@@ -217,8 +256,30 @@ class Deadlock(Trap):
         super().__init__(f"{DEADLOCK_MESSAGE}; waiting:{lines}")
 
 
+WaitKeys = tuple[WaitKey, ...]
+KeySource = WaitKeys | Callable[[], WaitKeys] | None
+"""What a wait watches: its keys; a function giving the keys to watch from the
+state now (asked when it starts waiting and whenever it is found not ready);
+or None: poll it."""
+
+
 class Scheduler:
-    """Keeps the waiting threads and picks the next one to resume."""
+    """Keeps the waiting threads and picks the next one to resume.
+
+    Invariants (see the module docs):
+
+    * ``_waiting`` holds every waiting thread, in the order it started
+      waiting (its *wait number*, ``seq``, increases in that order);
+    * a waiting thread whose ``ready()`` may hold is in ``_candidates``
+      (with its wait number): it was touched, is polled, or just started
+      waiting, and has not been found not ready since;
+    * every candidate has an entry ``(seq, thread)`` in ``_heap`` (a min-heap
+      on ``seq``); entries whose thread is no longer a candidate with that
+      number are stale and are dropped when they reach the top;
+    * each waiting thread is in the ``_watchers`` of exactly the keys
+      ``_waiting`` lists for it (none if it is polled, then it is in
+      ``_polled``); ``_rekey`` holds the key functions of the waits that gave one.
+    """
 
     def __init__(self, policy: str | Policy = "fifo", *, record: bool = False) -> None:
         """``record`` keeps every decision in :attr:`decisions` (the explorer reads them)."""
@@ -226,29 +287,126 @@ class Scheduler:
         self.fifo = isinstance(self.policy, Fifo)
         self.decisions: list[Decision] | None = [] if record else None
         # A dict is an insertion-ordered set with O(1) removal.
-        self._waiting: dict[Schedulable, None] = {}
+        self._waiting: dict[Schedulable, tuple[int, WaitKeys | None]] = {}
         self._removed = 0
+        self._seq = 0
+        self._candidates: dict[Schedulable, int] = {}
+        self._heap: list[tuple[int, Schedulable]] = []
+        self._polled: dict[Schedulable, int] = {}
+        self._rekey: dict[Schedulable, Callable[[], WaitKeys]] = {}
         self.ticks = 0
+        self.checks = 0
+        """How many times the scheduler asked a thread ``ready()`` (tests watch it)."""
 
     # -- the waiting set -------------------------------------------------
 
-    def add_waiting(self, thread: Schedulable) -> None:
-        self._waiting[thread] = None
+    def add_waiting(self, thread: Schedulable, keys: KeySource = None) -> None:
+        """``thread`` waits until its ``ready()`` holds.
+
+        ``keys``: every :class:`WaitKey` whose :meth:`~WaitKey.touch` may
+        make it ready; ``()`` for a condition that never changes (a yield);
+        a function returning such keys for the state at the time it is
+        called (when the condition is false, the condition must stay false
+        until one of them is touched); ``None`` for an arbitrary predicate,
+        which is then asked on every tick. The thread starts as a candidate
+        in every case.
+        """
+        seq = self._seq
+        self._seq = seq + 1
+        if keys is not None and type(keys) is not tuple:
+            self._rekey[thread] = keys
+            keys = keys()
+        if keys:
+            self._watch(thread, keys)
+        elif keys is None:
+            self._polled[thread] = seq
+        self._waiting[thread] = (seq, keys)
+        self._candidates[thread] = seq
+        heappush(self._heap, (seq, thread))
 
     def remove_waiting(self, thread: Schedulable) -> None:
-        del self._waiting[thread]
+        """``thread`` no longer waits (it is being resumed)."""
+        _, keys = self._waiting.pop(thread)
+        if keys:
+            self._unwatch(thread, keys)
+        elif keys is None:
+            del self._polled[thread]
+        self._candidates.pop(thread, None)
+        if self._rekey:
+            self._rekey.pop(thread, None)
         # A dict keeps a hole for each deleted key until it is rebuilt, and
-        # the FIFO scan walks the holes too: with 100,000 waiting threads
-        # released one by one that made the scan quadratic. Rebuild it (same
-        # order) once the holes outnumber the threads.
+        # iterating it walks the holes too: with 100,000 waiting threads
+        # released one by one that made listing them quadratic. Rebuild it
+        # (same order) once the holes outnumber the threads.
         self._removed += 1
         if self._removed > 1024 and self._removed > len(self._waiting):
             self._waiting = dict(self._waiting)
             self._removed = 0
 
+    def wake(self, thread: Schedulable) -> None:
+        """A key ``thread`` waits on was touched: make it a candidate (no-op if it is one)."""
+        if thread not in self._candidates:
+            seq = self._waiting[thread][0]
+            self._candidates[thread] = seq
+            heappush(self._heap, (seq, thread))
+
+    def _found_not_ready(self, thread: Schedulable) -> None:
+        """``thread`` was asked and is not ready: no longer a candidate (its entry in
+        ``_heap`` goes stale); a wait with a key function watches what it says now."""
+        del self._candidates[thread]
+        source = self._rekey.get(thread) if self._rekey else None
+        if source is None:
+            return
+        seq, old = self._waiting[thread]
+        new = source()
+        if new != old:
+            self._unwatch(thread, old)  # type: ignore[arg-type]
+            self._watch(thread, new)
+            self._waiting[thread] = (seq, new)
+
+    def _watch(self, thread: Schedulable, keys: WaitKeys) -> None:
+        for key in keys:
+            watchers = key._watchers
+            if watchers is None:
+                key._watchers = {thread: self}
+            else:
+                watchers[thread] = self
+
+    def _unwatch(self, thread: Schedulable, keys: WaitKeys) -> None:
+        for key in keys:
+            del key._watchers[thread]  # type: ignore[index]
+
     @property
     def waiting(self) -> list[Schedulable]:
+        """Every waiting thread, longest waiting first."""
         return list(self._waiting)
+
+    def _poll(self) -> None:
+        """Make every polled thread a candidate again."""
+        candidates = self._candidates
+        for thread, seq in self._polled.items():
+            if thread not in candidates:
+                candidates[thread] = seq
+                heappush(self._heap, (seq, thread))
+
+    def ready_threads(self) -> list[Schedulable]:
+        """Every waiting thread whose ``ready()`` holds, longest waiting first.
+
+        Only candidates are asked (the others are known not to be ready);
+        those found not ready stop being candidates.
+        """
+        self._poll()
+        candidates = self._candidates
+        ready = []
+        for thread, _ in sorted(candidates.items(), key=_wait_number):
+            self.checks += 1
+            if thread.ready():
+                ready.append(thread)
+            else:
+                self._found_not_ready(thread)
+        # The candidates left are the ready ones, sorted: already a heap.
+        self._heap = [(candidates[t], t) for t in ready]
+        return ready
 
     # -- choices ---------------------------------------------------------
 
@@ -277,13 +435,29 @@ class Scheduler:
         return blocks if yielding else not blocks
 
     def next_ready(self) -> Schedulable | None:
-        """The thread to resume next, or ``None`` if no waiting thread is ready."""
+        """The thread to resume next, or ``None`` if no waiting thread is ready.
+
+        The policy chooses among every ready thread, listed longest waiting
+        first. FIFO's choice is the first of them: the candidate with the
+        lowest wait number whose ``ready()`` holds, found without listing
+        the others.
+        """
         if self.fifo and self.decisions is None:
-            for thread in self._waiting:
+            if self._polled:
+                self._poll()
+            heap, candidates = self._heap, self._candidates
+            while heap:
+                seq, thread = heap[0]
+                if candidates.get(thread) != seq:
+                    heappop(heap)  # stale: resumed, or found not ready since
+                    continue
+                self.checks += 1
                 if thread.ready():
                     return thread
+                heappop(heap)
+                self._found_not_ready(thread)
             return None
-        ready = [t for t in self._waiting if t.ready()]
+        ready = self.ready_threads()
         return self.choose(ready) if ready else None
 
     # -- driving -----------------------------------------------------------
@@ -311,3 +485,7 @@ class Scheduler:
         while self.tick():
             n += 1
         return n
+
+
+def _wait_number(item: tuple[Schedulable, int]) -> int:
+    return item[1]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import Trap, trap_if
-from ..scheduler import DEADLOCK_MESSAGE
+from ..scheduler import DEADLOCK_MESSAGE, WaitKey
 from . import messages
 from .context import HandleContext
 from .options import CanonicalOptions
@@ -191,10 +191,12 @@ def _let_callee_start(thread: Thread, subtask: Subtask) -> None:
 
     A callee waiting to enter because another task of its instance holds the
     exclusive lock will start as soon as that holder gets to release it. When
-    the holder is ready right now, wasmtime runs it (suspending the caller)
-    and the caller sees STARTED, which the spec's tests expect (sync-streams);
-    the spec's reference code reports STARTING at once. A caller that may not
-    block (a sync-typed task that has not returned) reports STARTING at once.
+    the holder is ready right now, wasmtime runs it (suspending the caller
+    until the callee has started) and the caller sees STARTED, which the
+    spec's tests expect (sync-streams); the spec's reference code reports
+    STARTING at once. So the caller yields while the holder, or then the
+    callee, is ready. A caller that may not block (a sync-typed task that
+    has not returned) reports STARTING at once.
     """
     task = thread.task
     if not thread.can_suspend():
@@ -205,11 +207,22 @@ def _let_callee_start(thread: Thread, subtask: Subtask) -> None:
     if not (task.ft.async_ or task.state == Task.State.RESOLVED):
         return
     inst = callee.inst
+    held = False
     while subtask.state == Subtask.State.STARTING:
+        # Yield while the holder can run towards releasing the lock, and once
+        # it has, while the callee can run to take it: under a random policy
+        # other ready threads may go first, so one yield is not always enough.
+        # A callee kept out by anything else (backpressure) starts later.
         holder = inst.exclusive_thread
-        if holder is None or holder is thread or not holder.ready():
+        if holder is thread:
             return
-        thread.wait_until(lambda: True, why="the callee to start", yielding=True)
+        if holder is not None:
+            if not holder.ready():
+                return
+            held = True
+        elif not (held and callee.implicit_thread is not None and callee.implicit_thread.ready()):
+            return
+        thread.wait_until(lambda: True, why="the callee to start", yielding=True, keys=())
 
 
 def _may_use_stack(thread: Thread, inst: ComponentInstance) -> bool:
@@ -259,6 +272,15 @@ class CallbackWait:
             return False
         return self.wset is None or self.wset.has_pending_event()
 
+    def wait_keys(self) -> tuple[WaitKey, ...]:
+        """What may make :meth:`ready` true from the state now: an event on the set
+        while it has none, the instance's lock (released) once it has one. Waking
+        every waiter of a busy instance on each release would cost O(waiters)."""
+        wset = self.wset
+        if wset is None or wset.has_pending_event():
+            return (self.task.inst.enter_key,)
+        return (wset,)
+
     def deliver(self, cancelled: bool) -> list[int]:
         """The event for the callback's next call (core values), and the lock back."""
         trace.counts["events"] += 1
@@ -292,7 +314,7 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     while code != CallbackCode.EXIT:
         wait = CallbackWait(task, code, si)
         cancelled = thread.wait_until(wait.ready, cancellable=True, why=wait.why,
-                                      yielding=wait.yielding)
+                                      yielding=wait.yielding, keys=wait.wait_keys)
         [packed] = callback(wait.deliver(bool(cancelled)))
         code, si = unpack_callback_result(packed)
 
@@ -343,7 +365,8 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
 
     if not opts.async_:
         if not subtask.resolved():
-            thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}")
+            thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
+                              keys=(subtask,))
         subtask.deliver_resolve()
         return subtask.flat_results
 

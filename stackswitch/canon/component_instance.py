@@ -2,7 +2,10 @@
 
 A :class:`ComponentInstance` holds the per-instance state the Canonical ABI
 rules consult: the handle and thread tables, the reentrance flags, the
-backpressure counter and the exclusive-thread "lock".
+backpressure counter and the exclusive-thread "lock". Threads waiting to
+enter (backpressure) or for the lock wait on ``enter_key``, which is touched
+when backpressure goes down and when the lock is released (raising
+backpressure or taking the lock only ever makes such a wait false).
 
 Reentrance (Component Invariant #2): entering an instance also enters its
 ancestors, except those the caller is already inside, so a parent that wraps a
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import trap_if
+from ..scheduler import WaitKey
 from . import messages
 from .table import Table
 
@@ -34,9 +38,11 @@ class ComponentInstance:
         self.threads: Table[Thread] = Table()
         self.may_enter = True
         self.may_leave = True
-        self.backpressure = 0
+        self.enter_key = WaitKey()
+        """Touched whenever ``backpressure`` decreases or ``exclusive_thread`` becomes None."""
+        self._backpressure = 0
         self.num_waiting_to_enter = 0
-        self.exclusive_thread: Thread | None = None
+        self._exclusive_thread: Thread | None = None
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
@@ -46,6 +52,30 @@ class ComponentInstance:
 
     def __repr__(self) -> str:
         return f"<ComponentInstance {self.name}>"
+
+    # -- what a task waits for to enter -------------------------------------
+
+    @property
+    def backpressure(self) -> int:
+        return self._backpressure
+
+    @backpressure.setter
+    def backpressure(self, value: int) -> None:
+        lower = value < self._backpressure
+        self._backpressure = value
+        if lower:
+            self.enter_key.touch()
+
+    @property
+    def exclusive_thread(self) -> Thread | None:
+        """The thread holding the instance's shadow stack (sync and callback-lifted code)."""
+        return self._exclusive_thread
+
+    @exclusive_thread.setter
+    def exclusive_thread(self, thread: Thread | None) -> None:
+        self._exclusive_thread = thread
+        if thread is None:
+            self.enter_key.touch()
 
     # -- reentrance ---------------------------------------------------------
 

@@ -96,7 +96,11 @@ def host_function(store: Any, fn: Callable[..., Any], name: str = "", results: i
 
 
 def wait_until(ready: Callable[[], bool], why: str = "host wait") -> None:
-    """Block the current host function until ``ready()``; raises TaskCancelled if cancelled."""
+    """Block the current host function until ``ready()``; raises TaskCancelled if cancelled.
+
+    ``ready`` may read anything, so the scheduler asks it on every tick
+    while the function waits.
+    """
     thread = current_thread()
     thread.task.check_may_block(thread)
     if thread.wait_until(ready, cancellable=True, why=why):
@@ -107,5 +111,6 @@ def yield_() -> None:
     """Let every other ready thread run once before continuing."""
     thread = current_thread()
     thread.task.check_may_block(thread)
-    if thread.wait_until(lambda: True, cancellable=True, why="host yield", yielding=True):
+    if thread.wait_until(lambda: True, cancellable=True, why="host yield", yielding=True,
+                         keys=()):
         raise TaskCancelled()

@@ -8,7 +8,8 @@ the readable side from a Python iterable. Futures have the same pair.
 
 Blocking means: on the host's own stack, run the event loop until the copy
 makes progress (a :class:`~stackswitch.scheduler.Deadlock` if it cannot);
-inside a host function, wait on that function's own stack.
+inside a host function, wait on that function's own stack, on the copy's
+:class:`_Outcome` (a wait key the copy's callbacks touch).
 """
 
 from __future__ import annotations
@@ -17,17 +18,32 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..scheduler import WaitKey
 from .buffers import HostWritableBuffer, WritableBuffer
 from .streams import CopyResult
 from .threads import current_thread_or_none
 
 
-def _block_until(store: Any, done: Callable[[], bool], why: str) -> None:
+class _Outcome(WaitKey):
+    """The results a host copy's callbacks report, in order; empty until the first."""
+
+    def __init__(self) -> None:
+        self.results: list[CopyResult] = []
+
+    def append(self, result: CopyResult) -> None:
+        self.results.append(result)
+        self.touch()
+
+    def done(self) -> bool:
+        return bool(self.results)
+
+
+def _block_until(store: Any, outcome: _Outcome, why: str) -> None:
     thread = current_thread_or_none()
     if thread is None:
-        store.run_until(done)
+        store.run_until(outcome.done)
     else:
-        thread.wait_until(done, why=why)
+        thread.wait_until(outcome.done, why=why, keys=(outcome,))
 
 
 class StreamReader:
@@ -43,15 +59,15 @@ class StreamReader:
         if self.finished:
             return None
         buffer = HostWritableBuffer(self.shared.t, n)
-        outcome: list[CopyResult] = []
+        outcome = _Outcome()
 
         def on_copy(reclaim: Callable[[], None]) -> None:
             reclaim()  # the host takes the values at once: the buffer is done
             outcome.append(CopyResult.COMPLETED)
 
         self.shared.read(None, buffer, on_copy, outcome.append)
-        _block_until(self.store, lambda: bool(outcome), "host stream read")
-        if outcome[0] == CopyResult.DROPPED:
+        _block_until(self.store, outcome, "host stream read")
+        if outcome.results[0] == CopyResult.DROPPED:
             self.finished = True
             if not buffer.items:
                 return None
@@ -80,9 +96,9 @@ class FutureReader:
 
     def get(self) -> Any:
         buffer = HostWritableBuffer(self.shared.t, 1)
-        outcome: list[CopyResult] = []
+        outcome = _Outcome()
         self.shared.read(None, buffer, outcome.append)
-        _block_until(self.store, lambda: bool(outcome), "host future read")
+        _block_until(self.store, outcome, "host future read")
         self.shared.drop()
         return buffer.items[0]
 

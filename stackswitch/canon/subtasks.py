@@ -54,6 +54,7 @@ class Subtask(Waitable):
         assert state == Subtask.State.RETURNED or not flat_results
         self.state = state
         self.flat_results = flat_results
+        self.touch()  # a sync caller waits on the subtask for resolved()
 
     def deliver_resolve(self) -> None:
         """The caller learns the call is over: lent handles are its own again."""

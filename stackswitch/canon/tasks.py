@@ -96,7 +96,8 @@ class Task:
             # Even if backpressure is already off, the tasks that waited
             # before us go first ("residual backpressure"): always block.
             cancelled = thread.wait_until(self.may_enter, cancellable=True,
-                                          why=f"backpressure on {inst.name}", yielding=True)
+                                          why=f"backpressure on {inst.name}", yielding=True,
+                                          keys=(inst.enter_key,))
             inst.num_waiting_to_enter -= 1
             if cancelled:
                 self.cancel()
@@ -109,6 +110,7 @@ class Task:
         return self.ft.async_ and (self.has_backpressure() or self.inst.num_waiting_to_enter > 0)
 
     def may_enter(self) -> bool:
+        """May the task start now? Waits on it wait on ``self.inst.enter_key``."""
         return not self.has_backpressure()
 
     def finish_entering(self, thread: Thread) -> None:
@@ -154,9 +156,9 @@ class Task:
         if self.ft.async_ or self.state == Task.State.RESOLVED:
             return
         root = self.inst.root
-        for other in self.store.scheduler.waiting:
+        for other in self.store.scheduler.ready_threads():
             inst = other.task.inst
-            if other is not thread and inst is not None and inst.root is root and other.ready():
+            if other is not thread and inst is not None and inst.root is root:
                 return
         self.inst.poison()
         trace.emit("trap", thread=thread.name, message=messages.SYNC_BLOCK)

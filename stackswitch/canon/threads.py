@@ -6,6 +6,10 @@ A :class:`Thread` is in one of three states:
 * *suspended*: parked until another thread of the same instance resumes it
   explicitly (``thread.suspend``, a thread fresh from ``thread.new-indirect``);
 * *waiting*: parked until ``ready_func()`` holds; the scheduler resumes it.
+  A wait names the :class:`~stackswitch.scheduler.WaitKey` objects its
+  condition reads (``keys``), so that the scheduler asks ``ready()`` again
+  only after one of them was touched; a wait that names none (``keys=None``,
+  a host's arbitrary predicate) is asked on every tick.
 
 Blocking is ``stacks.suspend(switch_to)``: control goes back to whoever
 resumed this thread (the scheduler, or a caller in ``canon lift``). When the
@@ -26,6 +30,7 @@ from .. import stacks, trace
 from ..errors import Trap
 
 if TYPE_CHECKING:
+    from ..scheduler import KeySource
     from .tasks import Task
 
 
@@ -119,11 +124,13 @@ class Thread:
 
     # -- waiting-list bookkeeping ---------------------------------------------
 
-    def _start_waiting(self, ready_func: Callable[[], bool], why: str) -> None:
+    def _start_waiting(self, ready_func: Callable[[], bool], why: str,
+                       keys: KeySource = None) -> None:
+        """Wait until ``ready_func()``; ``keys`` as for :meth:`wait_until`."""
         assert self.ready_func is None
         self.ready_func = ready_func
         self.waits_on = why
-        self.scheduler.add_waiting(self)
+        self.scheduler.add_waiting(self, keys)
 
     def _stop_waiting(self) -> None:
         assert self.ready_func is not None
@@ -134,7 +141,7 @@ class Thread:
     def resume_later(self) -> None:
         """Make a suspended thread ready; the scheduler runs it later."""
         assert self.suspended()
-        self._start_waiting(lambda: True, "resume-later")
+        self._start_waiting(_always, "resume-later", keys=())
 
     # -- resuming -------------------------------------------------------------
 
@@ -215,21 +222,28 @@ class Thread:
         return self._block(cancellable)
 
     def wait_until(self, ready_func: Callable[[], bool], cancellable: bool = False,
-                   why: str = "", yielding: bool = False) -> Cancelled:
+                   why: str = "", yielding: bool = False,
+                   keys: KeySource = None) -> Cancelled:
         """Block until ``ready_func()`` holds (or cancellation, if ``cancellable``).
 
         If it holds already, the scheduler decides whether to block anyway;
         ``yielding`` says the point of the wait is to let others run.
+        ``keys`` lists every wait key whose ``touch()`` may make
+        ``ready_func()`` true (``()``: it never changes), or is a function
+        giving them for the state at the time it is called (see
+        ``Scheduler.add_waiting``); ``None`` makes the scheduler ask it on
+        every tick, which is always correct but costs a call per tick for
+        as long as the thread waits.
         """
         if self.task.deliver_pending_cancel(cancellable):
             return Cancelled.TRUE
         if ready_func() and self.scheduler.keep_running(yielding):
             return Cancelled.FALSE
-        self._start_waiting(ready_func, why)
+        self._start_waiting(ready_func, why, keys)
         return self._block(cancellable)
 
     def yield_(self, cancellable: bool) -> Cancelled:
-        return self.wait_until(lambda: True, cancellable, "yield", yielding=True)
+        return self.wait_until(_always, cancellable, "yield", yielding=True, keys=())
 
     def suspend_then_resume(self, cancellable: bool, other: Thread) -> Cancelled:
         assert other.suspended()
@@ -241,7 +255,7 @@ class Thread:
         assert other.suspended()
         if self.task.deliver_pending_cancel(cancellable):
             return Cancelled.TRUE
-        self._start_waiting(lambda: True, "yield")
+        self._start_waiting(_always, "yield", keys=())
         return self._block(cancellable, switch_to=other)
 
     def suspend_then_promote(self, cancellable: bool, other: Thread) -> Cancelled:
@@ -259,3 +273,8 @@ class Thread:
             other._stop_waiting()
             return self.yield_then_resume(cancellable, other)
         return self.yield_(cancellable)
+
+
+def _always() -> bool:
+    """The condition of a yield: ready at once (the wait only lets others go first)."""
+    return True

@@ -10,6 +10,11 @@ A waitable belongs to at most one *waitable set*. It is waited on either
 through its set (``waitable-set.wait``/``poll``, or a callback's WAIT) or
 synchronously by one built-in, never both: a set could otherwise steal the
 event a synchronous waiter needs, and the waiter would sleep forever.
+
+Waitables and sets are wait keys (:class:`~stackswitch.scheduler.WaitKey`):
+a thread waiting for a waitable's event waits on the waitable, one waiting
+on a set waits on the set. A new pending event touches the waitable and its
+set; a waitable joining a set with its event pending touches the set.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from ..errors import trap_if
-from ..scheduler import ChoicePoint
+from ..scheduler import ChoicePoint, WaitKey
 from . import messages
 from .threads import current_thread
 
@@ -37,8 +42,8 @@ EventTuple = tuple[EventCode, int, int]
 PendingEvent = Callable[[], EventTuple]
 
 
-class Waitable:
-    """State common to subtasks and stream/future ends."""
+class Waitable(WaitKey):
+    """State common to subtasks and stream/future ends; a wait key for its own event."""
 
     def __init__(self) -> None:
         self.pending_event: PendingEvent | None = None
@@ -47,6 +52,11 @@ class Waitable:
 
     def set_pending_event(self, pending_event: PendingEvent) -> None:
         self.pending_event = pending_event
+        if self._watchers:  # (touch() would check too; this is a hot path)
+            self.touch()
+        wset = self.wset
+        if wset is not None and wset._watchers:
+            wset.touch()
 
     def has_pending_event(self) -> bool:
         return self.pending_event is not None
@@ -60,7 +70,7 @@ class Waitable:
         self.has_sync_waiter = True
         try:
             current_thread().wait_until(self.has_pending_event, cancellable=False,
-                                        why=why or f"{self!r}")
+                                        why=why or f"{self!r}", keys=(self,))
         finally:
             self.has_sync_waiter = False
 
@@ -77,14 +87,19 @@ class Waitable:
         self.wset = wset
         if wset is not None:
             wset.elems.append(self)
+            if self.pending_event is not None:
+                wset.touch()
 
     def drop(self) -> None:
         assert not self.has_sync_waiter
         self.join(None)
 
 
-class WaitableSet:
-    """A set of waitables that can be waited on for any one of them to progress."""
+class WaitableSet(WaitKey):
+    """A set of waitables that can be waited on for any one of them to progress.
+
+    A wait key for "some member has a pending event".
+    """
 
     def __init__(self) -> None:
         self.elems: list[Waitable] = []
@@ -104,12 +119,18 @@ class WaitableSet:
         return current_thread().scheduler.choose(pending, ChoicePoint.EVENT).get_pending_event()
 
     def wait_for_event_and(self, ready_func: Callable[[], bool], cancellable: bool,
-                           why: str = "waitable-set.wait") -> EventTuple:
-        """Block until ``ready_func()`` and an event is pending; deliver that event."""
+                           why: str = "waitable-set.wait",
+                           keys: tuple[WaitKey, ...] | None = None) -> EventTuple:
+        """Block until ``ready_func()`` and an event is pending; deliver that event.
+
+        ``keys``: the wait keys ``ready_func`` depends on (see
+        ``Thread.wait_until``; None: it is asked on every tick).
+        """
         self.num_waiting += 1
         try:
             cancelled = current_thread().wait_until(
-                lambda: ready_func() and self.has_pending_event(), cancellable, why)
+                lambda: ready_func() and self.has_pending_event(), cancellable, why,
+                keys=None if keys is None else (self, *keys))
             if cancelled:
                 return (EventCode.TASK_CANCELLED, 0, 0)
             return self.get_pending_event()
@@ -117,7 +138,7 @@ class WaitableSet:
             self.num_waiting -= 1
 
     def wait_for_event(self, cancellable: bool, why: str = "waitable-set.wait") -> EventTuple:
-        return self.wait_for_event_and(lambda: True, cancellable, why)
+        return self.wait_for_event_and(lambda: True, cancellable, why, keys=())
 
     def poll(self, cancellable: bool) -> EventTuple:
         if current_thread().task.deliver_pending_cancel(cancellable):
