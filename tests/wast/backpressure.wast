@@ -1,6 +1,8 @@
 ;; Backpressure: while a component instance's backpressure counter is above
 ;; zero, new calls into it wait to start (an async lower reports STARTING, 0)
-;; and start, in order, once it drops back to zero.
+;; and start once it drops back to zero. Which waiting call starts first is
+;; the host's choice (the spec resumes ready threads in any order), so the
+;; checks accept every order.
 ;;
 ;; $server counts the calls it runs; $client makes calls while the gate is
 ;; closed, opens it and collects the SUBTASK events (code 1, payload the
@@ -18,18 +20,25 @@
     (import "" "backpressure.dec" (func $backpressure.dec))
     (import "" "thread.yield" (func $thread.yield (result i32)))
     (global $calls (mut i32) (i32.const 0))
+    (global $released (mut i32) (i32.const 0))
     ;; returns how many calls have started before and including this one
     (func (export "next")
       (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
       (call $task.return (global.get $calls)))
-    ;; keeps others out while it works (yielding twice)
-    (func (export "busy")
+    ;; keeps others out while it works: yields until `release` is called
+    ;; (a yield alone may keep running, so only the flag makes it block),
+    ;; then returns its own call number
+    (func (export "busy") (local $mine i32)
       (call $backpressure.inc)
       (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
-      (drop (call $thread.yield))
-      (drop (call $thread.yield))
+      (local.set $mine (global.get $calls))
+      (loop $wait
+        (drop (call $thread.yield))
+        (br_if $wait (i32.eqz (global.get $released))))
+      (global.set $released (i32.const 0))
       (call $backpressure.dec)
-      (call $task.return (global.get $calls)))
+      (call $task.return (local.get $mine)))
+    (func (export "release") (global.set $released (i32.const 1)))
     (func (export "close") (call $backpressure.inc))
     (func (export "open") (call $backpressure.dec)))
   (core instance $s (instantiate $S (with "" (instance
@@ -39,6 +48,7 @@
     (export "thread.yield" (func $thread.yield))))))
   (func (export "next") async (result u32) (canon lift (core func $s "next") async))
   (func (export "busy") async (result u32) (canon lift (core func $s "busy") async))
+  (func (export "release") (canon lift (core func $s "release")))
   (func (export "close") (canon lift (core func $s "close")))
   (func (export "open") (canon lift (core func $s "open")))
 )
@@ -49,6 +59,7 @@
   (import "server" (instance $server
     (export "next" (func async (result u32)))
     (export "busy" (func async (result u32)))
+    (export "release" (func))
     (export "close" (func))
     (export "open" (func))
   ))
@@ -57,6 +68,7 @@
   (alias core export $mem "mem" (core memory $memory))
   (core func $next (canon lower (func $server "next") async (memory $memory)))
   (core func $busy (canon lower (func $server "busy") async (memory $memory)))
+  (core func $release (canon lower (func $server "release")))
   (core func $close (canon lower (func $server "close")))
   (core func $open (canon lower (func $server "open")))
   (core func $task.return (canon task.return (result u32)))
@@ -70,6 +82,7 @@
     (import "" "mem" (memory 1))
     (import "" "next" (func $next (param i32) (result i32)))
     (import "" "busy" (func $busy (param i32) (result i32)))
+    (import "" "release" (func $release))
     (import "" "close" (func $close))
     (import "" "open" (func $open))
     (import "" "task.return" (func $task.return (param i32)))
@@ -83,17 +96,23 @@
     (func $state (param i32) (result i32) (i32.and (local.get 0) (i32.const 0xf)))
     (func $index (param i32) (result i32) (i32.shr_u (local.get 0) (i32.const 4)))
 
-    ;; wait in $ws until subtask $i reports RETURNED; other events are
-    ;; intermediate states (STARTED) of the subtasks in the set
-    (func $await-returned (param $ws i32) (param $i i32) (result i32)
+    ;; wait in $ws until subtasks $a and $b have both reported RETURNED, in
+    ;; whichever order; other events are intermediate states (STARTED)
+    (func $await-both (param $ws i32) (param $a i32) (param $b i32) (result i32)
+      (local $mask i32)
       (loop $again
         (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 1))
           (then (return (i32.const 0))))
-        (br_if $again (i32.ne (i32.load (i32.const 0)) (local.get $i)))
-        (br_if $again (i32.ne (i32.load (i32.const 4)) (i32.const 2))))
+        (if (i32.eq (i32.load (i32.const 4)) (i32.const 2 (; RETURNED ;)))
+          (then
+            (if (i32.eq (i32.load (i32.const 0)) (local.get $a))
+              (then (local.set $mask (i32.or (local.get $mask) (i32.const 1)))))
+            (if (i32.eq (i32.load (i32.const 0)) (local.get $b))
+              (then (local.set $mask (i32.or (local.get $mask) (i32.const 2)))))))
+        (br_if $again (i32.ne (local.get $mask) (i32.const 3))))
       (i32.const 1))
 
-    ;; two calls made while the gate is closed wait, then run in order
+    ;; two calls made while the gate is closed wait, then both run
     (func $gate (result i32) (local $a i32) (local $b i32) (local $ws i32)
       (call $close)
       (call $close)
@@ -109,12 +128,14 @@
       (if (i32.ne (call $waitable-set.poll (local.get $ws) (i32.const 0)) (i32.const 0 (; NONE ;)))
         (then (return (i32.const 3))))
       (call $open)
-      (if (i32.eqz (call $await-returned (local.get $ws) (call $index (local.get $a))))
+      (if (i32.eqz (call $await-both (local.get $ws) (call $index (local.get $a))
+                                     (call $index (local.get $b))))
         (then (return (i32.const 4))))
-      (if (i32.eqz (call $await-returned (local.get $ws) (call $index (local.get $b))))
-        (then (return (i32.const 5))))
-      ;; first come, first served
-      (if (i32.ge_u (i32.load (i32.const 0x40)) (i32.load (i32.const 0x44))) (then (return (i32.const 6))))
+      ;; each ran once, after the gate opened: call numbers 1 and 2, in
+      ;; either order (not first come, first served: the host picks)
+      (if (i32.eq (i32.load (i32.const 0x40)) (i32.load (i32.const 0x44))) (then (return (i32.const 5))))
+      (if (i32.ne (i32.add (i32.load (i32.const 0x40)) (i32.load (i32.const 0x44))) (i32.const 3))
+        (then (return (i32.const 6))))
       (call $subtask.drop (call $index (local.get $a)))
       (call $subtask.drop (call $index (local.get $b)))
       (call $waitable-set.drop (local.get $ws))
@@ -131,7 +152,9 @@
       (local.set $ws (call $waitable-set.new))
       (call $waitable.join (call $index (local.get $a)) (local.get $ws))
       (call $waitable.join (call $index (local.get $b)) (local.get $ws))
-      (if (i32.eqz (call $await-returned (local.get $ws) (call $index (local.get $b))))
+      (call $release)
+      (if (i32.eqz (call $await-both (local.get $ws) (call $index (local.get $a))
+                                     (call $index (local.get $b))))
         (then (return (i32.const 3))))
       (if (i32.ne (i32.load (i32.const 0x44)) (i32.add (i32.load (i32.const 0x40)) (i32.const 1)))
         (then (return (i32.const 4))))
@@ -145,6 +168,7 @@
     (export "mem" (memory $memory))
     (export "next" (func $next))
     (export "busy" (func $busy))
+    (export "release" (func $release))
     (export "close" (func $close))
     (export "open" (func $open))
     (export "task.return" (func $task.return))

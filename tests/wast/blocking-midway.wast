@@ -6,7 +6,10 @@
 ;; rewound. The results (and the traps) must be the same as under stackful:
 ;; tests/test_strategies.py runs this script under both and compares traces.
 ;;
-;; $slow's "double" yields twice before it returns 2x. $mid calls it:
+;; $slow's "double" yields twice before it returns 2x; "double-held" yields
+;; until "release" is called, so that an async call of it is sure to block
+;; (a yield alone may keep running: then the call returns eagerly and nothing
+;; waits). $mid calls them:
 ;; - "sync-in-callback": a sync lowered call inside a callback-lifted export;
 ;; - "two-syncs-in-callback": two sync calls in a row in one callback;
 ;; - "wait-in-callback": an async call, then a sync wait on its set, inside
@@ -23,24 +26,39 @@
   (core module $S
     (import "" "task.return" (func $task.return (param i32)))
     (import "" "thread.yield" (func $thread.yield (result i32)))
+    (global $released (mut i32) (i32.const 0))
     (func (export "double") (param $x i32)
       (drop (call $thread.yield))
       (drop (call $thread.yield))
-      (call $task.return (i32.mul (local.get $x) (i32.const 2)))))
+      (call $task.return (i32.mul (local.get $x) (i32.const 2))))
+    (func (export "double-held") (param $x i32)
+      (loop $wait
+        (drop (call $thread.yield))
+        (br_if $wait (i32.eqz (global.get $released))))
+      (global.set $released (i32.const 0))
+      (call $task.return (i32.mul (local.get $x) (i32.const 2))))
+    (func (export "release") (global.set $released (i32.const 1))))
   (core instance $s (instantiate $S (with "" (instance
     (export "task.return" (func $task.return))
     (export "thread.yield" (func $thread.yield))))))
   (func (export "double") async (param "x" u32) (result u32) (canon lift (core func $s "double") async))
+  (func (export "double-held") async (param "x" u32) (result u32)
+    (canon lift (core func $s "double-held") async))
+  (func (export "release") (canon lift (core func $s "release")))
 )
 (register "slow" $slow)
 
 (component definition $Mid
-  (import "slow" (instance $slow (export "double" (func async (param "x" u32) (result u32)))))
+  (import "slow" (instance $slow
+    (export "double" (func async (param "x" u32) (result u32)))
+    (export "double-held" (func async (param "x" u32) (result u32)))
+    (export "release" (func))))
   (core module $Mem (memory (export "mem") 1))
   (core instance $mem (instantiate $Mem))
   (alias core export $mem "mem" (core memory $memory))
   (core func $double-sync (canon lower (func $slow "double")))
-  (core func $double-async (canon lower (func $slow "double") async (memory $memory)))
+  (core func $double-held-async (canon lower (func $slow "double-held") async (memory $memory)))
+  (core func $release (canon lower (func $slow "release")))
   (core func $task.return (canon task.return (result u32)))
   (core func $waitable-set.new (canon waitable-set.new))
   (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
@@ -50,7 +68,8 @@
   (core module $M
     (import "" "mem" (memory 1))
     (import "" "double-sync" (func $double-sync (param i32) (result i32)))
-    (import "" "double-async" (func $double-async (param i32 i32) (result i32)))
+    (import "" "double-held-async" (func $double-held-async (param i32 i32) (result i32)))
+    (import "" "release" (func $release))
     (import "" "task.return" (func $task.return (param i32)))
     (import "" "waitable-set.new" (func $ws.new (result i32)))
     (import "" "waitable-set.wait" (func $ws.wait (param i32 i32) (result i32)))
@@ -61,9 +80,11 @@
     ;; double(x) through an async call and a sync wait, events written at $ptr
     (func $double-waiting (param $x i32) (param $ptr i32) (result i32)
           (local $st i32) (local $ws i32) (local $code i32)
-      (local.set $st (call $double-async (local.get $x) (i32.const 0x100)))
+      (local.set $st (call $double-held-async (local.get $x) (i32.const 0x100)))
       (if (i32.ne (i32.and (local.get $st) (i32.const 0xf)) (i32.const 1 (; STARTED ;)))
         (then unreachable))
+      ;; it returns once released, but cannot run before we wait: the wait blocks
+      (call $release)
       (local.set $ws (call $ws.new))
       (call $join (i32.shr_u (local.get $st) (i32.const 4)) (local.get $ws))
       (local.set $code (call $ws.wait (local.get $ws) (local.get $ptr)))
@@ -102,7 +123,8 @@
   (core instance $m (instantiate $M (with "" (instance
     (export "mem" (memory $memory))
     (export "double-sync" (func $double-sync))
-    (export "double-async" (func $double-async))
+    (export "double-held-async" (func $double-held-async))
+    (export "release" (func $release))
     (export "task.return" (func $task.return))
     (export "waitable-set.new" (func $waitable-set.new))
     (export "waitable-set.wait" (func $waitable-set.wait))

@@ -24,6 +24,7 @@
     (import "" "backpressure.inc" (func $backpressure.inc))
     (import "" "backpressure.dec" (func $backpressure.dec))
     (global $ws (mut i32) (i32.const 0))
+    (global $go (mut i32) (i32.const 0))
 
     ;; callback-lifted: waits on an empty set until cancelled
     (func (export "idle") (result i32)
@@ -42,12 +43,14 @@
       (call $task.return (i32.const 99))
       (i32.const 0))
 
-    ;; stackful: yields three times (not cancellably), then returns 5
+    ;; stackful: yields (not cancellably) until `go` is called, then returns
+    ;; 5 (a yield alone may keep running: the flag makes sure it blocks)
     (func (export "spin")
-      (drop (call $thread.yield))
-      (drop (call $thread.yield))
-      (drop (call $thread.yield))
+      (loop $wait
+        (drop (call $thread.yield))
+        (br_if $wait (i32.eqz (global.get $go))))
       (call $task.return (i32.const 5)))
+    (func (export "go") (global.set $go (i32.const 1)))
 
     (func (export "work") (call $task.return (i32.const 7)))
     (func (export "hold") (call $backpressure.inc))
@@ -65,6 +68,7 @@
   (func (export "idle-return") async (result u32)
     (canon lift (core func $w "idle") async (callback (core func $w "idle-return-cb"))))
   (func (export "spin") async (result u32) (canon lift (core func $w "spin") async))
+  (func (export "go") (canon lift (core func $w "go")))
   (func (export "work") async (result u32) (canon lift (core func $w "work") async))
   (func (export "hold") (canon lift (core func $w "hold")))
   (func (export "release") (canon lift (core func $w "release")))
@@ -77,6 +81,7 @@
     (export "idle-cancel" (func async (result u32)))
     (export "idle-return" (func async (result u32)))
     (export "spin" (func async (result u32)))
+    (export "go" (func))
     (export "work" (func async (result u32)))
     (export "hold" (func))
     (export "release" (func))
@@ -87,6 +92,7 @@
   (core func $idle-cancel (canon lower (func $worker "idle-cancel") async (memory $memory)))
   (core func $idle-return (canon lower (func $worker "idle-return") async (memory $memory)))
   (core func $spin (canon lower (func $worker "spin") async (memory $memory)))
+  (core func $go (canon lower (func $worker "go")))
   (core func $work (canon lower (func $worker "work") async (memory $memory)))
   (core func $hold (canon lower (func $worker "hold")))
   (core func $release (canon lower (func $worker "release")))
@@ -107,6 +113,7 @@
     (import "" "idle-cancel" (func $idle-cancel (param i32) (result i32)))
     (import "" "idle-return" (func $idle-return (param i32) (result i32)))
     (import "" "spin" (func $spin (param i32) (result i32)))
+    (import "" "go" (func $go))
     (import "" "work" (func $work (param i32) (result i32)))
     (import "" "hold" (func $hold))
     (import "" "release" (func $release))
@@ -154,6 +161,7 @@
     (func $sync-cancel-waits (result i32) (local $st i32)
       (local.set $st (call $spin (i32.const 0x40)))
       (if (i32.ne (call $state (local.get $st)) (i32.const 1)) (then (return (i32.const 1))))
+      (call $go)
       (if (i32.ne (call $subtask.cancel-sync (call $index (local.get $st))) (i32.const 2 (; RETURNED ;)))
         (then (return (i32.const 2))))
       (if (i32.ne (i32.load (i32.const 0x40)) (i32.const 5)) (then (return (i32.const 3))))
@@ -216,6 +224,7 @@
     (export "idle-cancel" (func $idle-cancel))
     (export "idle-return" (func $idle-return))
     (export "spin" (func $spin))
+    (export "go" (func $go))
     (export "work" (func $work))
     (export "hold" (func $hold))
     (export "release" (func $release))

@@ -3,6 +3,11 @@
 ;; with error-context.debug-message (through the reader's realloc), dropped.
 ;; $checker's export returns 0 when all its checks pass, else the number of
 ;; the first failed check.
+;;
+;; The host may drop a message when error-context.new makes the value (the
+;; spec's reference code drops it at random, or always in its deterministic
+;; profile): an empty debug message is always a valid answer, so each check
+;; of a message's contents applies only to a message that was kept.
 
 (component $reporter
   (core module $Mem
@@ -82,22 +87,28 @@
     (import "" "debug-message" (func $debug-message (param i32 i32)))
     (import "" "error-context.drop" (func $drop (param i32)))
     (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
+    ;; did the message read back at 0x40 survive (a non-empty string)?
+    (func $kept (result i32) (i32.ne (i32.load (i32.const 0x44)) (i32.const 0)))
     (func (export "check") (result i32) (local $e i32) (local $p i32)
       (local.set $e (call $fail))
       (if (i32.eqz (local.get $e)) (then (return (i32.const 1))))
       (call $debug-message (local.get $e) (i32.const 0x40))
-      (local.set $p (i32.load (i32.const 0x40)))
-      (if (i32.lt_u (local.get $p) (i32.const 0x1000)) (then (return (i32.const 2))))
-      (if (i32.ne (i32.load (i32.const 0x44)) (i32.const 9)) (then (return (i32.const 3))))
-      ;; "disk"
-      (if (i32.ne (i32.load (local.get $p)) (i32.const 0x6b736964)) (then (return (i32.const 4))))
+      (if (call $kept)
+        (then
+          (local.set $p (i32.load (i32.const 0x40)))
+          (if (i32.lt_u (local.get $p) (i32.const 0x1000)) (then (return (i32.const 2))))
+          (if (i32.ne (i32.load (i32.const 0x44)) (i32.const 9)) (then (return (i32.const 3))))
+          ;; "disk"
+          (if (i32.ne (i32.load (local.get $p)) (i32.const 0x6b736964)) (then (return (i32.const 4))))))
       (call $drop (local.get $e))
       ;; a UTF-16 message reads back as UTF-8: "héé" is 5 bytes
       (local.set $e (call $fail16))
       (call $debug-message (local.get $e) (i32.const 0x40))
-      (if (i32.ne (i32.load (i32.const 0x44)) (i32.const 5)) (then (return (i32.const 5))))
-      (if (i32.ne (i32.load8_u (i32.add (i32.load (i32.const 0x40)) (i32.const 1))) (i32.const 0xc3))
-        (then (return (i32.const 6))))
+      (if (call $kept)
+        (then
+          (if (i32.ne (i32.load (i32.const 0x44)) (i32.const 5)) (then (return (i32.const 5))))
+          (if (i32.ne (i32.load8_u (i32.add (i32.load (i32.const 0x40)) (i32.const 1))) (i32.const 0xc3))
+            (then (return (i32.const 6))))))
       (call $drop (local.get $e))
       ;; inside a result
       (call $divide (i32.const 7) (i32.const 2) (i32.const 0x80))
@@ -107,7 +118,8 @@
       (if (i32.ne (i32.load8_u (i32.const 0x80)) (i32.const 1)) (then (return (i32.const 9))))
       (local.set $e (i32.load (i32.const 0x84)))
       (call $debug-message (local.get $e) (i32.const 0x40))
-      (if (i32.ne (i32.load (i32.const 0x44)) (i32.const 16)) (then (return (i32.const 10))))
+      (if (i32.and (call $kept) (i32.ne (i32.load (i32.const 0x44)) (i32.const 16)))
+        (then (return (i32.const 10))))
       (call $drop (local.get $e))
       (i32.const 0))
     ;; an error-context handle is gone once dropped

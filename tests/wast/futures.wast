@@ -45,7 +45,6 @@
   (core func $string-future.new (canon future.new $FS))
   (core func $string-future.write (canon future.write $FS (memory $memory)))
   (core func $string-future.drop-writable (canon future.drop-writable $FS))
-  (core func $thread.yield (canon thread.yield))
 
   (core module $P
     (import "" "mem" (memory 1))
@@ -60,7 +59,6 @@
     (import "" "string-future.new" (func $string-future.new (result i64)))
     (import "" "string-future.write" (func $string-future.write (param i32 i32) (result i32)))
     (import "" "string-future.drop-writable" (func $string-future.drop-writable (param i32)))
-    (import "" "thread.yield" (func $thread.yield (result i32)))
     (data (i32.const 0x30) "a string through a future")
 
     ;; returns the readable end, then writes 42 with a sync write, which
@@ -73,12 +71,16 @@
       (drop (call $future.write (local.get $w) (i32.const 0x10)))
       (call $future.drop-writable (local.get $w)))
 
-    ;; the same, but yields first, so that the reader comes first
-    (func (export "make-late") (local $ends i64) (local $w i32)
+    ;; the same, but first waits (sync read) for the caller's go-ahead on the
+    ;; future $go, so that the reader comes first (a yield would not do: the
+    ;; host may keep a yielding thread running)
+    (func (export "make-late") (param $go i32) (local $ends i64) (local $w i32)
       (local.set $ends (call $future.new))
       (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $ends) (i64.const 32))))
       (call $task.return-future (i32.wrap_i64 (local.get $ends)))
-      (drop (call $thread.yield))
+      (if (i32.ne (call $future.read (local.get $go) (i32.const 0x14)) (i32.const 0 (; COMPLETED ;)))
+        (then unreachable))
+      (call $future.drop-readable (local.get $go))
       (i32.store (i32.const 0x10) (i32.const 43))
       (drop (call $future.write (local.get $w) (i32.const 0x10)))
       (call $future.drop-writable (local.get $w)))
@@ -117,10 +119,10 @@
     (export "future.drop-readable" (func $future.drop-readable))
     (export "string-future.new" (func $string-future.new))
     (export "string-future.write" (func $string-future.write))
-    (export "string-future.drop-writable" (func $string-future.drop-writable))
-    (export "thread.yield" (func $thread.yield))))))
+    (export "string-future.drop-writable" (func $string-future.drop-writable))))))
   (func (export "make") async (result $FT) (canon lift (core func $p "make") async))
-  (func (export "make-late") async (result $FT) (canon lift (core func $p "make-late") async))
+  (func (export "make-late") async (param "go" $FT) (result $FT)
+    (canon lift (core func $p "make-late") async))
   (func (export "make-string") async (result $FS) (canon lift (core func $p "make-string") async))
   (func (export "await-value") async (param "f" $FT) (result u32)
     (canon lift (core func $p "await-value") async))
@@ -134,7 +136,7 @@
   (type $F0 (future))
   (import "producer" (instance $producer
     (export "make" (func async (result $FT)))
-    (export "make-late" (func async (result $FT)))
+    (export "make-late" (func async (param "go" $FT) (result $FT)))
     (export "make-string" (func async (result $FS)))
     (export "await-value" (func async (param "f" $FT) (result u32)))
     (export "drop-it" (func (param "f" $FT)))
@@ -189,7 +191,7 @@
   (core module $C
     (import "" "mem" (memory 1))
     (import "" "make" (func $make (param i32) (result i32)))
-    (import "" "make-late" (func $make-late (param i32) (result i32)))
+    (import "" "make-late" (func $make-late (param i32 i32) (result i32)))
     (import "" "make-string" (func $make-string (param i32) (result i32)))
     (import "" "await-value" (func $await-value (param i32 i32) (result i32)))
     (import "" "drop-it" (func $drop-it (param i32)))
@@ -232,13 +234,20 @@
       (i32.const 0))
     (func (export "written-first") (call $task.return (call $written-first)))
 
-    ;; we read before the producer writes: BLOCKED, then a FUTURE_READ event
-    (func $read-first (result i32) (local $r i32) (local $ws i32)
-      (if (i32.ne (call $make-late (i32.const 0x40)) (i32.const 2 (; RETURNED ;)))
+    ;; we read before the producer writes: BLOCKED, then a FUTURE_READ event.
+    ;; The producer returns the future, then waits for our go-ahead to write
+    (func $read-first (result i32) (local $r i32) (local $ws i32) (local $go i64)
+      (local.set $go (call $future.new))
+      (if (i32.ne (call $make-late (call $readable (local.get $go)) (i32.const 0x40))
+                  (i32.const 2 (; RETURNED ;)))
         (then (return (i32.const 1))))
       (local.set $r (i32.load (i32.const 0x40)))
       (if (i32.ne (call $future.read (local.get $r) (i32.const 0x20)) (i32.const -1))
         (then (return (i32.const 2))))
+      ;; the producer is waiting to read the go-ahead: this write completes at once
+      (if (i32.ne (call $future.write (call $writable (local.get $go)) (i32.const 0x24)) (i32.const 0))
+        (then (return (i32.const 7))))
+      (call $future.drop-writable (call $writable (local.get $go)))
       (local.set $ws (call $waitable-set.new))
       (call $waitable.join (local.get $r) (local.get $ws))
       (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 4 (; FUTURE_READ ;)))

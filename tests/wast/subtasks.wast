@@ -7,6 +7,11 @@
 ;; be lowered async); the SUBTASK event (code 1)
 ;; then brings the subtask's new state as its payload. $caller's exports return
 ;; 0 when all their checks pass, else the number of the first failed check.
+;;
+;; A yield may keep running (the spec lets the host choose), so a callee that
+;; only yields may still return eagerly. Where a check needs a call to block,
+;; $caller first closes $callee's gate: "yields" and "five" then keep yielding
+;; until it is opened again.
 
 (component $callee
   (core func $task.return (canon task.return (result u32)))
@@ -14,7 +19,16 @@
   (core module $M
     (import "" "task.return" (func $task.return (param i32)))
     (import "" "thread.yield" (func $thread.yield (result i32)))
-    ;; yields n times, then returns n * 10
+    (global $closed (mut i32) (i32.const 0))
+    (func $while-closed
+      (block $open
+        (loop $again
+          (br_if $open (i32.eqz (global.get $closed)))
+          (drop (call $thread.yield))
+          (br $again))))
+    (func (export "close") (global.set $closed (i32.const 1)))
+    (func (export "open") (global.set $closed (i32.const 0)))
+    ;; yields n times (and then while the gate is closed), then returns n * 10
     (func (export "yields") (param $n i32) (local $i i32)
       (block $done
         (loop $again
@@ -22,6 +36,7 @@
           (drop (call $thread.yield))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $again)))
+      (call $while-closed)
       (call $task.return (i32.mul (local.get $n) (i32.const 10))))
     ;; returns at once
     (func (export "immediate") (param $x i32)
@@ -29,6 +44,7 @@
     ;; five parameters: more than an async call passes in core values
     (func (export "five") (param i32 i32 i32 i32 i32)
       (drop (call $thread.yield))
+      (call $while-closed)
       (call $task.return (i32.add (i32.add (i32.add (i32.add
         (local.get 0) (local.get 1)) (local.get 2)) (local.get 3)) (local.get 4))))
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))
@@ -43,6 +59,8 @@
     (param "e" u32) (result u32)
     (canon lift (core func $m "five") async))
   (func (export "add") (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $m "add")))
+  (func (export "close") (canon lift (core func $m "close")))
+  (func (export "open") (canon lift (core func $m "open")))
 )
 (register "callee" $callee)
 
@@ -53,6 +71,8 @@
     (export "five" (func async (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32)
       (param "e" u32) (result u32)))
     (export "add" (func (param "a" u32) (param "b" u32) (result u32)))
+    (export "close" (func))
+    (export "open" (func))
   ))
   (core module $Mem (memory (export "mem") 1))
   (core instance $mem (instantiate $Mem))
@@ -61,6 +81,8 @@
   (core func $yields-sync (canon lower (func $callee "yields")))
   (core func $immediate-async (canon lower (func $callee "immediate") async (memory $memory)))
   (core func $five-async (canon lower (func $callee "five") async (memory $memory)))
+  (core func $close (canon lower (func $callee "close")))
+  (core func $open (canon lower (func $callee "open")))
   (core func $task.return (canon task.return (result u32)))
   (core func $waitable-set.new (canon waitable-set.new))
   (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
@@ -74,6 +96,8 @@
     (import "" "yields-sync" (func $yields-sync (param i32) (result i32)))
     (import "" "immediate-async" (func $immediate-async (param i32 i32) (result i32)))
     (import "" "five-async" (func $five-async (param i32 i32) (result i32)))
+    (import "" "close" (func $close))
+    (import "" "open" (func $open))
     (import "" "task.return" (func $task.return (param i32)))
     (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
     (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
@@ -86,8 +110,10 @@
     (func $index (param i32) (result i32) (i32.shr_u (local.get 0) (i32.const 4)))
 
     (func $started-then-returned (result i32) (local $st i32) (local $ws i32)
+      (call $close)
       (local.set $st (call $yields-async (i32.const 2) (i32.const 0x40)))
       (if (i32.ne (call $state (local.get $st)) (i32.const 1 (; STARTED ;))) (then (return (i32.const 1))))
+      (call $open)
       (local.set $ws (call $waitable-set.new))
       (call $waitable.join (call $index (local.get $st)) (local.get $ws))
       (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 1 (; SUBTASK ;)))
@@ -118,6 +144,7 @@
     (func $many (result i32) (local $ws i32) (local $st i32) (local $n i32) (local $mask i32)
       (local $a i32) (local $b i32) (local $c i32)
       (local.set $ws (call $waitable-set.new))
+      (call $close)
       (local.set $st (call $yields-async (i32.const 3) (i32.const 0x40)))
       (if (i32.ne (call $state (local.get $st)) (i32.const 1)) (then (return (i32.const 1))))
       (local.set $a (call $index (local.get $st)))
@@ -133,6 +160,7 @@
       (if (i32.or (i32.eq (local.get $a) (local.get $b))
             (i32.or (i32.eq (local.get $a) (local.get $c)) (i32.eq (local.get $b) (local.get $c))))
         (then (return (i32.const 4))))
+      (call $open)
       ;; one RETURNED event per subtask, whatever the order
       (loop $next
         (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 1))
@@ -160,8 +188,10 @@
       (i32.store (i32.const 0x88) (i32.const 3))
       (i32.store (i32.const 0x8c) (i32.const 4))
       (i32.store (i32.const 0x90) (i32.const 5))
+      (call $close)
       (local.set $st (call $five-async (i32.const 0x80) (i32.const 0x40)))
       (if (i32.ne (call $state (local.get $st)) (i32.const 1)) (then (return (i32.const 1))))
+      (call $open)
       (local.set $ws (call $waitable-set.new))
       (call $waitable.join (call $index (local.get $st)) (local.get $ws))
       (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 1))
@@ -172,10 +202,12 @@
       (i32.const 0))
     (func (export "spilled") (call $task.return (call $spilled)))
 
-    ;; this task may return while its subtask still runs
+    ;; this task may return while its subtask still runs (and then let it end)
     (func (export "leave-running") (local $st i32)
+      (call $close)
       (local.set $st (call $yields-async (i32.const 2) (i32.const 0x40)))
-      (call $task.return (call $state (local.get $st))))
+      (call $task.return (call $state (local.get $st)))
+      (call $open))
   )
   (core instance $c (instantiate $C (with "" (instance
     (export "mem" (memory $memory))
@@ -183,6 +215,8 @@
     (export "yields-sync" (func $yields-sync))
     (export "immediate-async" (func $immediate-async))
     (export "five-async" (func $five-async))
+    (export "close" (func $close))
+    (export "open" (func $open))
     (export "task.return" (func $task.return))
     (export "waitable-set.new" (func $waitable-set.new))
     (export "waitable-set.wait" (func $waitable-set.wait))
