@@ -3,8 +3,8 @@
 The parser (every command's options and help texts) is built here, so that
 ``stackswitch --help`` shows them all without importing the commands; what a
 command does lives in a module of its own (``demo``, ``run``, ``compare``,
-``wast``), imported only when that command runs. Failures are reported the
-same way for every command (:mod:`.failures`).
+``wast``, ``explore``), imported only when that command runs. Failures are
+reported the same way for every command (:mod:`.failures`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of i
                  "'callback' (no stack per task: callback-lifted exports run as records the "
                  "event loop calls back into; see docs/strategies.md)")
 POLICY_HELP = "scheduling policy: 'fifo' (default) or 'random:SEED'"
+POLICY_OR_REPLAY_HELP = ("scheduling policy: 'fifo' (default), 'random:SEED' (a seeded choice "
+                         "at every choice point) or 'replay:TOKEN' (see --replay)")
+REPLAY_HELP = ("rerun the schedule a token from `stackswitch explore` names, exactly (the same "
+               "as --policy replay:TOKEN; give one or the other). The token lists the options "
+               "taken at the scheduler's choice points, FIFO's beyond its end; '-' is the FIFO "
+               "schedule. Use the --strategy the token was found with")
 INVOKE_HELP = "the call to make, e.g. 'f(1, \"x\")' (default: the only export)"
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -39,6 +45,14 @@ def _version() -> str:
 def _paragraphs(*texts: str) -> str:
     """Help text kept as separate paragraphs (for RawDescriptionHelpFormatter), each wrapped."""
     return "\n\n".join(textwrap.fill(t, 79) for t in texts)
+
+
+def _add_documented(commands: _Commands, name: str, summary: str, paragraphs: tuple[str, ...],
+                   epilog: str) -> argparse.ArgumentParser:
+    """A command whose description is several paragraphs, and whose epilog shows examples."""
+    return commands.add_parser(name, help=summary, epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter,
+                               description=_paragraphs(*paragraphs))
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -76,9 +90,8 @@ def _add_wast(commands: _Commands) -> None:
         ),
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
-    wast.add_argument(
-        "--policy", default="fifo",
-        help="scheduling policy of each script's store: 'fifo' (default) or 'random:SEED'")
+    wast.add_argument("--policy", help=POLICY_OR_REPLAY_HELP + " (each script's store)")
+    wast.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
     wast.add_argument("--strategy", default="stackful", choices=strategies.names(),
                       help=STRATEGY_HELP)
 
@@ -101,7 +114,8 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--host", metavar="FILE.py",
                      help="a Python file whose functions satisfy the imports (by name; "
                           "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
-    run.add_argument("--policy", default="fifo", help=POLICY_HELP)
+    run.add_argument("--policy", help=POLICY_OR_REPLAY_HELP)
+    run.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
     run.add_argument("--strategy", default="stackful", choices=strategies.names(),
                      help=STRATEGY_HELP)
     run.add_argument("--fuel", type=int, metavar="N",
@@ -111,11 +125,10 @@ def _add_run(commands: _Commands) -> None:
 
 
 def _add_compare(commands: _Commands) -> None:
-    compare = commands.add_parser(
-        "compare",
-        help="run one guest under each strategy and print their costs side by side",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_paragraphs(
+    compare = _add_documented(
+        commands, "compare",
+        "run one guest under each strategy and print their costs side by side",
+        (
             "Run one guest under each strategy (stackful, callback), each in a child process "
             "of its own, and print a table: wall time, events delivered to the guest, "
             "greenlet switches, fiber suspensions, parked calls, asyncify unwinds and rewinds, "
@@ -130,7 +143,7 @@ def _add_compare(commands: _Commands) -> None:
             "('n/a' if no call suspended).",
             "Exit status: 0; 1 on a trap or if the strategies' results differ; 2 on bad input.",
         ),
-        epilog=(
+        (
             "examples:\n"
             "  stackswitch compare build/fanout_callback.component.wasm \\\n"
             "      --host examples/c/fanout_host.py --invoke 'run(10)' --repeat 100\n"
@@ -163,6 +176,79 @@ def _add_compare(commands: _Commands) -> None:
                               "pip install 'stackswitch[plot]')")
 
 
+_EXPLORE_COUNTS: tuple[tuple[str, int | None, str, str], ...] = (
+    ("--max-runs", 1000, "N", "stop the systematic search after N runs (default 1000)"),
+    ("--max-depth", None, "D", "vary only the first D decisions of a run; later ones take "
+                               "FIFO's option (default: no bound)"),
+    ("--max-preemptions", None, "K", "at most K deviations from FIFO per schedule (default: "
+                                     "no bound; schedules with fewer deviations run first "
+                                     "anyway)"),
+    ("--random", None, "N", "sample N random schedules (after the FIFO one) instead of "
+                            "searching systematically"),
+    ("--seed", 0, "S", "the seed of --random (default 0; same seed, same schedules)"),
+    ("--deviations", 2, "K", "each --random schedule deviates from FIFO at 1 to K decisions "
+                             "chosen at random (default 2)"),
+    ("--shrink", 100, "N", "runs spent shrinking each outcome's token (default 100; 0: keep "
+                           "the first schedule found)"),
+)
+"""The counts ``stackswitch explore`` takes: flag, default, metavar, help."""
+
+
+def _add_explore(commands: _Commands) -> None:
+    explore = _add_documented(
+        commands, "explore",
+        "run a .wast script or a call under many schedules; report each distinct outcome",
+        (
+            "Run a program under many schedules and report every distinct outcome. The spec "
+            "leaves choices open (which ready thread runs next, whether a satisfied wait "
+            "blocks anyway, which pending event a waitable set delivers, ...); a schedule is "
+            "the list of options taken at those choice points, option 0 being FIFO's. The "
+            "program is a .wast script (outcome: its failure lines; none means every command "
+            "passed) or COMPONENT --invoke 'f(...)' with --host FILE.py as for `stackswitch "
+            "run` (outcome: the results in WAVE, a trap's message, or deadlock). Each run "
+            "starts afresh; a script is converted once.",
+            "By default the search is systematic: the FIFO schedule, then every schedule with "
+            "one deviation from FIFO, then two, ... (each found by replaying a prefix and "
+            "recording the decisions that follow), within --max-runs, --max-depth and "
+            "--max-preemptions. With --random N it samples N schedules instead, each with a "
+            "few deviations at random decisions (seeded by --seed).",
+            "For each outcome it prints how many schedules led there and a replay token for "
+            "one of them, shrunk to as few deviations as it keeps (--shrink runs per "
+            "outcome), with the command that replays it (`stackswitch run/wast --replay "
+            "TOKEN`). Progress goes to stderr about once a second (--quiet: none).",
+            "Exit status: 0 if every schedule run gave the same outcome (even a failing one; "
+            "so always with --replay), 1 if they gave several, 2 on bad input.",
+        ),
+        (
+            "examples:\n"
+            "  stackswitch explore tests/wast/subtasks.wast\n"
+            "  stackswitch explore tests/wast/callback.wast --strategy callback --random 200\n"
+            "  stackswitch explore examples/greet.wat --host examples/greet_host.py \\\n"
+            "      --invoke 'greet(\"you\")' --json\n"
+            "  stackswitch explore tests/explore/race.wast --replay 0.1 --verbose\n"
+            "see docs/schedules.md for the search, the token format and the limits."
+        ),
+    )
+    explore.add_argument("target", metavar="FILE.wast|COMPONENT",
+                         help="a .wast script, or a .wasm or .wat component (with --invoke)")
+    explore.add_argument("--invoke", metavar="CALL", help=INVOKE_HELP)
+    explore.add_argument("--host", metavar="FILE.py",
+                         help="a Python file whose functions satisfy the imports (as for run); "
+                              "it is run afresh for every schedule")
+    explore.add_argument("--strategy", default="stackful", choices=strategies.names(),
+                         help=STRATEGY_HELP)
+    for flag, default, metavar, text in _EXPLORE_COUNTS:
+        explore.add_argument(flag, type=int, default=default, metavar=metavar, help=text)
+    explore.add_argument("--replay", metavar="TOKEN",
+                         help="run only the schedule TOKEN names and print its outcome "
+                              "(--verbose: and every decision taken)")
+    explore.add_argument("--json", action="store_true",
+                         help="print the report as JSON (outcomes, counts, tokens, bounds)")
+    explore.add_argument("--verbose", action="store_true",
+                         help="also print the decisions of each outcome's schedule")
+    explore.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The whole command line, and each command's own parser by name."""
     parser = argparse.ArgumentParser(
@@ -175,7 +261,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     parser.add_argument("--version", action="version", version=f"stackswitch {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_wast, _add_run, _add_compare):
+    for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
     return parser, dict(commands.choices)
 
@@ -187,6 +273,19 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
     return command
 
 
+def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``--replay TOKEN`` is ``--policy replay:TOKEN``: one policy for the command to read,
+    and a usage error if both are given."""
+    if not hasattr(args, "policy") or not hasattr(args, "replay"):
+        return
+    if args.replay is not None:
+        if args.policy is not None:
+            parser.error("give --policy or --replay, not both")
+        args.policy = f"replay:{args.replay}"
+    elif args.policy is None:
+        args.policy = "fifo"
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
     parser, commands = _parser()
@@ -194,4 +293,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _scheduling(args, commands[args.command])
     return run_command(_command(args.command), args, commands[args.command])

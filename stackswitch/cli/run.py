@@ -26,6 +26,7 @@ from ..canon.types import FutureType, ListType, StreamType
 from ..component.func import Func
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component
+from ..scheduler import Policy
 from ..text import wave
 from .failures import InputError
 
@@ -46,30 +47,41 @@ def host_imports(path: str) -> dict[str, Any]:
     return imports
 
 
-def load(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
-         fuel: int | None = None, interruptible: bool = False,
+def load(component: str, invoke: str | None, *, host: str | None = None,
+         policy: str | Policy = "fifo", fuel: int | None = None, interruptible: bool = False,
          strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
     """Link ``component`` (with ``host``'s imports) and parse the call: the linker, the
     export to call and its arguments (canon values). ``stackswitch compare`` shares this."""
-    linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
-                    interruptible=interruptible)
-    if host is not None:
-        for name, item in host_imports(host).items():
-            linker.define(name, item)
+    imports = host_imports(host) if host is not None else {}
     if not Path(component).exists():
         raise InputError(f"{component}: no such file")
-    instance = linker.instantiate(load_component(Path(component)), Path(component).stem)
-    name, texts = _choose_call(invoke, instance.exports)
-    func = instance.func(name)
+    return prepare(load_component(Path(component)), Path(component).stem, invoke, imports,
+                   policy=policy, fuel=fuel, interruptible=interruptible, strategy=strategy)
+
+
+def prepare(binary: bytes, name: str, invoke: str | None, imports: dict[str, Any], *,
+            policy: str | Policy = "fifo", fuel: int | None = None,
+            interruptible: bool = False,
+            strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
+    """:func:`load` from a component binary already read (named ``name``) and the
+    imports of a host file already run: ``stackswitch explore`` reads them once and
+    links afresh for every run."""
+    linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
+                    interruptible=interruptible)
+    for import_name, item in imports.items():
+        linker.define(import_name, item)
+    instance = linker.instantiate(binary, name)
+    export, texts = _choose_call(invoke, instance.exports)
+    func = instance.func(export)
     params = func.ft.param_types()
     if len(texts) != len(params):
-        raise InputError(f"{name} takes {len(params)} argument(s), {len(texts)} given")
+        raise InputError(f"{export} takes {len(params)} argument(s), {len(texts)} given")
     args = []
     for i, (text, t) in enumerate(zip(texts, params, strict=True)):
         try:
             args.append(wave.parse_value(text, t))
         except wave.WaveError as e:
-            raise InputError(f"argument {i + 1} of {name} ({t}): {e}") from None
+            raise InputError(f"argument {i + 1} of {export} ({t}): {e}") from None
     return linker, func, args
 
 
@@ -80,7 +92,8 @@ def show_results(store: Store, func: Func, results: list[Any] | None) -> Iterato
         yield _show_result(store, value, t)
 
 
-def run(component: str, invoke: str | None, *, host: str | None = None, policy: str = "fifo",
+def run(component: str, invoke: str | None, *, host: str | None = None,
+        policy: str | Policy = "fifo",
         fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
         out: TextIO | None = None) -> int:
     """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""

@@ -30,7 +30,8 @@ import json
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,13 @@ from ..component.instance import Instance
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
-from ..scheduler import Deadlock, Scheduler
+from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
-__all__ = ["WastResult", "command", "run_wast", "run_wast_file"]
+__all__ = ["ConvertedScript", "WastResult", "command", "converted", "run_converted", "run_wast",
+           "run_wast_file"]
 
 
 @dataclass
@@ -99,8 +101,9 @@ def _describe(e: BaseException) -> str:
 class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
-    def __init__(self, directory: Path, policy: str, strategy: str) -> None:
-        self.dir = directory
+    def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str) -> None:
+        self.dir = converted.directory
+        self.converted = converted
         self.linker = Linker(Store(policy, strategies.named(strategy)))
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
@@ -111,14 +114,10 @@ class _Script:
 
     def binary(self, cmd: dict[str, Any]) -> bytes:
         """The component binary of a command (parsing a text module if need be)."""
-        name = cmd.get("binary_filename") or cmd["filename"]
-        data = (self.dir / name).read_bytes()
-        if name.endswith(".wat"):
-            return load_component(data)
-        return data
+        return self.converted.binary(cmd.get("binary_filename") or cmd["filename"])
 
     def instantiate(self, data: bytes, name: str | None, what: str) -> Instance:
-        error = validate(data)
+        error = self.converted.validate(data)
         if error is not None:
             raise _Failure(f"{what} to be valid", f"invalid: {_clip(_validation_message(error))}")
         try:
@@ -146,7 +145,7 @@ class _Script:
     def cmd_module_definition(self, cmd: dict[str, Any]) -> None:
         keys = {"", cmd.get("name") or ""}
         data = self.binary(cmd)
-        error = validate(data)
+        error = self.converted.validate(data)
         for key in keys:
             self.definitions[key] = data if error is None else None
         if error is not None:
@@ -216,7 +215,7 @@ class _Script:
             data = self.binary(cmd)
         except LinkError:  # text that does not even parse is not a valid component either
             return
-        error = validate(data)
+        error = self.converted.validate(data)
         if error is not None:
             if cmd["text"] in error:
                 return
@@ -242,7 +241,7 @@ class _Script:
             decode_component(data)
         except DecodeError:
             return
-        if validate(data) is not None:
+        if self.converted.validate(data) is not None:
             return
         raise _Failure(expected, "a well-formed component")
 
@@ -365,11 +364,54 @@ def _conversion_error(message: str) -> str:
     return _clip(first.removeprefix("error: "))
 
 
-def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
-                  policy: str = "fifo", strategy: str = "stackful") -> WastResult:
-    """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
-    path = Path(path)
+@dataclass
+class ConvertedScript:
+    """A script as json-from-wast converts it: its commands and the directory of its binaries.
+
+    Converting is the slow part of a short script, so a script run many times
+    (``stackswitch explore``) is converted once; it also keeps each binary it
+    reads and each validation it asks for, which depend on the bytes only.
+    ``commands`` is None if the script could not be converted (``error`` says why).
+    """
+
+    path: Path
+    directory: Path
+    commands: list[dict[str, Any]] | None
+    error: str = ""
+    _binaries: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _validations: dict[bytes, str | None] = field(default_factory=dict, repr=False)
+
+    def binary(self, name: str) -> bytes:
+        """The component binary json-from-wast wrote as ``name`` (text parsed once)."""
+        data = self._binaries.get(name)
+        if data is None:
+            data = (self.directory / name).read_bytes()
+            if name.endswith(".wat"):
+                data = load_component(data)
+            self._binaries[name] = data
+        return data
+
+    def validate(self, data: bytes) -> str | None:
+        """wasm-tools' verdict on ``data``: None if valid, else its message."""
+        if data not in self._validations:
+            self._validations[data] = validate(data)
+        return self._validations[data]
+
+
+@contextmanager
+def converted(path: str | Path) -> Iterator[ConvertedScript]:
+    """Convert the script at ``path``; its binaries last as long as the ``with`` block."""
+    with tempfile.TemporaryDirectory(prefix="stackswitch-wast-") as tmp:
+        commands, message = _convert(Path(path), Path(tmp))
+        yield ConvertedScript(Path(path), Path(tmp), commands, message)
+
+
+def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
+                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+    """Run a converted script on a fresh linker and store, calling ``out`` with each
+    failure line as it happens (no summary). Runs of one script are independent."""
     result = WastResult()
+    path = script.path
 
     def fail(line: int, label: str, message: str) -> None:
         text = f"{path}:{line}: {label}: {message}"
@@ -377,32 +419,37 @@ def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
         result.failures.append(text)
         out(text)
 
-    with tempfile.TemporaryDirectory(prefix="stackswitch-wast-") as tmp:
-        commands, message = _convert(path, Path(tmp))
-        if commands is None:
-            fail(_conversion_line(message), "json-from-wast",
-                 f"expected the script to convert, got {_conversion_error(message)}")
-            return result
-        script = _Script(Path(tmp), policy, strategy)
-        for cmd in commands:
-            try:
-                script.run(cmd)
-            except _Failure as e:
-                fail(cmd.get("line", 0), _command_label(cmd), str(e))
-            except Exception as e:  # a runner or runtime bug: report it, carry on
-                fail(cmd.get("line", 0), _command_label(cmd),
-                     f"expected the command to run, got internal error {_describe(e)}")
-            else:
-                result.passed += 1
+    if script.commands is None:
+        fail(_conversion_line(script.error), "json-from-wast",
+             f"expected the script to convert, got {_conversion_error(script.error)}")
+        return result
+    state = _Script(script, policy, strategy)
+    for cmd in script.commands:
+        try:
+            state.run(cmd)
+        except _Failure as e:
+            fail(cmd.get("line", 0), _command_label(cmd), str(e))
+        except Exception as e:  # a runner or runtime bug: report it, carry on
+            fail(cmd.get("line", 0), _command_label(cmd),
+                 f"expected the command to run, got internal error {_describe(e)}")
+        else:
+            result.passed += 1
     return result
 
 
+def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
+                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+    """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
+    with converted(path) as script:
+        return run_converted(script, out=out, policy=policy, strategy=strategy)
+
+
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
-             policy: str = "fifo", strategy: str = "stackful") -> WastResult:
+             policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
     """Run one ``.wast`` script; ``out`` gets each failure line, then ``N passed, M failed``.
 
-    ``policy`` is the scheduling policy of the script's store: ``fifo`` or
-    ``random:SEED``.
+    ``policy`` is the scheduling policy of the script's store: ``fifo``,
+    ``random:SEED`` or ``replay:TOKEN``.
     """
     result = run_wast_file(path, out=out, policy=policy, strategy=strategy)
     out(result.summary)

@@ -1,0 +1,58 @@
+;; Two pending events in one waitable set (stackswitch explore's tests).
+;;
+;; `run` writes two unit futures and reads them back itself: each read
+;; completes at once and leaves a FUTURE_WRITE event pending on its writable
+;; end. It joins both writable ends to one set and waits once: it returns 1
+;; if the first future's event came first (FIFO: join order), else 2.
+(component
+  (type $F (future))
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (alias core export $mem "mem" (core memory $memory))
+  (core func $task.return (canon task.return (result u32)))
+  (core func $future.new (canon future.new $F))
+  (core func $future.read (canon future.read $F async))
+  (core func $future.write (canon future.write $F async))
+  (core func $waitable-set.new (canon waitable-set.new))
+  (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
+  (core func $waitable.join (canon waitable.join))
+  (core module $E
+    (import "" "mem" (memory 1))
+    (import "" "task.return" (func $task.return (param i32)))
+    (import "" "future.new" (func $future.new (result i64)))
+    (import "" "future.read" (func $future.read (param i32 i32) (result i32)))
+    (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
+    (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
+    (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
+    (import "" "waitable.join" (func $waitable.join (param i32 i32)))
+    ;; a future written, then read: its writable end, with an event pending
+    (func $written (result i32) (local $ends i64) (local $w i32)
+      (local.set $ends (call $future.new))
+      (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $ends) (i64.const 32))))
+      (if (i32.ne (call $future.write (local.get $w) (i32.const 0)) (i32.const -1 (; BLOCKED ;)))
+        (then unreachable))
+      (if (i32.ne (call $future.read (i32.wrap_i64 (local.get $ends)) (i32.const 0))
+                  (i32.const 0 (; COMPLETED ;)))
+        (then unreachable))
+      (local.get $w))
+    (func $run (result i32) (local $first i32) (local $ws i32)
+      (local.set $first (call $written))
+      (local.set $ws (call $waitable-set.new))
+      (call $waitable.join (local.get $first) (local.get $ws))
+      (call $waitable.join (call $written) (local.get $ws))
+      (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 5 (; FUTURE_WRITE ;)))
+        (then unreachable))
+      (if (result i32) (i32.eq (i32.load (i32.const 0)) (local.get $first))
+        (then (i32.const 1)) (else (i32.const 2))))
+    (func (export "run") (call $task.return (call $run))))
+  (core instance $e (instantiate $E (with "" (instance
+    (export "mem" (memory $memory))
+    (export "task.return" (func $task.return))
+    (export "future.new" (func $future.new))
+    (export "future.read" (func $future.read))
+    (export "future.write" (func $future.write))
+    (export "waitable-set.new" (func $waitable-set.new))
+    (export "waitable-set.wait" (func $waitable-set.wait))
+    (export "waitable.join" (func $waitable.join))))))
+  (func (export "run") async (result u32) (canon lift (core func $e "run") async))
+)
