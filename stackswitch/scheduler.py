@@ -16,6 +16,9 @@ method, :meth:`Scheduler.decide`, named by a :class:`ChoicePoint`; a
   :func:`encode_choices`), FIFO's beyond its end. ``stackswitch explore``
   prints such tokens; ``--replay TOKEN`` reruns that schedule exactly.
 
+:class:`Recorder` wraps any policy and keeps every decision it made (the
+explorer reads them); a policy object may serve several stores in turn.
+
 Options are numbered so that 0 is always FIFO's choice: a token of zeros
 is the FIFO run, and a short token means a schedule close to FIFO. A choice
 point with a single option is no choice and costs nothing: the policy is
@@ -122,6 +125,20 @@ class Seeded(Policy):
         return self.rng.randrange(n)
 
 
+class Recorder(Policy):
+    """``policy``'s decisions, each recorded in :attr:`decisions`, in order."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.spec = policy.spec
+        self.decisions: list[Decision] = []
+
+    def pick(self, point: ChoicePoint, n: int) -> int:
+        chosen = self.policy.pick(point, n)
+        self.decisions.append(Decision(point, n, chosen))
+        return chosen
+
+
 class Replay(Policy):
     """The listed decisions, in order, then option 0; an option out of range is 0 too.
 
@@ -142,15 +159,20 @@ class Replay(Policy):
         return 0
 
 
+def trimmed(choices: Sequence[int]) -> tuple[int, ...]:
+    """``choices`` without its trailing zeros (which FIFO would choose anyway)."""
+    end = len(choices)
+    while end and choices[end - 1] == 0:
+        end -= 1
+    return tuple(choices[:end])
+
+
 def encode_choices(choices: Sequence[int]) -> str:
     """A replay token: the decisions in base 36, ``.``-separated, trailing zeros dropped,
     and a run of k zeros written ``_k``. The empty token is the FIFO run."""
-    trimmed = list(choices)
-    while trimmed and trimmed[-1] == 0:
-        trimmed.pop()
     parts: list[str] = []
     zeros = 0
-    for c in trimmed:
+    for c in trimmed(choices):
         if c == 0:
             zeros += 1
             continue
@@ -281,11 +303,9 @@ class Scheduler:
       ``_polled``); ``_rekey`` holds the key functions of the waits that gave one.
     """
 
-    def __init__(self, policy: str | Policy = "fifo", *, record: bool = False) -> None:
-        """``record`` keeps every decision in :attr:`decisions` (the explorer reads them)."""
+    def __init__(self, policy: str | Policy = "fifo") -> None:
         self.policy = policy_named(policy)
         self.fifo = isinstance(self.policy, Fifo)
-        self.decisions: list[Decision] | None = [] if record else None
         # A dict is an insertion-ordered set with O(1) removal.
         self._waiting: dict[Schedulable, tuple[int, WaitKeys | None]] = {}
         self._removed = 0
@@ -415,10 +435,7 @@ class Scheduler:
         where the runtime makes a choice the spec leaves open."""
         if n <= 1:
             return 0
-        chosen = 0 if self.fifo else self.policy.pick(point, n)
-        if self.decisions is not None:
-            self.decisions.append(Decision(point, n, chosen))
-        return chosen
+        return 0 if self.fifo else self.policy.pick(point, n)
 
     def choose(self, candidates: Sequence[T], point: ChoicePoint = ChoicePoint.NEXT_THREAD) -> T:
         """One of ``candidates``, listed in FIFO's order of preference."""
@@ -442,7 +459,7 @@ class Scheduler:
         lowest wait number whose ``ready()`` holds, found without listing
         the others.
         """
-        if self.fifo and self.decisions is None:
+        if self.fifo:
             if self._polled:
                 self._poll()
             heap, candidates = self._heap, self._candidates

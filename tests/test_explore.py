@@ -16,8 +16,8 @@ import pytest
 
 from stackswitch.cli import explore as explore_command
 from stackswitch.cli import main
-from stackswitch.cli.exploring import Bounds, Explorer, Outcome, Prefix, deviations, trimmed
-from stackswitch.scheduler import ChoicePoint, decode_choices, encode_choices
+from stackswitch.cli.exploring import Bounds, Explorer, Outcome, Prefix, deviations
+from stackswitch.scheduler import ChoicePoint, decode_choices, encode_choices, trimmed
 
 HERE = Path(__file__).parent / "explore"
 RACE = str(HERE / "race.wast")

@@ -10,7 +10,14 @@ from stackswitch.canon.store import Store
 from stackswitch.canon.types import FuncType
 from stackswitch.embed.guest import PyComponent
 from stackswitch.embed.host import wait_until, yield_
-from stackswitch.scheduler import ChoicePoint, Deadlock, Scheduler, WaitKey
+from stackswitch.scheduler import (
+    ChoicePoint,
+    Deadlock,
+    Recorder,
+    Scheduler,
+    WaitKey,
+    policy_named,
+)
 
 ONE_U32 = FuncType([("i", U32)], [], async_=True)
 
@@ -301,7 +308,8 @@ def test_fifo_among_candidates_follows_the_order_threads_started_waiting():
 
 
 def test_random_choices_are_offered_exactly_the_ready_threads():
-    s, log = Scheduler("random:1", record=True), []
+    policy = Recorder(policy_named("random:1"))
+    s, log = Scheduler(policy), []
     threads = [FakeThread(str(i), s, log) for i in range(5)]
     key = WaitKey()
     for t in threads:
@@ -312,7 +320,8 @@ def test_random_choices_are_offered_exactly_the_ready_threads():
     key.touch()
     assert s.ready_threads() == [threads[0], threads[2], threads[4]]
     s.tick()
-    assert s.decisions[-1].point == ChoicePoint.NEXT_THREAD and s.decisions[-1].options == 3
+    assert policy.decisions[-1].point == ChoicePoint.NEXT_THREAD
+    assert policy.decisions[-1].options == 3
 
 
 def test_deadlock_lists_waiters_that_are_not_candidates():

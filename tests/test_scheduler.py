@@ -7,6 +7,7 @@ from stackswitch.scheduler import (
     DEADLOCK_MESSAGE,
     ChoicePoint,
     Deadlock,
+    Recorder,
     Replay,
     Scheduler,
     decode_choices,
@@ -75,13 +76,14 @@ def test_a_token_lists_the_decisions_up_to_the_last_one_that_is_not_fifos(choice
 
 
 def test_replay_makes_the_listed_decisions_then_fifos_and_records_them():
-    s = Scheduler(Replay([2, 0, 1]), record=True)
+    policy = Recorder(Replay([2, 0, 1]))
+    s = Scheduler(policy)
     assert s.choose("abc") == "c"
     assert s.choose("ab") == "a"
     assert not s.keep_running()  # option 1 at a satisfied wait: block anyway
     assert s.choose("abcd") == "a"  # past the token: FIFO's choice
     assert s.choose("x") == "x"  # one option is no choice: not recorded
-    assert [(d.point, d.options, d.chosen) for d in s.decisions] == [
+    assert [(d.point, d.options, d.chosen) for d in policy.decisions] == [
         (ChoicePoint.NEXT_THREAD, 3, 2), (ChoicePoint.NEXT_THREAD, 2, 0),
         (ChoicePoint.KEEP_RUNNING, 2, 1), (ChoicePoint.NEXT_THREAD, 4, 0)]
 

@@ -55,6 +55,15 @@ def _add_documented(commands: _Commands, name: str, summary: str, paragraphs: tu
                                description=_paragraphs(*paragraphs))
 
 
+def _add_scheduling(parser: argparse.ArgumentParser, policy_help: str) -> None:
+    """The options that say how tasks run and in which order: ``--policy``, ``--replay``
+    (one or the other, see :func:`_scheduling`) and ``--strategy``."""
+    parser.add_argument("--policy", help=policy_help)
+    parser.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
+    parser.add_argument("--strategy", default="stackful", choices=strategies.names(),
+                        help=STRATEGY_HELP)
+
+
 def _add_demo(commands: _Commands) -> None:
     demo = commands.add_parser(
         "demo",
@@ -90,10 +99,7 @@ def _add_wast(commands: _Commands) -> None:
         ),
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
-    wast.add_argument("--policy", help=POLICY_OR_REPLAY_HELP + " (each script's store)")
-    wast.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
-    wast.add_argument("--strategy", default="stackful", choices=strategies.names(),
-                      help=STRATEGY_HELP)
+    _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
 
 
 def _add_run(commands: _Commands) -> None:
@@ -114,10 +120,7 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--host", metavar="FILE.py",
                      help="a Python file whose functions satisfy the imports (by name; "
                           "a dict IMPORTS maps other names, e.g. 'ns:pkg/iface')")
-    run.add_argument("--policy", help=POLICY_OR_REPLAY_HELP)
-    run.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
-    run.add_argument("--strategy", default="stackful", choices=strategies.names(),
-                     help=STRATEGY_HELP)
+    _add_scheduling(run, POLICY_OR_REPLAY_HELP)
     run.add_argument("--fuel", type=int, metavar="N",
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",

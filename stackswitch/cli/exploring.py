@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..scheduler import ChoicePoint, Decision, Policy, encode_choices
+from ..scheduler import ChoicePoint, Decision, Policy, Recorder, Replay, encode_choices, trimmed
 
 Choices = tuple[int, ...]
 
@@ -69,35 +69,12 @@ class Program(Protocol):
 # -- policies that record ------------------------------------------------------------------
 
 
-class Recording(Policy):
-    """A policy that records each decision it makes (the runtime asks a policy only
-    where there are two options or more)."""
-
-    def __init__(self) -> None:
-        self.decisions: list[Decision] = []
-
-    def option(self, index: int, point: ChoicePoint, n: int) -> int:
-        """The option for decision number ``index``."""
-        return 0
-
-    def pick(self, point: ChoicePoint, n: int) -> int:
-        chosen = self.option(len(self.decisions), point, n)
-        chosen = chosen if 0 <= chosen < n else 0
-        self.decisions.append(Decision(point, n, chosen))
-        return chosen
-
-
-class Prefix(Recording):
-    """The given options in order, then option 0 (like ``replay:TOKEN``); an option out of
-    range is taken as 0."""
+class Prefix(Recorder):
+    """The given options in order, then option 0 (``replay:TOKEN``), recorded."""
 
     def __init__(self, choices: Sequence[int]) -> None:
-        super().__init__()
+        super().__init__(Replay(choices))
         self.choices = tuple(choices)
-        self.spec = f"replay:{encode_choices(self.choices)}"
-
-    def option(self, index: int, point: ChoicePoint, n: int) -> int:
-        return self.choices[index] if index < len(self.choices) else 0
 
     def fits(self) -> bool:
         """Did the run take every listed option (none out of range, none left over)?"""
@@ -107,25 +84,24 @@ class Prefix(Recording):
         return list(self.choices) == taken[:len(self.choices)]
 
 
-class Deviations(Recording):
+class _Deviate(Policy):
     """Option 0 except at the given decision numbers, where a random other option."""
 
     def __init__(self, at: set[int], rng: random.Random) -> None:
-        super().__init__()
         self.at = at
         self.rng = rng
         self.spec = "explore:random"
+        self._next = 0
 
-    def option(self, index: int, point: ChoicePoint, n: int) -> int:
+    def pick(self, point: ChoicePoint, n: int) -> int:
+        index = self._next
+        self._next += 1
         return self.rng.randrange(1, n) if index in self.at else 0
 
 
-def trimmed(choices: Sequence[int]) -> Choices:
-    """``choices`` without its trailing zeros (which FIFO would choose anyway)."""
-    end = len(choices)
-    while end and choices[end - 1] == 0:
-        end -= 1
-    return tuple(choices[:end])
+def deviating(at: set[int], rng: random.Random) -> Recorder:
+    """A recorded schedule that deviates from FIFO at the decision numbers ``at``."""
+    return Recorder(_Deviate(at, rng))
 
 
 def deviations(choices: Sequence[int]) -> int:
@@ -226,7 +202,7 @@ class Explorer:
 
     # -- running --------------------------------------------------------------------
 
-    def run(self, policy: Recording) -> Run:
+    def run(self, policy: Recorder) -> Run:
         """Run the program once under ``policy`` and count the run under its outcome."""
         first = self.report.runs == 0
         try:
@@ -350,7 +326,7 @@ class Explorer:
                 if longest == 0:  # no choice at all: every schedule is the FIFO one
                     return
                 count = min(rng.randint(1, most_deviations), longest)
-                run = self.run(Deviations(set(rng.sample(range(longest), count)), rng))
+                run = self.run(deviating(set(rng.sample(range(longest), count)), rng))
                 longest = max(longest, self._depth(run))
 
         return self._interruptible(search)
