@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import trace
+from ..limits import DEFAULT, Limits
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .component_instance import ComponentInstance
@@ -72,16 +73,22 @@ def all_resolved(calls: list[CallResult]) -> Callable[[], bool]:
 class Store:
     """All component instances that can call each other, plus their scheduler."""
 
-    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL) -> None:
+    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL,
+                 limits: Limits | None = None) -> None:
         """``policy`` picks the next ready thread (see :mod:`stackswitch.scheduler`);
-        ``strategy`` says how tasks run their code (see :mod:`.strategy`)."""
+        ``strategy`` says how tasks run their code (see :mod:`.strategy`);
+        ``limits`` bounds what guests may take (:mod:`stackswitch.limits`)."""
         self.scheduler = Scheduler(policy)
         self.strategy = strategy
+        self.limits = DEFAULT if limits is None else limits
+        self.live_threads = 0
+        """Threads registered with a task and not yet ended (``Limits.threads`` bounds it)."""
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 
     def new_instance(self, name: str = "", parent: ComponentInstance | None = None) -> ComponentInstance:
         inst = ComponentInstance(self, name or f"instance{len(self.instances) + 1}", parent)
+        inst.handles.limit = self.limits.handles
         self.instances.append(inst)
         return inst
 

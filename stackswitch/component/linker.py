@@ -19,6 +19,7 @@ from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
+from ..limits import Limits
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast
@@ -36,16 +37,23 @@ class Linker:
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
-                 strategy: str | Strategy | None = None) -> None:
+                 strategy: str | Strategy | None = None, limits: Limits | None = None) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
-        tasks run (``docs/strategies.md``); a given ``store`` brings its own."""
+        tasks run (``docs/strategies.md``); ``limits`` bounds what guests may
+        take (``docs/limits.md``; its ``fiber_stacks`` is process-wide and is
+        set for the whole process); a given ``store`` brings its own strategy
+        and limits."""
         if store is None:
-            store = Store(strategy=strategies.named(strategy or "stackful"))
+            store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits)
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
             raise ValueError(f"strategy {strategy!r} differs from the store's "
                              f"({store.strategy.name}): give one or the other")
+        elif limits is not None and limits != store.limits:
+            raise ValueError("limits differ from the store's: give one or the other")
+        if limits is not None:
+            fibers.set_max_fiber_stacks(limits.fiber_stacks)
         self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
@@ -97,6 +105,7 @@ class Linker:
         elif not isinstance(component, ast.Component):
             component = decode_component(bytes(component))
         wasm_store = wasmtime.Store(self.engine)
+        wasm_store.set_limits(memory_size=self.store.limits.memory_bytes)
         if self.fuel is not None:
             wasm_store.set_fuel(self.fuel)
         if self.interruptible:
