@@ -89,6 +89,21 @@ def hostcall_fuel_exhausted(limit: int) -> str:
            f"{how_to_raise('hostcall_fuel')})"
 
 
+def exhausted(error: MemoryError | RecursionError) -> str:
+    """The trap message for the host running out of memory or stack during a guest call."""
+    what = ("the host ran out of memory" if isinstance(error, MemoryError)
+            else "the host ran out of stack (Python's recursion limit)")
+    detail = f": {error}" if str(error) else ""
+    return f"wasm trap: {what} while running the guest ({type(error).__name__}{detail})"
+
+
+def memory_hint(message: str, limits: Limits) -> str:
+    """What to add to wasmtime's error when a memory's minimum exceeds ``memory_bytes``."""
+    if "exceeds memory limits" not in message:
+        return ""
+    return f" (the limit is {limits.memory_bytes} bytes per memory; {how_to_raise('memory_bytes')})"
+
+
 def too_many_fiber_stacks(limit: int) -> str:
     return (f"too many wasm calls suspended at once: out of fiber stacks (the limit is "
             f"{limit}; {how_to_raise('fiber_stacks')})")

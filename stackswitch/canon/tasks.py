@@ -147,6 +147,14 @@ class Task:
             trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
 
+    def forget_thread(self, thread: Thread) -> None:
+        """``thread`` ended by an exception or was abandoned: it leaves its task and table
+        (if it had joined them) without the checks of a normal exit."""
+        if thread in self.threads:
+            self.threads.remove(thread)
+            self.inst.threads.remove(thread.index)
+            self.store.live_threads -= 1
+
     def check_may_block(self, thread: Thread) -> None:
         """Trap now if ``thread`` is about to block a sync task that has not returned.
 

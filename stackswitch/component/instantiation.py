@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
+from .. import limits
 from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
 from ..canon.component_instance import ComponentInstance
@@ -232,7 +233,8 @@ class Instantiation:
             canon_lift(start, _START_TYPE, _SYNC, self.canon, list, lambda _: None,
                        name=f"{self.name}.start")
         except wasmtime.WasmtimeError as e:
-            raise LinkError(f"{self.name}: {e}") from None
+            raise LinkError(f"{self.name}: {e}{limits.memory_hint(str(e), self.store.limits)}") \
+                from None
         exports = made[0].exports(self.wasm_store)
         bag = {name: exports[name] for name in exports}
         self.linking.instantiated(module, self.wasm_store, made[0], bag, memories)

@@ -20,7 +20,7 @@ from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
 from ..limits import Limits
-from ..wasm import fibers
+from ..wasm import fibers, interrupts
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast
 from .component import Component
@@ -63,6 +63,8 @@ class Linker:
             config.epoch_interruption = interruptible
             engine = fibers.make_engine(config=config)
         self.engine = engine
+        if interruptible:
+            interrupts.watch(engine)
         self.definitions: dict[str, Any] = {}
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
@@ -124,6 +126,22 @@ class Linker:
         if memory is None:
             memory = self._memories[key] = WasmMemory(wasm_store, extern)
         return memory
+
+    def close(self) -> None:
+        """The host is done with everything this linker made: every task that has not
+        finished is abandoned (its stack unwound, the wasm call it was suspended in
+        ended, its fiber stack given back) and every instance poisoned. Dropping the
+        linker and the instances afterwards frees their stores and linear memories.
+        Call it from the host's stack, not from a task; ``with Linker() as linker:``
+        calls it on leaving."""
+        self.store.close()
+        self._memories.clear()
+
+    def __enter__(self) -> Linker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def interrupt(self) -> None:
         """Make running wasm trap (``interrupt``): any thread may call this, e.g. a timer."""

@@ -203,6 +203,9 @@ _polling: _InFlight | None = None
 _fiber_depth = 0
 """How many may_block=False handlers are running (on fibers) right now."""
 
+_pending: BaseException | None = None
+"""An exception to raise once the outermost poll ends (see :func:`set_pending`)."""
+
 _live = 0
 """Futures created and not yet deleted: calls in flight (suspended ones included)."""
 
@@ -240,6 +243,31 @@ def _check_fiber_available() -> None:
 
 
 # -- the guard against switching on a fiber --------------------------------------
+
+
+def polling() -> bool:
+    """True while wasm runs (inside a poll), where Python must not raise out of a callback."""
+    return _polling is not None or _fiber_depth > 0
+
+
+def set_pending(error: BaseException | None) -> None:
+    """Raise ``error`` from the current call as soon as its outermost poll returns.
+
+    For a signal that arrives while wasm runs (:mod:`.interrupts`): the
+    handler cannot raise there, so it leaves the exception here, and the
+    call (whatever the wasm did meanwhile: trapped on the epoch, returned,
+    or called a blocking import) raises it instead of going on. A still
+    suspended call is then deleted, which unwinds its fiber.
+    """
+    global _pending
+    _pending = error
+
+
+def _raise_pending() -> None:
+    global _pending
+    error, _pending = _pending, None
+    if error is not None:
+        raise error
 
 
 def in_fiber_callback() -> bool:
@@ -457,6 +485,8 @@ def _drive(future: int, inflight: _InFlight) -> bool:
             _polling = inflight
             done = _poll(future)  # cannot raise: the callbacks catch everything
             _polling = outer
+            if _pending is not None and outer is None:
+                _raise_pending()
             if done:
                 return True
             trace.counts["suspensions"] += 1
@@ -497,6 +527,19 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
             exc.add_note(backtrace)
         return exc
     return wasmtime.WasmtimeError(message)
+
+
+def _as_trap(exc: BaseException | None) -> BaseException | None:
+    """Anything else wasmtime reports about a guest *call* (it could not allocate a
+    stack, an exception was thrown out of wasm ...) ends the guest too: a trap in
+    wasmtime's words, never a WasmtimeError out of the runtime."""
+    if type(exc) is wasmtime.WasmtimeError:
+        cause, backtrace = _root_cause(str(exc))
+        trap = Trap(f"wasm trap: {cause}")
+        if backtrace:
+            trap.add_note(backtrace)
+        return trap
+    return exc
 
 
 class WasmFunc:
@@ -568,7 +611,7 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
         buffer = inflight.buffer
         if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
             return func.results.load_from(buffer, _RESULTS_AT)
-        exc = _outcome(inflight)
+        exc = _as_trap(_outcome(inflight))
     finally:
         if not parked:
             _delete(future)
