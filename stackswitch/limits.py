@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import Trap
+
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -50,6 +52,16 @@ class Limits:
         for name, value in vars(self).items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"limit {name} must be a non-negative integer, got {value!r}")
+
+
+class Timeout(Trap):
+    """The ``--timeout`` ran out: what a guest (or a host function) it stopped raises.
+
+    Raised by a signal handler, so at any point: the runtime does not tidy up
+    after it (the command ends)."""
+
+
+TIMEOUT_MESSAGE = "wasm trap: interrupt: the time limit (--timeout) ran out"
 
 
 DEFAULT = Limits()

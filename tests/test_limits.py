@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from stackswitch import Component, Linker
+from stackswitch import Component, Limits, Linker
 from stackswitch.cli import main
 from stackswitch.errors import LinkError, Trap
-from stackswitch.limits import DEFAULT, Limits
+from stackswitch.limits import DEFAULT
 from stackswitch.wasm import fibers
 
 GUESTS = Path(__file__).resolve().parent / "limits"
@@ -191,3 +191,20 @@ def test_a_host_out_of_stack_during_a_call_is_a_trap():
             guest["strings"](1)
     finally:
         sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_deadlocked_tasks_give_their_fibers_back_when_the_linker_closes(strategy):
+    from stackswitch import Deadlock
+
+    base = fibers.live_calls()
+    linker, guest = spawner(strategy)
+    holder = linker.definitions["holder"]
+    with pytest.raises(Deadlock):
+        holder["hold"]()  # waits forever on an empty set: the host's call can never resolve
+    # A deadlock poisons nothing (later host calls could still wake what waits); the
+    # waiting task holds its stack until the linker is closed.
+    assert linker.store.live_threads == 1
+    linker.close()
+    assert fibers.live_calls() == base
+    assert linker.store.live_threads == 0

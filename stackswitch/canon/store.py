@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import trace
 from ..errors import Trap
-from ..limits import DEFAULT, Limits, exhausted
+from ..limits import DEFAULT, Limits, Timeout, exhausted
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .component_instance import ComponentInstance
@@ -175,6 +175,8 @@ class Store:
         try:
             result = self.invoke(f, args)
             self.run_until(lambda: result.resolved)
+        except Timeout:
+            raise  # raised by a signal handler, anywhere: the state may be half updated
         except Trap:
             self.release_poisoned()
             raise

@@ -84,6 +84,7 @@ class CallProgram:
         # The host file runs afresh each time, so that no state of its carries over.
         imports = host_imports(self.host) if self.host is not None else {}
         linker = None
+        interrupted = False
         try:
             linker, func, args = prepare(self.binary, Path(self.component).stem, self.invoke,
                                          imports, policy=policy, strategy=self.strategy,
@@ -97,9 +98,12 @@ class CallProgram:
                            tuple(f"waiting: {w.strip()}" for w in e.waiting))
         except Trap as e:
             return Outcome("trap", "trap", tuple(str(e).splitlines()))
+        except KeyboardInterrupt:  # it may have struck anywhere: leave the store as it is
+            interrupted = True
+            raise
         finally:
-            if linker is not None:  # thousands of runs: each gives back its stacks and memory
-                linker.close()
+            if linker is not None and not interrupted:
+                linker.close()  # thousands of runs: each gives back its stacks and memory
         return Outcome("returned", "returned" if lines else "returned (no results)", lines)
 
     def replay_command(self, token: str) -> list[str]:

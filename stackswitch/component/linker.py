@@ -140,8 +140,11 @@ class Linker:
     def __enter__(self) -> Linker:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # A KeyboardInterrupt may have struck anywhere (between two updates of the
+        # scheduler's state): the process is on its way out, so leave things be.
+        if exc_type is None or issubclass(exc_type, Exception):
+            self.close()
 
     def interrupt(self) -> None:
         """Make running wasm trap (``interrupt``): any thread may call this, e.g. a timer."""

@@ -38,15 +38,8 @@ from types import FrameType
 
 import wasmtime
 
-from ..errors import Trap
+from ..limits import TIMEOUT_MESSAGE, Timeout
 from . import fibers
-
-TIMEOUT_MESSAGE = "wasm trap: interrupt: the time limit (--timeout) ran out"
-
-
-class Timeout(Trap):
-    """The ``--timeout`` ran out: what a guest (or a host function) stopped by it raises."""
-
 
 _engines: weakref.WeakSet[wasmtime.Engine] = weakref.WeakSet()
 _lock = threading.Lock()
