@@ -181,6 +181,21 @@ def test_the_command_line_options_set_the_limits(capsys):
     assert "not a size: 'lots'" in capsys.readouterr().err
 
 
+THROWS = """
+(component
+  (core module $M (tag $t) (func (export "f") (throw $t)))
+  (core instance $m (instantiate $M))
+  (func (export "f") (canon lift (core func $m "f"))))
+"""
+
+
+def test_whatever_wasmtime_reports_about_a_call_is_a_trap():
+    # Before: an exception thrown out of wasm surfaced as WasmtimeError, a traceback.
+    guest = Linker().instantiate(Component(THROWS))
+    with pytest.raises(Trap, match="^wasm trap: thrown Wasm exception"):
+        guest["f"]()
+
+
 def test_a_host_out_of_stack_during_a_call_is_a_trap():
     guest = Linker().instantiate(Component.from_file(GUESTS / "amplifier.wat"))
     limit = sys.getrecursionlimit()

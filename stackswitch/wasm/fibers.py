@@ -363,7 +363,8 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
                   results: int | None, _nresults: int) -> int:
     """A may_block=False import was called: run its handler right here, on the fiber."""
     global _fiber_depth
-    imp = _import_of(env)
+    ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
+    imp = ref() if ref is not None else None
     if imp is None:
         return capi.new_trap("stackswitch: an unknown import was called")
     token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
