@@ -42,6 +42,7 @@ from stackswitch.canon import strategy as strategies  # noqa: E402
 from stackswitch.canon.store import Store  # noqa: E402
 from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type, U32Type  # noqa: E402
 from stackswitch.embed.guest import PyComponent  # noqa: E402
+from stackswitch.limits import Limits  # noqa: E402
 
 BLOCKED = 0xFFFF_FFFF
 COMPLETED = 0
@@ -124,7 +125,8 @@ def build_idle(store: Store, abi: str) -> object:
 def measure(n_idle: int, idle_abi: str, strategy: str, seconds: float,
             repeats: int) -> tuple[float, float, float]:
     """(events/s, ticks/s, seconds to start the idle tasks) with ``n_idle`` idle tasks."""
-    store = Store(strategy=strategies.named(strategy))
+    # The idle tasks plus the busy pair may pass the default thread limit: room for all.
+    store = Store(strategy=strategies.named(strategy), limits=Limits(threads=n_idle + 100))
     ping = build_busy_pair(store)
     idle = build_idle(store, idle_abi)
     t0 = time.perf_counter()

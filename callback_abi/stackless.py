@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import greenlet
+
 from stackswitch import stacks, trace
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled, Thread, current_thread_or_none
@@ -99,6 +101,22 @@ class StacklessThread(Thread):
         self._phase = _DONE if done else _IDLE
         switch_to, self._switch_to = self._switch_to, None
         return done, switch_to
+
+    def _unwind(self) -> None:
+        """Abandoned (``Thread.abandon``): a built-in blocked halfway through a core call
+        is killed, and the step gets ``GreenletExit`` as its outcome, so that the driver
+        ends the core call (a parked one gives back its fiber). Between steps the thread
+        holds nothing."""
+        builtin, self._builtin = self._builtin, None
+        if builtin is not None:
+            builtin.kill()
+            self._phase = _RUNNING
+            try:
+                assert self.step is not None
+                self.step(Cancelled.FALSE, (None, greenlet.GreenletExit()))
+            except BaseException:  # noqa: S110 (abandoned: nobody reads its errors)
+                pass
+        self._phase = _DONE
 
     def wait(self, ready: Callable[[], bool], why: str, cancellable: bool,
              keys: KeySource = None) -> None:

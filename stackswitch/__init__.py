@@ -59,13 +59,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "stackswitch.canon.store": ("Store",),
     "stackswitch.errors": ("Trap", "LinkError"),
     "stackswitch.scheduler": ("Deadlock",),
+    "stackswitch.limits": ("Limits",),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "CallCancelled", "Component", "Deadlock", "DecodeError", "Err", "Func", "FutureReader",
-    "GuestResource", "HostFuture", "HostResource", "HostStream", "Instance", "LinkError",
-    "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled", "Trap", "Variant",
+    "GuestResource", "HostFuture", "HostResource", "HostStream", "Instance", "Limits",
+    "LinkError", "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled", "Trap", "Variant",
     "__version__", "to_canon", "to_python", "wait_until", "yield_",
 ]
 
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
         to_python,
     )
     from .errors import LinkError, Trap
+    from .limits import Limits
     from .scheduler import Deadlock
 
 

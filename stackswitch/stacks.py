@@ -103,6 +103,37 @@ class Continuation:
         return finished, result
 
 
+    def kill(self) -> None:
+        """Unwind this stack, which will never be resumed: ``GreenletExit`` is raised where
+        it suspended, so that its ``finally`` blocks run and what it holds (a wasm call on
+        a fiber) is released. A stack that suspends again while unwinding is dropped as
+        it is. Exceptions out of the unwinding are swallowed: nobody waits for them.
+        """
+        global _current
+        if self.state == NEW:
+            self.state = FINISHED
+            return
+        if self.state != SUSPENDED:
+            raise StackError(f"cannot kill a {self.state} continuation {self!r}")
+        if _forbidden is not None:
+            raise _forbidden[0](_forbidden[1])
+        self._resumer = greenlet.getcurrent()
+        self._greenlet.parent = self._resumer
+        self._outer = _current
+        _current = self
+        self.state = RUNNING
+        try:
+            self._greenlet.throw(greenlet.GreenletExit)
+        except BaseException:  # noqa: S110 (the stack is abandoned: its errors have no reader)
+            pass
+        finally:
+            _current = self._outer
+            self._outer = None
+            self._resumer = None
+            self.state = FINISHED
+        trace.emit("stack.kill", stack=self.name)
+
+
 def forbid_switching(error: type[StackError], message: str) -> object:
     """Make every ``resume`` and ``suspend`` raise ``error(message)`` until restored.
 

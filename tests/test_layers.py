@@ -25,6 +25,7 @@ PACKAGES = ("stackswitch", "callback_abi")
 # Bottom to top. A module's layer is the longest prefix of its name listed here.
 LAYERS: dict[str, int] = {
     "stackswitch.errors": 0,
+    "stackswitch.limits": 0,
     "stackswitch.trace": 0,
     "stackswitch.stacks": 0,
     "stackswitch.scheduler": 0,

@@ -49,6 +49,9 @@ class HostTask:
             raise RuntimeError(f"host function {self.name!r} implements a non-async function "
                                "type, so it may not block; declare the import `async func`")
 
+    def forget_thread(self, thread: Thread) -> None:
+        """A host function's thread is in no table: nothing to forget."""
+
     def deliver_pending_cancel(self, cancellable: bool) -> bool:
         if cancellable and self.cancel_requested and not self.cancel_delivered:
             self.cancel_delivered = True

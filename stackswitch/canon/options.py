@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import Trap
+from ..limits import DEFAULT, hostcall_fuel_exhausted
 from ..wasm.memory import Memory, PtrType
 
 StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
@@ -59,11 +61,34 @@ class LiftLowerContext:
     can occur.
     """
 
+    hostcall_fuel: int | None = None
+    """Bytes this lift may still take out of guest memory (``Limits.hostcall_fuel``); set
+    from the store's limits on first use. A context lives for one call or one copy."""
+
     def __init__(self, opts: CanonicalOptions, inst: Any = None,
                  borrow_scope: Any = None) -> None:
         self.opts = opts
         self.inst = inst
         self.borrow_scope = borrow_scope
+
+    def consume_fuel(self, n: int) -> None:
+        """Charge ``n`` bytes lifted out of the guest; trap once the fuel is gone.
+
+        Lifting copies into host objects, so a guest could name the same memory
+        many times over (a list of strings all pointing at one MiB) and make the
+        host allocate without bound; this bounds it, as wasmtime does.
+        """
+        fuel = self.hostcall_fuel
+        if fuel is None:
+            fuel = self._fuel_limit()
+        fuel -= n
+        if fuel < 0:
+            raise Trap(hostcall_fuel_exhausted(self._fuel_limit()))
+        self.hostcall_fuel = fuel
+
+    def _fuel_limit(self) -> int:
+        limits = getattr(getattr(self.inst, "store", None), "limits", DEFAULT)
+        return int(limits.hostcall_fuel)
 
     @property
     def memory(self) -> Memory:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import trace
+from ..errors import Trap
+from ..limits import DEFAULT, Limits, Timeout, exhausted
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .component_instance import ComponentInstance
@@ -25,7 +27,7 @@ from .host_functions import host_function
 from .options import CanonicalOptions
 from .strategy import STACKFUL, Strategy
 from .tasks import OnResolve, OnStart
-from .threads import current_thread_or_none
+from .threads import Thread, current_thread_or_none
 from .types import FuncType
 
 
@@ -72,16 +74,22 @@ def all_resolved(calls: list[CallResult]) -> Callable[[], bool]:
 class Store:
     """All component instances that can call each other, plus their scheduler."""
 
-    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL) -> None:
+    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL,
+                 limits: Limits | None = None) -> None:
         """``policy`` picks the next ready thread (see :mod:`stackswitch.scheduler`);
-        ``strategy`` says how tasks run their code (see :mod:`.strategy`)."""
+        ``strategy`` says how tasks run their code (see :mod:`.strategy`);
+        ``limits`` bounds what guests may take (:mod:`stackswitch.limits`)."""
         self.scheduler = Scheduler(policy)
         self.strategy = strategy
+        self.limits = DEFAULT if limits is None else limits
+        self.live_threads = 0
+        """Threads registered with a task and not yet ended (``Limits.threads`` bounds it)."""
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 
     def new_instance(self, name: str = "", parent: ComponentInstance | None = None) -> ComponentInstance:
         inst = ComponentInstance(self, name or f"instance{len(self.instances) + 1}", parent)
+        inst.handles.limit = self.limits.handles
         self.instances.append(inst)
         return inst
 
@@ -157,10 +165,59 @@ class Store:
         return self.scheduler.run_all()
 
     def call(self, f: FuncInst, args: list[Any]) -> list[Any] | None:
-        """Invoke ``f`` and run the event loop until it resolves; its result (None if cancelled)."""
-        result = self.invoke(f, args)
-        self.run_until(lambda: result.resolved)
+        """Invoke ``f`` and run the event loop until it resolves; its result (None if cancelled).
+
+        After a trap, the threads of the instances it poisoned are abandoned
+        (:meth:`release_poisoned`): they can never run again. The host running
+        out of memory or of Python stack while the guest runs is a trap too
+        (:func:`~stackswitch.limits.exhausted`), not a crash.
+        """
+        try:
+            result = self.invoke(f, args)
+            self.run_until(lambda: result.resolved)
+        except Timeout:
+            raise  # raised by a signal handler, anywhere: the state may be half updated
+        except Trap:
+            self.release_poisoned()
+            raise
+        except (MemoryError, RecursionError) as e:
+            self.release_poisoned()
+            raise Trap(exhausted(e)) from e
         return result.value
+
+    # -- releasing what guests hold ----------------------------------------------
+
+    def _abandon(self, threads: list[Thread]) -> None:
+        for thread in threads:
+            thread.abandon()
+
+    def _unfinished_threads(self, poisoned_only: bool) -> list[Thread]:
+        """Every thread that waits or is suspended (of a poisoned instance, if asked)."""
+        found: dict[Thread, None] = {}
+        for inst in self.instances:
+            if poisoned_only and not inst.poisoned:
+                continue
+            for thread in inst.threads:
+                found[thread] = None
+        for thread in self.scheduler.waiting:
+            inst = thread.task.inst  # type: ignore[attr-defined]
+            if not poisoned_only or (inst is not None and inst.poisoned):
+                found[thread] = None  # type: ignore[index]
+        return [t for t in found if not t.running() and not t.finished()]
+
+    def release_poisoned(self) -> None:
+        """Abandon every thread of a trapped instance tree (they never run again), which
+        gives back their stacks and the wasm fibers they are suspended in."""
+        _check_host_stack("Store.release_poisoned")
+        self._abandon(self._unfinished_threads(poisoned_only=True))
+
+    def close(self) -> None:
+        """Abandon every thread that has not finished, whatever its instance: the host is
+        done with this store. Afterwards every instance is poisoned (none may be entered)."""
+        _check_host_stack("Store.close")
+        for inst in self.instances:
+            inst.poison()
+        self._abandon(self._unfinished_threads(poisoned_only=False))
 
 
 def _check_host_stack(what: str) -> None:

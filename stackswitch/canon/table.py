@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from ..errors import trap_if
+from ..limits import too_many_handles
 from . import messages
 
 E = TypeVar("E")
@@ -22,11 +23,13 @@ MAX_LENGTH = 2**28 - 1
 class Table(Generic[E]):
     """A growable array with holes and a free list; every lookup is checked."""
 
-    __slots__ = ("array", "free")
+    __slots__ = ("array", "free", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_LENGTH) -> None:
         self.array: list[E | None] = [None]
         self.free: list[int] = []
+        self.limit = limit
+        """At most this many entries at once (``Limits.handles``; the spec's bound is MAX_LENGTH)."""
 
     def __iter__(self) -> Iterator[E]:
         return (e for e in self.array if e is not None)
@@ -47,6 +50,7 @@ class Table(Generic[E]):
         else:
             i = len(self.array)
             trap_if(i > MAX_LENGTH, messages.TABLE_FULL)
+            trap_if(i > self.limit, too_many_handles(self.limit))
             self.array.append(e)
         return i
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import Trap, trap_if
+from ..limits import too_many_threads
 from ..scheduler import ChoicePoint
 from . import messages
 from .threads import Cancelled, Thread, current_thread
@@ -122,8 +123,12 @@ class Task:
 
     def register_thread(self, thread: Thread) -> None:
         assert thread not in self.threads and thread.task is self and thread.index is None
-        self.threads.append(thread)
+        store = self.store
+        limit = store.limits.threads
+        trap_if(store.live_threads >= limit, too_many_threads(limit))
         thread.index = self.inst.threads.add(thread)
+        self.threads.append(thread)
+        store.live_threads += 1
 
     def exit_implicit_thread(self) -> None:
         thread = self.implicit_thread
@@ -137,9 +142,18 @@ class Task:
         assert thread in self.threads
         self.threads.remove(thread)
         self.inst.threads.remove(thread.index)
+        self.store.live_threads -= 1
         if not self.threads:
             trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
+
+    def forget_thread(self, thread: Thread) -> None:
+        """``thread`` ended by an exception or was abandoned: it leaves its task and table
+        (if it had joined them) without the checks of a normal exit."""
+        if thread in self.threads:
+            self.threads.remove(thread)
+            self.inst.threads.remove(thread.index)
+            self.store.live_threads -= 1
 
     def check_may_block(self, thread: Thread) -> None:
         """Trap now if ``thread`` is about to block a sync task that has not returned.

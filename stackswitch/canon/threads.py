@@ -167,6 +167,7 @@ class Thread:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
+                thread.task.forget_thread(thread)
                 if inst is not None and not inst.poisoned:
                     inst.poison()
                     if isinstance(e, Trap):
@@ -186,6 +187,28 @@ class Thread:
         strategy, :mod:`callback_abi`) runs a step of its event handler instead.
         """
         return self.cont.resume(cancelled)
+
+    def abandon(self) -> None:
+        """This thread will never run again (its instance trapped, or its store closed):
+        stop waiting and unwind its stack, so that the wasm call it is suspended in
+        ends and gives back its fiber stack. A running or finished thread is left alone."""
+        global _current
+        if self.running() or self.finished():
+            return
+        if self.waiting():
+            self._stop_waiting()
+        outer = _current
+        _current = self
+        try:
+            self._unwind()
+        finally:
+            _current = outer
+        self.task.forget_thread(self)
+        trace.emit("thread.abandon", thread=self.name)
+
+    def _unwind(self) -> None:
+        """Release what this thread's code holds (a stackless thread overrides this)."""
+        self.cont.kill()
 
     def resume_from_host(self) -> None:
         """The scheduler's entry point: one quantum of progress, entered from the host."""

@@ -538,6 +538,7 @@ def load_string_from_range(cx: LiftLowerContext, ptr: int,
     trap_if(byte_length > MAX_STRING_BYTE_LENGTH, STRING_TOO_LONG)
     trap_if(encoding != "utf8" and ptr % 2 != 0, STRING_UNALIGNED)
     trap_if(ptr + byte_length > len(memory), STRING_OUT_OF_BOUNDS)
+    cx.consume_fuel(byte_length)
     data = memory.read(ptr, byte_length)
     if utf16:
         text = _decode_utf16(data)
@@ -743,6 +744,7 @@ def load_list_from_valid_range(cx: LiftLowerContext, ptr: int, length: int,
     memory = cx.memory
     pt = memory.ptr_type
     size = _layout(t, pt).size
+    cx.consume_fuel(length * max(size, 1))
     data = memory.read(ptr, length * size)
     code = _PACKED.get(type(t))
     if code is not None:

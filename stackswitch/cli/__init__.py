@@ -17,6 +17,7 @@ from typing import TypeAlias
 
 from ..canon import strategy as strategies
 from .failures import run_command
+from .limit_options import add_limit_options
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
@@ -124,7 +125,9 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--fuel", type=int, metavar="N",
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
-                     help="stop the guest with a trap after S seconds")
+                     help="stop the guest with a trap after S seconds (wasm, host functions "
+                          "and the event loop alike; Ctrl-C stops it at once, exit status 130)")
+    add_limit_options(run)
 
 
 def _add_compare(commands: _Commands) -> None:
@@ -250,6 +253,7 @@ def _add_explore(commands: _Commands) -> None:
     explore.add_argument("--verbose", action="store_true",
                          help="also print the decisions of each outcome's schedule")
     explore.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_limit_options(explore)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

@@ -22,9 +22,11 @@ from typing import Any, Protocol
 
 from ..component.wasm_tools import load_component
 from ..errors import Trap
+from ..limits import Limits
 from ..scheduler import DEADLOCK_MESSAGE, Deadlock, Decision, Policy, decode_choices
 from .exploring import Bounds, Explorer, Found, Outcome, Program, Report, Run, deviations
 from .failures import InputError
+from .limit_options import limits_of
 from .run import host_imports, prepare, show_results
 from .wast import ConvertedScript, converted, run_converted
 
@@ -68,7 +70,7 @@ class CallProgram:
     """One call of an export; its outcome is its results in WAVE, or how it failed."""
 
     def __init__(self, component: str, invoke: str | None, host: str | None,
-                 strategy: str) -> None:
+                 strategy: str, limits: Limits | None = None) -> None:
         path = Path(component)
         if not path.exists():
             raise InputError(f"{component}: no such file")
@@ -76,13 +78,17 @@ class CallProgram:
             raise InputError(f"--host {host}: no such file")
         self.binary = load_component(path)
         self.component, self.invoke, self.host, self.strategy = component, invoke, host, strategy
+        self.limits = limits
 
     def run(self, policy: Policy) -> Outcome:
         # The host file runs afresh each time, so that no state of its carries over.
         imports = host_imports(self.host) if self.host is not None else {}
+        linker = None
+        interrupted = False
         try:
             linker, func, args = prepare(self.binary, Path(self.component).stem, self.invoke,
-                                         imports, policy=policy, strategy=self.strategy)
+                                         imports, policy=policy, strategy=self.strategy,
+                                         interruptible=True, limits=self.limits)
             results = func.call_canon(*args)
             if results is None:
                 return Outcome("cancelled", "the call was cancelled")
@@ -92,6 +98,12 @@ class CallProgram:
                            tuple(f"waiting: {w.strip()}" for w in e.waiting))
         except Trap as e:
             return Outcome("trap", "trap", tuple(str(e).splitlines()))
+        except KeyboardInterrupt:  # it may have struck anywhere: leave the store as it is
+            interrupted = True
+            raise
+        finally:
+            if linker is not None and not interrupted:
+                linker.close()  # thousands of runs: each gives back its stacks and memory
         return Outcome("returned", "returned" if lines else "returned (no results)", lines)
 
     def replay_command(self, token: str) -> list[str]:
@@ -302,7 +314,8 @@ def command(args: argparse.Namespace) -> int:
     if args.replay is not None:
         decode_choices(args.replay)  # a malformed token is a usage error, before any run
     if not args.target.endswith(".wast"):
-        return explore(args, CallProgram(args.target, args.invoke, args.host, args.strategy))
+        return explore(args, CallProgram(args.target, args.invoke, args.host, args.strategy,
+                                         limits_of(args)))
     if not Path(args.target).exists():
         raise InputError(f"{args.target}: no such file")
     if args.host is not None:

@@ -16,9 +16,12 @@ from collections.abc import Callable
 
 from ..component.decoder import DecodeError
 from ..errors import LinkError, Trap
+from ..wasm import interrupts
 
 TRAPPED = 1
 BAD_INPUT = 2
+INTERRUPTED = 130
+"""128 + SIGINT, what a shell reports for a program Ctrl-C ended."""
 
 
 class InputError(Exception):
@@ -42,9 +45,22 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
     command's usage line.
     """
     try:
-        return command(args)
+        with interrupts.handling():
+            return command(args)
+    except KeyboardInterrupt:
+        interrupted()
+        return INTERRUPTED
     except FAILURES as e:
         print(f"error: {e}", file=sys.stderr)
         return status_of(e)
     except ValueError as e:
         parser.error(str(e))
+
+
+def interrupted() -> None:
+    """Report a Ctrl-C: one line, no traceback.
+
+    The place to print the task tree (what every task was doing) once the
+    runtime can render one: call the renderer here.
+    """
+    print("interrupted (Ctrl-C)", file=sys.stderr)

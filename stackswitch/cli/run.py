@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import runpy
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,9 +25,12 @@ from ..canon.types import FutureType, ListType, StreamType
 from ..component.func import Func
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component
+from ..limits import Limits
 from ..scheduler import Policy
 from ..text import wave
+from ..wasm import interrupts
 from .failures import InputError
+from .limit_options import limits_of
 
 
 def host_imports(path: str) -> dict[str, Any]:
@@ -49,25 +51,26 @@ def host_imports(path: str) -> dict[str, Any]:
 
 def load(component: str, invoke: str | None, *, host: str | None = None,
          policy: str | Policy = "fifo", fuel: int | None = None, interruptible: bool = False,
-         strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
+         strategy: str = "stackful", limits: Limits | None = None) -> tuple[Linker, Func, list[Any]]:
     """Link ``component`` (with ``host``'s imports) and parse the call: the linker, the
     export to call and its arguments (canon values). ``stackswitch compare`` shares this."""
     imports = host_imports(host) if host is not None else {}
     if not Path(component).exists():
         raise InputError(f"{component}: no such file")
     return prepare(load_component(Path(component)), Path(component).stem, invoke, imports,
-                   policy=policy, fuel=fuel, interruptible=interruptible, strategy=strategy)
+                   policy=policy, fuel=fuel, interruptible=interruptible, strategy=strategy,
+                   limits=limits)
 
 
 def prepare(binary: bytes, name: str, invoke: str | None, imports: dict[str, Any], *,
             policy: str | Policy = "fifo", fuel: int | None = None,
-            interruptible: bool = False,
-            strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
+            interruptible: bool = False, strategy: str = "stackful",
+            limits: Limits | None = None) -> tuple[Linker, Func, list[Any]]:
     """:func:`load` from a component binary already read (named ``name``) and the
     imports of a host file already run: ``stackswitch explore`` reads them once and
     links afresh for every run."""
-    linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
-                    interruptible=interruptible)
+    linker = Linker(Store(policy, strategies.named(strategy), limits), fuel=fuel,
+                    interruptible=interruptible, limits=limits)
     for import_name, item in imports.items():
         linker.define(import_name, item)
     instance = linker.instantiate(binary, name)
@@ -95,22 +98,15 @@ def show_results(store: Store, func: Func, results: list[Any] | None) -> Iterato
 def run(component: str, invoke: str | None, *, host: str | None = None,
         policy: str | Policy = "fifo",
         fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
-        out: TextIO | None = None) -> int:
+        limits: Limits | None = None, out: TextIO | None = None) -> int:
     """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
     out = sys.stdout if out is None else out
     linker, func, args = load(component, invoke, host=host, policy=policy, fuel=fuel,
-                              interruptible=timeout is not None, strategy=strategy)
-    timer = threading.Timer(timeout, linker.interrupt) if timeout is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
-    try:
+                              interruptible=True, strategy=strategy, limits=limits)
+    with interrupts.deadline(timeout):
         results = func.call_canon(*args)
-    finally:
-        if timer is not None:
-            timer.cancel()
-    for line in show_results(linker.store, func, results):
-        print(line, file=out)
+        for line in show_results(linker.store, func, results):
+            print(line, file=out)
     return 0
 
 
@@ -139,4 +135,5 @@ def _choose_call(invoke: str | None, exports: dict[str, Any]) -> tuple[str, list
 def command(args: argparse.Namespace) -> int:
     """``stackswitch run``: a trap or bad input is reported by :mod:`.failures`."""
     return run(args.component, args.invoke, host=args.host, policy=args.policy,
-               fuel=args.fuel, timeout=args.timeout, strategy=args.strategy)
+               fuel=args.fuel, timeout=args.timeout, strategy=args.strategy,
+               limits=limits_of(args))

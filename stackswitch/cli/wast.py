@@ -104,7 +104,7 @@ class _Script:
     def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str) -> None:
         self.dir = converted.directory
         self.converted = converted
-        self.linker = Linker(Store(policy, strategies.named(strategy)))
+        self.linker = Linker(Store(policy, strategies.named(strategy)), interruptible=True)
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
         # definitions by name ("" for the latest); None if its definition failed
@@ -424,16 +424,17 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
              f"expected the script to convert, got {_conversion_error(script.error)}")
         return result
     state = _Script(script, policy, strategy)
-    for cmd in script.commands:
-        try:
-            state.run(cmd)
-        except _Failure as e:
-            fail(cmd.get("line", 0), _command_label(cmd), str(e))
-        except Exception as e:  # a runner or runtime bug: report it, carry on
-            fail(cmd.get("line", 0), _command_label(cmd),
-                 f"expected the command to run, got internal error {_describe(e)}")
-        else:
-            result.passed += 1
+    with state.linker:  # whatever the script left suspended is released at its end
+        for cmd in script.commands:
+            try:
+                state.run(cmd)
+            except _Failure as e:
+                fail(cmd.get("line", 0), _command_label(cmd), str(e))
+            except Exception as e:  # a runner or runtime bug: report it, carry on
+                fail(cmd.get("line", 0), _command_label(cmd),
+                     f"expected the command to run, got internal error {_describe(e)}")
+            else:
+                result.passed += 1
     return result
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
+from .. import limits
 from ..canon import messages
 from ..canon.calls import canon_lift, canon_lower
 from ..canon.component_instance import ComponentInstance
@@ -217,7 +218,7 @@ class Instantiation:
                     handler = self.store.strategy.wrap_builtin(handler, item.name,
                                                                len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
-                                     may_block=item.may_block)
+                                     may_block=item.may_block, store=self.wasm_store)
             else:
                 linker.define(self.wasm_store, imp.module, imp.name, item)
         made: list[wasmtime.Instance] = []
@@ -232,7 +233,8 @@ class Instantiation:
             canon_lift(start, _START_TYPE, _SYNC, self.canon, list, lambda _: None,
                        name=f"{self.name}.start")
         except wasmtime.WasmtimeError as e:
-            raise LinkError(f"{self.name}: {e}") from None
+            raise LinkError(f"{self.name}: {e}{limits.memory_hint(str(e), self.store.limits)}") \
+                from None
         exports = made[0].exports(self.wasm_store)
         bag = {name: exports[name] for name in exports}
         self.linking.instantiated(module, self.wasm_store, made[0], bag, memories)

@@ -19,7 +19,8 @@ from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
-from ..wasm import fibers
+from ..limits import Limits
+from ..wasm import fibers, interrupts
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast
 from .component import Component
@@ -36,16 +37,23 @@ class Linker:
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
-                 strategy: str | Strategy | None = None) -> None:
+                 strategy: str | Strategy | None = None, limits: Limits | None = None) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
-        tasks run (``docs/strategies.md``); a given ``store`` brings its own."""
+        tasks run (``docs/strategies.md``); ``limits`` bounds what guests may
+        take (``docs/limits.md``; its ``fiber_stacks`` is process-wide and is
+        set for the whole process); a given ``store`` brings its own strategy
+        and limits."""
         if store is None:
-            store = Store(strategy=strategies.named(strategy or "stackful"))
+            store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits)
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
             raise ValueError(f"strategy {strategy!r} differs from the store's "
                              f"({store.strategy.name}): give one or the other")
+        elif limits is not None and limits != store.limits:
+            raise ValueError("limits differ from the store's: give one or the other")
+        if limits is not None:
+            fibers.set_max_fiber_stacks(limits.fiber_stacks)
         self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
@@ -55,6 +63,8 @@ class Linker:
             config.epoch_interruption = interruptible
             engine = fibers.make_engine(config=config)
         self.engine = engine
+        if interruptible:
+            interrupts.watch(engine)
         self.definitions: dict[str, Any] = {}
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
@@ -97,6 +107,7 @@ class Linker:
         elif not isinstance(component, ast.Component):
             component = decode_component(bytes(component))
         wasm_store = wasmtime.Store(self.engine)
+        wasm_store.set_limits(memory_size=self.store.limits.memory_bytes)
         if self.fuel is not None:
             wasm_store.set_fuel(self.fuel)
         if self.interruptible:
@@ -115,6 +126,25 @@ class Linker:
         if memory is None:
             memory = self._memories[key] = WasmMemory(wasm_store, extern)
         return memory
+
+    def close(self) -> None:
+        """The host is done with everything this linker made: every task that has not
+        finished is abandoned (its stack unwound, the wasm call it was suspended in
+        ended, its fiber stack given back) and every instance poisoned. Dropping the
+        linker and the instances afterwards frees their stores and linear memories.
+        Call it from the host's stack, not from a task; ``with Linker() as linker:``
+        calls it on leaving."""
+        self.store.close()
+        self._memories.clear()
+
+    def __enter__(self) -> Linker:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # A KeyboardInterrupt may have struck anywhere (between two updates of the
+        # scheduler's state): the process is on its way out, so leave things be.
+        if exc_type is None or issubclass(exc_type, Exception):
+            self.close()
 
     def interrupt(self) -> None:
         """Make running wasm trap (``interrupt``): any thread may call this, e.g. a timer."""

@@ -51,12 +51,13 @@ from __future__ import annotations
 import ctypes
 import itertools
 import struct
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import wasmtime
 
-from .. import stacks, trace
+from .. import limits, stacks, trace
 from ..errors import Trap
 from . import capi
 from .core_values import CoreCodec, Value
@@ -172,7 +173,7 @@ class _InFlight:
 
 
 class _Import:
-    __slots__ = ("module", "name", "handler", "params", "results", "may_block")
+    __slots__ = ("module", "name", "handler", "params", "results", "may_block", "__weakref__")
 
     def __init__(self, module: str, name: str, handler: Handler, params: CoreCodec,
                  results: CoreCodec, may_block: bool) -> None:
@@ -189,7 +190,11 @@ _call_async = capi.func_call_async
 _poll = capi.call_future_poll
 _delete = capi.call_future_delete
 
-_imports: dict[int, _Import] = {}
+_imports: dict[int, weakref.ref[_Import]] = {}
+"""What wasmtime's ``env`` numbers stand for. Weak: each import is kept alive by the
+wasmtime store that may call it (:func:`_keep_for`), never by this module, so that a
+store nobody holds (with its memories, its handlers and everything they reach) can be
+freed."""
 _next_env = itertools.count(1)
 
 _polling: _InFlight | None = None
@@ -198,8 +203,15 @@ _polling: _InFlight | None = None
 _fiber_depth = 0
 """How many may_block=False handlers are running (on fibers) right now."""
 
+_pending: BaseException | None = None
+"""An exception to raise once the outermost poll ends (see :func:`set_pending`)."""
+
 _live = 0
 """Futures created and not yet deleted: calls in flight (suspended ones included)."""
+
+
+_max_live = limits.DEFAULT.fiber_stacks
+"""At most this many calls in flight: each holds a fiber stack (see :func:`set_max_fiber_stacks`)."""
 
 
 def live_calls() -> int:
@@ -207,7 +219,55 @@ def live_calls() -> int:
     return _live
 
 
+def set_max_fiber_stacks(n: int) -> None:
+    """Allow ``n`` calls in flight at once in this process (``Limits.fiber_stacks``).
+
+    Process-wide because what it protects is: every suspended call holds a
+    native stack of two memory maps, and once the process is out of maps
+    nothing (not even compiling a new module) works. A call beyond it traps.
+    """
+    global _max_live
+    if n < 0:
+        raise ValueError(f"fiber stack limit must be >= 0, got {n}")
+    _max_live = n
+
+
+def max_fiber_stacks() -> int:
+    """The limit :func:`set_max_fiber_stacks` set."""
+    return _max_live
+
+
+def _check_fiber_available() -> None:
+    if _live >= _max_live:
+        raise Trap(limits.too_many_fiber_stacks(_max_live))
+
+
 # -- the guard against switching on a fiber --------------------------------------
+
+
+def polling() -> bool:
+    """True while wasm runs (inside a poll), where Python must not raise out of a callback."""
+    return _polling is not None or _fiber_depth > 0
+
+
+def set_pending(error: BaseException | None) -> None:
+    """Raise ``error`` from the current call as soon as its outermost poll returns.
+
+    For a signal that arrives while wasm runs (:mod:`.interrupts`): the
+    handler cannot raise there, so it leaves the exception here, and the
+    call (whatever the wasm did meanwhile: trapped on the epoch, returned,
+    or called a blocking import) raises it instead of going on. A still
+    suspended call is then deleted, which unwinds its fiber.
+    """
+    global _pending
+    _pending = error
+
+
+def _raise_pending() -> None:
+    global _pending
+    error, _pending = _pending, None
+    if error is not None:
+        raise error
 
 
 def in_fiber_callback() -> bool:
@@ -232,6 +292,11 @@ def suspend(value: Any = None) -> Any:
 
 def _write_pointer(address: int, value: int) -> None:
     _POINTER.pack_into(_HOST, address, value)
+
+
+def _import_of(env: int | None) -> _Import | None:
+    ref = _imports.get(env or 0)
+    return None if ref is None else ref()
 
 
 @capi.CONTINUATION_CALLBACK
@@ -275,7 +340,7 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     # always is: "pending" normally, "ready" (with a trap set) on any failure.
     continuation = _READY
     inflight = _polling
-    imp = _imports.get(env or 0)
+    imp = _import_of(env)
     try:
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
@@ -298,7 +363,8 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
                   results: int | None, _nresults: int) -> int:
     """A may_block=False import was called: run its handler right here, on the fiber."""
     global _fiber_depth
-    imp = _imports.get(env or 0)
+    ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
+    imp = ref() if ref is not None else None
     if imp is None:
         return capi.new_trap("stackswitch: an unknown import was called")
     token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
@@ -327,9 +393,23 @@ def _forget_import(env: int | None) -> None:
 # -- defining imports ---------------------------------------------------------
 
 
+_kept_forever: list[_Import] = []
+"""Imports defined without a store to hold them (see :func:`define_import`)."""
+
+
+def _keep_for(store: wasmtime.Store | None, imp: _Import) -> None:
+    """``store`` may call ``imp`` for as long as it lives: it holds it."""
+    kept = _kept_forever if store is None else store.__dict__.setdefault("_stackswitch_imports", [])
+    kept.append(imp)
+
+
 def define_import(linker: wasmtime.Linker, module: str, name: str, functype: wasmtime.FuncType,
-                  handler: Handler, *, may_block: bool) -> None:
+                  handler: Handler, *, may_block: bool, store: wasmtime.Store | None = None) -> None:
     """Define ``module.name`` in ``linker`` as a call of ``handler(*args)``.
+
+    ``store``, the only store ``linker`` will instantiate into, keeps the
+    handler alive for as long as it lives; without one the handler is kept for
+    the life of the process (and so is everything it refers to).
 
     ``handler`` gets the core arguments as Python numbers and returns
     ``None``, one number, or a sequence of numbers. With ``may_block=True``
@@ -340,7 +420,8 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     imp = _Import(module, name, handler, CoreCodec.of(functype.params),
                   CoreCodec.of(functype.results), may_block)
     env = next(_next_env)
-    _imports[env] = imp
+    _imports[env] = weakref.ref(imp)
+    _keep_for(store, imp)
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
     args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
     if may_block:
@@ -405,6 +486,8 @@ def _drive(future: int, inflight: _InFlight) -> bool:
             _polling = inflight
             done = _poll(future)  # cannot raise: the callbacks catch everything
             _polling = outer
+            if _pending is not None and outer is None:
+                _raise_pending()
             if done:
                 return True
             trace.counts["suspensions"] += 1
@@ -445,6 +528,19 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
             exc.add_note(backtrace)
         return exc
     return wasmtime.WasmtimeError(message)
+
+
+def _as_trap(exc: BaseException | None) -> BaseException | None:
+    """Anything else wasmtime reports about a guest *call* (it could not allocate a
+    stack, an exception was thrown out of wasm ...) ends the guest too: a trap in
+    wasmtime's words, never a WasmtimeError out of the runtime."""
+    if type(exc) is wasmtime.WasmtimeError:
+        cause, backtrace = _root_cause(str(exc))
+        trap = Trap(f"wasm trap: {cause}")
+        if backtrace:
+            trap.add_note(backtrace)
+        return trap
+    return exc
 
 
 class WasmFunc:
@@ -490,6 +586,8 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     suspended on its fiber.
     """
     global _live
+    if _live >= _max_live:
+        _check_fiber_available()
     params = func.params
     data = params.pack(args) if params.count or args else None
     spare = func._spare
@@ -514,7 +612,7 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
         buffer = inflight.buffer
         if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
             return func.results.load_from(buffer, _RESULTS_AT)
-        exc = _outcome(inflight)
+        exc = _as_trap(_outcome(inflight))
     finally:
         if not parked:
             _delete(future)
@@ -569,6 +667,7 @@ def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
     A start function runs like :func:`call`: it may call blocking imports.
     """
     global _live
+    _check_fiber_available()
     instance = capi.InstanceStruct()
     inflight = _InFlight(0)
     base = inflight.address
