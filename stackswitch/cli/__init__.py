@@ -16,7 +16,7 @@ from importlib import import_module, metadata
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
-from .failures import run_command
+from .failures import TRACEBACK_HELP, run_command
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
@@ -266,6 +266,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
+    for command in commands.choices.values():
+        command.add_argument("--traceback", action="store_true", help=TRACEBACK_HELP)
     return parser, dict(commands.choices)
 
 
