@@ -21,10 +21,10 @@ The store's strategy sees every core module, core instance and lift through
 its :class:`~stackswitch.canon.strategy.Linking` hooks (the callback strategy
 transforms some modules with asyncify); nothing here knows what it does.
 
-What this does not do is type-check imports against their declared types
-beyond their kind: ``wasm-tools validate``
-(:func:`~.wasm_tools.validate`) is the first pass that rejects ill-typed
-components.
+What this does not do is type-check component imports against their declared
+types beyond their kind: ``wasm-tools validate`` (:func:`~.wasm_tools.validate`) is
+the first pass that rejects ill-typed components. The core types of what each
+canon definition is given are checked here (:mod:`.core_signatures`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast, builtin_imports, typeconv
+from . import ast, builtin_imports, core_signatures, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .func import Func, host_func
 from .instance import Instance
@@ -212,6 +212,9 @@ class Instantiation:
             if isinstance(item, wasmtime.Memory):
                 memories.append(item)
             if isinstance(item, HostCoreFunc):
+                core_signatures.check_import(
+                    f"{self.name}: core module import `{imp.module}` `{imp.name}` ({item.name})",
+                    imp.type, core_signatures.signature(item.params, item.results))
                 handler = item.handler
                 if item.may_suspend:
                     handler = self.store.strategy.wrap_builtin(handler, item.name,
@@ -366,6 +369,7 @@ class Instantiation:
         ft = typeconv.functype(d.type_index, self.scope.space(ast.Sort.TYPE))
         core = self.scope.get(ast.CoreSort.FUNC, d.core_func)
         opts = self.options(d.options, async_=d.options.is_async)
+        self._check_lift(label, ft, core, opts, d.options)
         callee = self.linking.lifted(callable_of(core, self.wasm_store, label), core, opts)
         lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
         canon = self.canon
@@ -380,6 +384,22 @@ class Instantiation:
             return lifted(on_start, on_resolve, caller)
 
         return Func(label, ft, func_inst, self.store)
+
+    def _check_lift(self, label: str, ft: FuncType, core: Any, opts: CanonicalOptions,
+                    options: ast.CanonOptions) -> None:
+        """The core types a lift implies: its function, its post-return and callback."""
+        flat = flatten_functype(opts, ft, "lift")
+        what = f"{self.name}: canon lift of {label}"
+        core_signatures.check(what, core, self.wasm_store,
+                              core_signatures.signature(flat.params, flat.results))
+        if options.post_return is not None:
+            core_signatures.check(f"{what}: option post-return",
+                                  self.scope.get(ast.CoreSort.FUNC, options.post_return),
+                                  self.wasm_store, core_signatures.signature(flat.results, []))
+        if options.callback is not None:
+            core_signatures.check(f"{what}: option callback",
+                                  self.scope.get(ast.CoreSort.FUNC, options.callback),
+                                  self.wasm_store, core_signatures.CALLBACK_TYPE)
 
     def _lower(self, d: ast.CanonLower) -> HostCoreFunc:
         func = self.scope.get(ast.Sort.FUNC, d.func)
@@ -402,7 +422,10 @@ class Instantiation:
         index = len(self.scope.space(ast.Sort.TYPE))
         dtor = None
         if d.dtor is not None:
-            dtor = callable_of(self.scope.get(ast.CoreSort.FUNC, d.dtor), self.wasm_store, "dtor")
+            dtor_item = self.scope.get(ast.CoreSort.FUNC, d.dtor)
+            core_signatures.check(f"{self.name}: resource type {index}: its destructor",
+                                  dtor_item, self.wasm_store, core_signatures.dtor_type())
+            dtor = callable_of(dtor_item, self.wasm_store, "dtor")
         return ResourceType(self.canon, dtor, name=f"{self.name}.resource{index}")
 
     # -- the environment built-ins need (see builtin_imports.Env) -----------------------------------
@@ -423,8 +446,11 @@ class Instantiation:
         memory = self.memory(opts.memory) if opts.memory is not None else None
         realloc = post_return = callback = None
         if opts.realloc is not None:
-            core_realloc = callable_of(self.scope.get(ast.CoreSort.FUNC, opts.realloc),
-                                       self.wasm_store, "realloc")
+            realloc_item = self.scope.get(ast.CoreSort.FUNC, opts.realloc)
+            core_signatures.check(
+                f"{self.name}: option realloc", realloc_item, self.wasm_store,
+                core_signatures.realloc_type("i32" if memory is None else memory.ptr_type))
+            core_realloc = callable_of(realloc_item, self.wasm_store, "realloc")
 
             def realloc(old_ptr: int, old_size: int, align: int, new_size: int) -> int:
                 return core_realloc([old_ptr, old_size, align, new_size])[0]
