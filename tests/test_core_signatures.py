@@ -2,6 +2,10 @@
 `wasm-tools validate` rejects for a core type mismatch fail to link with a LinkError naming
 both types, instead of failing (or running wrongly) at call time."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from stackswitch import Linker
@@ -9,6 +13,8 @@ from stackswitch.canon.store import Store
 from stackswitch.canon.strategy import named
 from stackswitch.component.wasm_tools import load_component, validate
 from stackswitch.errors import LinkError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LIFT = """(component
   (core module $M (func (export "f") (param i64) (result i32) i32.const 7))
@@ -106,3 +112,35 @@ def test_a_core_type_mismatch_is_a_link_error_naming_both_types(case, strategy):
     with pytest.raises(LinkError) as e:
         linker.instantiate(binary, "bad")
     assert message in str(e.value)
+
+
+GC_REF_LIFT = """(component
+  (core module $M (func (export "f") (param i31ref) (result i32) i32.const 7))
+  (core instance $m (instantiate $M))
+  (func (export "f") (param "x" u32) (result u32) (canon lift (core func $m "f"))))"""
+
+GC_REF_IMPORT = """(component
+  (core func $yield (canon thread.yield))
+  (core module $M
+    (import "" "yield" (func (result i31ref)))
+    (func (export "f") (result i32) i32.const 1))
+  (core instance $m (instantiate $M (with "" (instance (export "yield" (func $yield))))))
+  (func (export "f") (result u32) (canon lift (core func $m "f"))))"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (GC_REF_LIFT, "canon lift of f: the core function given has type "
+                  "(func (param gcref) (result i32)), expected (func (param i32) (result i32))"),
+    (GC_REF_IMPORT, "import `` `yield` (thread.yield): the import has type (func (result gcref)), "
+                    "but the core function given has type (func (result i32))"),
+], ids=["lift", "import"])
+def test_a_gc_reference_type_is_a_link_error_not_an_abort(tmp_path, text, message):
+    """Found by the fuzzer: naming a GC reference type through wasmtime-py aborted the
+    process ("not implemented"), so this runs in a child process."""
+    path = tmp_path / "gc.wat"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "stackswitch", "run", str(path),
+                           "--invoke", "f(1)" if text is GC_REF_LIFT else "f()"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr

@@ -17,6 +17,7 @@ from typing import Any
 import wasmtime
 
 from ..errors import LinkError
+from ..wasm.core_values import type_name
 from .corefuncs import core_signature
 
 Signature = tuple[tuple[str, ...], tuple[str, ...]]
@@ -69,7 +70,7 @@ def check_import(what: str, import_type: Any, given: Signature) -> None:
     if not isinstance(import_type, wasmtime.FuncType):
         raise LinkError(f"{what}: a function is given for an import of another kind "
                         f"({import_type})")
-    expected = signature(map(str, import_type.params), map(str, import_type.results))
+    expected = signature(map(type_name, import_type.params), map(type_name, import_type.results))
     if given != expected:
         raise LinkError(f"{what}: the import has type {show(expected)}, "
                         f"but the core function given has type {show(given)}")

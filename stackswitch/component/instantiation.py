@@ -46,6 +46,7 @@ from ..canon.values import flatten_functype
 from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
+from ..wasm.core_values import type_name
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast, builtin_imports, core_signatures, typeconv
 from .corefuncs import HostCoreFunc, callable_of
@@ -512,7 +513,7 @@ class _FuncTable:
         if not isinstance(func, wasmtime.Func):
             raise Trap("wasm trap: the start function index points to an uninitialized function")
         ft = func.type(self.store)
-        if [str(p) for p in ft.params] != ["i32"] or list(ft.results):
+        if [type_name(p) for p in ft.params] != ["i32"] or list(ft.results):
             raise Trap("wasm trap: start function does not match expected type "
                        "(currently only `(i32) -> ()` is supported)")
         return callable_of(func, self.store, f"thread start {i}")
