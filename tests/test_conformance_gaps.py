@@ -126,3 +126,28 @@ def test_a_debug_message_slot_out_of_bounds_traps_before_realloc(strategy):
     inst = instance(DEBUG_MESSAGE, strategy)
     with pytest.raises(Trap, match="invalid debug message pointer: out of bounds"):
         inst["run"](65536 - 4)
+
+
+RESOURCE_PROVIDER = """(component
+  (type $r (resource (rep i32)))
+  (export "r" (type $r)))"""
+
+SAME_RESOURCE_TWICE = """(component
+  (import "a" (instance $a (export "r" (type (sub resource)))))
+  (alias export $a "r" (type $r))
+  (import "b" (instance $b (export "r" (type (eq $r))))))"""
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_instance_import_of_a_resource_type_equal_to_another_is_checked(strategy):
+    from stackswitch.errors import LinkError
+
+    linker = Linker(Store("fifo", named(strategy)))
+    first = linker.instantiate(load_component(RESOURCE_PROVIDER), "first")
+    second = linker.instantiate(load_component(RESOURCE_PROVIDER), "second")
+    linker.define("a", first)
+    linker.define("b", first)
+    linker.instantiate(load_component(SAME_RESOURCE_TWICE), "same")
+    linker.define("b", second)
+    with pytest.raises(LinkError, match="import 'b' export 'r': mismatched resource types"):
+        linker.instantiate(load_component(SAME_RESOURCE_TWICE), "different")

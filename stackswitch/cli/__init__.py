@@ -99,6 +99,11 @@ def _add_wast(commands: _Commands) -> None:
         ),
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
+    wast.add_argument("--wasmtime-host", action="store_true",
+                      help="run as wasmtime's .wast runner does: supply its test host "
+                           "(imports 'host', 'wasmtime', 'host-echo-u32', ...) and make each "
+                           "named component importable by its name, so wasmtime's own "
+                           "component-model tests run (docs/conformance.md)")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
 
 
