@@ -57,7 +57,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
                                        "FutureReader"),
     "stackswitch.embed.host": ("wait_until", "yield_", "TaskCancelled"),
     "stackswitch.canon.store": ("Store",),
-    "stackswitch.errors": ("Trap", "LinkError"),
+    "stackswitch.errors": ("Trap", "LinkError", "HostError"),
     "stackswitch.scheduler": ("Deadlock",),
     "stackswitch.limits": ("Limits",),
 }
@@ -65,8 +65,9 @@ _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "CallCancelled", "Component", "Deadlock", "DecodeError", "Err", "Func", "FutureReader",
-    "GuestResource", "HostFuture", "HostResource", "HostStream", "Instance", "Limits",
-    "LinkError", "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled", "Trap", "Variant",
+    "GuestResource", "HostError", "HostFuture", "HostResource", "HostStream", "Instance",
+    "Limits", "LinkError", "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled",
+    "Trap", "Variant",
     "__version__", "to_canon", "to_python", "wait_until", "yield_",
 ]
 
@@ -89,7 +90,7 @@ if TYPE_CHECKING:
         to_canon,
         to_python,
     )
-    from .errors import LinkError, Trap
+    from .errors import HostError, LinkError, Trap
     from .limits import Limits
     from .scheduler import Deadlock
 

@@ -22,6 +22,21 @@ class LinkError(Exception):
     feature, a core module that cannot be compiled or transformed."""
 
 
+class HostError(Exception):
+    """A host function raised: the host's fault, not the guest's, so not a trap.
+
+    ``function`` names the host function; the exception it raised is ``__cause__``
+    (and ``error``). The calling task ends as a trap would end it.
+    """
+
+    def __init__(self, function: str, error: BaseException) -> None:
+        named = str(error).startswith(f"host function {function!r}")
+        super().__init__(str(error) if named else
+                         f"host function {function!r} raised {type(error).__name__}: {error}")
+        self.function = function
+        self.error = error
+
+
 def trap_if(cond: bool, message: str) -> None:
     """Raise :class:`Trap` with ``message`` when ``cond`` holds."""
     if cond:

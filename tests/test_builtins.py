@@ -635,15 +635,26 @@ def test_task_return_of_a_string_in_another_encoding_traps(store):
         store.call(run, [])
 
 
-def test_task_return_compares_only_the_options_its_result_uses(store):
-    """A u32 result needs no memory: a lift's memory (for its params) need not match."""
+def test_task_return_compares_the_string_encoding_even_for_a_result_without_strings(store):
+    """As wasmtime does (its task-return-traps test) and the spec's LiftOptions.equal: the
+    encoding always counts; the memory only where task.return names one or the result needs
+    one (tests/test_conformance_gaps.py has the wasm side)."""
     a = PyComponent(store, "a")
 
     @a.export(ASYNC_U32, abi="stackful")
     def run():
         a.task_return(7, opts=CanonicalOptions(string_encoding="utf16"))
 
-    assert store.call(run, []) == [7]
+    with pytest.raises(Trap, match=re.escape(TASK_RETURN_MISMATCH)):
+        store.call(run, [])
+
+    b = PyComponent(store, "b")
+
+    @b.export(ASYNC_U32, abi="stackful")
+    def run_b():
+        b.task_return(7, opts=CanonicalOptions())
+
+    assert store.call(run_b, []) == [7]
 
 
 def test_task_return_twice_traps(store):

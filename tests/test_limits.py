@@ -192,7 +192,7 @@ THROWS = """
 def test_whatever_wasmtime_reports_about_a_call_is_a_trap():
     # Before: an exception thrown out of wasm surfaced as WasmtimeError, a traceback.
     guest = Linker().instantiate(Component(THROWS))
-    with pytest.raises(Trap, match="^wasm trap: thrown Wasm exception"):
+    with pytest.raises(Trap, match=r"^wasm trap: uncaught exception propagated out of component \(thrown Wasm exception\)"):
         guest["f"]()
 
 

@@ -66,7 +66,7 @@ from stackswitch.embed.pyvalues import (
     to_canon,
     to_python,
 )
-from stackswitch.errors import LinkError
+from stackswitch.errors import HostError, LinkError
 
 # -- an echo component for any value type ----------------------------------------------------
 
@@ -480,9 +480,10 @@ def test_a_bad_argument_raises_before_anything_runs():
 
 def test_a_host_function_returning_a_bad_value_is_named():
     echo = Echo(OptionType(U32Type()), reply=lambda x: "nope")
-    with pytest.raises(TypeError, match=r"host function 'echo': its result, some: "
-                                        r"expected u32 .*got 'nope'"):
+    with pytest.raises(HostError, match=r"^host function 'echo': its result, some: "
+                                        r"expected u32 .*got 'nope'") as e:
         echo(1)
+    assert isinstance(e.value.error, TypeError)
 
 
 def test_streams_are_checked_and_passed_through():

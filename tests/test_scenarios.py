@@ -30,7 +30,7 @@ from stackswitch.canon.store import Store
 from stackswitch.canon.types import FuncType, FutureType, StreamType, U8Type
 from stackswitch.embed.guest import PyComponent
 from stackswitch.embed.host import TaskCancelled, wait_until, yield_
-from stackswitch.errors import Trap
+from stackswitch.errors import HostError, Trap
 from stackswitch.scheduler import Deadlock
 
 POLICIES = ["fifo", "random:1", "random:2", "random:3", "random:5", "random:7", "random:11"]
@@ -567,5 +567,6 @@ def test_a_host_function_of_a_sync_type_may_not_block(store):
     def run():
         a.task_return(call())
 
-    with pytest.raises(RuntimeError, match="'blocks' implements a non-async function type"):
+    with pytest.raises(HostError, match="'blocks' implements a non-async function type") as e:
         store.call(run, [])
+    assert isinstance(e.value.error, RuntimeError) and e.value.function == "blocks"

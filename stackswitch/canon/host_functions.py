@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import trace
+from ..errors import HostError, Trap
 from .tasks import OnResolve, OnStart
 from .threads import Cancelled, Thread, current_thread
 
@@ -85,6 +86,10 @@ def host_function(store: Any, fn: Callable[..., Any], name: str = "", results: i
                 task.resolved = True
                 on_resolve(None)
                 return
+            except (Trap, HostError):
+                raise
+            except Exception as e:
+                raise HostError(label, e) from e
             task.resolved = True
             result = [value] if results else []
             if trace.enabled():

@@ -38,6 +38,8 @@ def resource_wrong_type(i: int, expected: Any, found: Any) -> str:
 RESOURCE_LENT = "cannot remove owned resource while borrowed"
 NOT_OWN = "cannot lift own resource from a borrow"
 NOT_ERROR_CONTEXT = "handle is not an error-context"
+# wasmtime checks the (pointer, length) slot before lowering the message (and so before realloc)
+DEBUG_MESSAGE_OUT_OF_BOUNDS = "invalid debug message pointer: out of bounds"
 NOT_WAITABLE_SET = "handle is not a waitable-set"
 NOT_WAITABLE = "handle is not a waitable"
 NOT_SUBTASK = "handle is not a subtask"

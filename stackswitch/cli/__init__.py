@@ -16,7 +16,7 @@ from importlib import import_module, metadata
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
-from .failures import run_command
+from .failures import TRACEBACK_HELP, run_command
 from .limit_options import add_limit_options
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
@@ -100,6 +100,11 @@ def _add_wast(commands: _Commands) -> None:
         ),
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
+    wast.add_argument("--wasmtime-host", action="store_true",
+                      help="run as wasmtime's .wast runner does: supply its test host "
+                           "(imports 'host', 'wasmtime', 'host-echo-u32', ...) and make each "
+                           "named component importable by its name, so wasmtime's own "
+                           "component-model tests run (docs/conformance.md)")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
 
 
@@ -270,6 +275,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
+    for command in commands.choices.values():
+        command.add_argument("--traceback", action="store_true", help=TRACEBACK_HELP)
     return parser, dict(commands.choices)
 
 

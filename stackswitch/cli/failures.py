@@ -1,9 +1,11 @@
 """How a command fails, the same way for every command.
 
 A failure the user should read, not a traceback: a trap is the guest's fault
-(exit status 1); a missing file, a bad value or an unlinkable component is the
-input's (exit status 2). Either is one line on stderr, ``error: ...``. A
-``ValueError`` out of a command is a bad option value (a scheduling policy):
+and an exception out of a host function (a ``--host`` file's) the host's; both
+exit with status 1. A missing file, a bad value, a host file that cannot be
+loaded or an unlinkable component is the input's (exit status 2). Each is one
+line on stderr, ``error: ...``; ``--traceback`` adds the Python trace behind it.
+A ``ValueError`` out of a command is a bad option value (a scheduling policy):
 it is reported by argparse, with the command's usage, also with status 2.
 Anything else is a bug in stackswitch and keeps its traceback.
 """
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable
 
 from ..component.decoder import DecodeError
-from ..errors import LinkError, Trap
+from ..errors import HostError, LinkError, Trap
 from ..wasm import interrupts
 
 TRAPPED = 1
@@ -23,18 +26,21 @@ BAD_INPUT = 2
 INTERRUPTED = 130
 """128 + SIGINT, what a shell reports for a program Ctrl-C ended."""
 
+TRACEBACK_HELP = "on a trap, a host function's exception or bad input, also print the Python trace"
+
 
 class InputError(Exception):
     """Input a command cannot use (a file, a call, a value, a count): exit status 2."""
 
 
-FAILURES: tuple[type[Exception], ...] = (Trap, InputError, LinkError, DecodeError)
+FAILURES: tuple[type[Exception], ...] = (Trap, HostError, InputError, LinkError, DecodeError)
 """The errors a command reports as one line and an exit status (see :func:`status_of`)."""
 
 
 def status_of(error: Exception) -> int:
-    """The exit status a failure stands for: 1 for a trap, 2 for anything the input got wrong."""
-    return TRAPPED if isinstance(error, Trap) else BAD_INPUT
+    """The exit status a failure stands for: 1 for a trap or a host function's exception,
+    2 for anything the input got wrong."""
+    return TRAPPED if isinstance(error, (Trap, HostError)) else BAD_INPUT
 
 
 def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
@@ -51,6 +57,8 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
         interrupted()
         return INTERRUPTED
     except FAILURES as e:
+        if getattr(args, "traceback", False):
+            traceback.print_exception(e, file=sys.stderr)
         print(f"error: {e}", file=sys.stderr)
         return status_of(e)
     except ValueError as e:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import runpy
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,6 +40,12 @@ def host_imports(path: str) -> dict[str, Any]:
         namespace = runpy.run_path(path)
     except FileNotFoundError:
         raise InputError(f"--host {path}: no such file") from None
+    except SyntaxError as e:
+        raise InputError(f"--host {path}: cannot be loaded: line {e.lineno}: "
+                         f"SyntaxError: {e.msg}") from e
+    except Exception as e:
+        raise InputError(f"--host {path}: cannot be loaded: {_where(e, path)}"
+                         f"{type(e).__name__}: {e}") from e
     imports = {name: value for name, value in namespace.items()
                if callable(value) and not name.startswith("_") and not isinstance(value, type)
                and getattr(value, "__module__", None) in (None, "<run_path>")}
@@ -47,6 +54,13 @@ def host_imports(path: str) -> dict[str, Any]:
         raise InputError(f"--host {path}: IMPORTS must be a dict of import names")
     imports.update(extra)
     return imports
+
+
+def _where(error: BaseException, path: str) -> str:
+    """``line N: `` of the host file's innermost frame in ``error``'s trace, if any."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if Path(f.filename).resolve() == Path(path).resolve()]
+    return f"line {frames[-1].lineno}: " if frames else ""
 
 
 def load(component: str, invoke: str | None, *, host: str | None = None,

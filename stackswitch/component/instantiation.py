@@ -21,10 +21,10 @@ The store's strategy sees every core module, core instance and lift through
 its :class:`~stackswitch.canon.strategy.Linking` hooks (the callback strategy
 transforms some modules with asyncify); nothing here knows what it does.
 
-What this does not do is type-check imports against their declared types
-beyond their kind: ``wasm-tools validate``
-(:func:`~.wasm_tools.validate`) is the first pass that rejects ill-typed
-components.
+What this does not do is type-check component imports against their declared
+types beyond their kind: ``wasm-tools validate`` (:func:`~.wasm_tools.validate`) is
+the first pass that rejects ill-typed components. The core types of what each
+canon definition is given are checked here (:mod:`.core_signatures`).
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ from ..canon.values import flatten_functype
 from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
+from ..wasm.core_values import type_name
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast, builtin_imports, typeconv
+from . import ast, builtin_imports, core_signatures, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .func import Func, host_func
 from .instance import Instance
@@ -213,6 +214,9 @@ class Instantiation:
             if isinstance(item, wasmtime.Memory):
                 memories.append(item)
             if isinstance(item, HostCoreFunc):
+                core_signatures.check_import(
+                    f"{self.name}: core module import `{imp.module}` `{imp.name}` ({item.name})",
+                    imp.type, core_signatures.signature(item.params, item.results))
                 handler = item.handler
                 if item.may_suspend:
                     handler = self.store.strategy.wrap_builtin(handler, item.name,
@@ -280,18 +284,74 @@ class Instantiation:
             raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
         else:
             item = self._from_host(name, args[name], d.desc)
-        expected = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort)
-        if expected is not None and not isinstance(sort, ast.CoreSort) and not isinstance(item, expected):
+        expected = _IMPORT_KINDS.get(sort)
+        if expected is not None and not isinstance(item, expected):
             raise LinkError(f"{self.name}: import {name!r} must be a {_sort_name(sort)}, "
                             f"got {type(item).__name__}")
+        if isinstance(d.desc, ast.InstanceDesc) and isinstance(item, Instance):
+            self._check_instance(name, d.desc.type_index, item)
+        if isinstance(d.desc, ast.CoreModuleDesc):
+            self._check_module(f"import {name!r}", item,
+                               self.scope.get(ast.CoreSort.TYPE, d.desc.type_index))
         self.scope.space(sort).append(item)
+
+    def _check_module(self, what: str, module: Any, mtype: Any) -> None:
+        if isinstance(module, wasmtime.Module) and isinstance(mtype, ast.ModuleType):
+            core_signatures.check_module(f"{self.name}: {what}", module, mtype)
+
+    def _check_instance(self, name: str, type_index: int, item: Instance) -> None:
+        """The instance given for an import of type ``type_index`` has each function,
+        instance and core module export the type declares (by kind, not yet by type), and
+        each ``(export "r" (type (eq $t)))`` of a resource type is that very resource type
+        (wasmtime's "mismatched resource types"; an export the type only equates need not
+        be there)."""
+        itype = self.scope.get(ast.Sort.TYPE, type_index)
+        if not isinstance(itype, ast.InstanceType):
+            return
+        local: list[Any] = []
+        core_local: list[Any] = []
+        for decl in itype.decls:
+            match decl:
+                case ast.CoreTypeDecl(type=ast.CoreRecGroup(types=group)):
+                    core_local.extend(sub.body for sub in group)
+                case ast.CoreTypeDecl(type=t):
+                    core_local.append(t)
+                case ast.AliasOuter(sort=ast.CoreSort.TYPE, count=count, index=index):
+                    core_local.append(self.scope.outer(count - 1).get(ast.CoreSort.TYPE, index))
+                case ast.TypeDecl():
+                    local.append(None)
+                case ast.AliasOuter(sort=sort, count=count, index=index) if sort == ast.Sort.TYPE \
+                        and not isinstance(sort, ast.CoreSort):
+                    local.append(self.scope.outer(count - 1).get(ast.Sort.TYPE, index))
+                case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=bound)):
+                    given = item.exports.get(export.name)
+                    if isinstance(bound, ast.TypeEq):
+                        wanted = local[bound.index]
+                        if isinstance(wanted, ResourceType) and given is not None \
+                                and given is not wanted:
+                            raise LinkError(f"{self.name}: import {name!r} export "
+                                            f"{export.name!r}: mismatched resource types")
+                    local.append(given)
+                case ast.ExportDecl(name=export, desc=desc):
+                    kind = _IMPORT_KINDS.get(_IMPORT_SORTS.get(type(desc)))
+                    given = item.exports.get(export.name)
+                    if kind is not None and not isinstance(given, kind):
+                        what = "was not found" if given is None else \
+                            f"is a {type(given).__name__}"
+                        raise LinkError(f"{self.name}: import {name!r}: its export "
+                                        f"{export.name!r} ({_sort_name(desc.sort)}) {what}")
+                    if isinstance(desc, ast.CoreModuleDesc) and desc.type_index < len(core_local):
+                        self._check_module(f"import {name!r} export {export.name!r}", given,
+                                           core_local[desc.type_index])
 
     def _from_host(self, name: str, item: Any, desc: Any) -> Any:
         """Plain Python for a function or instance import, typed by the import's declaration.
 
         The host may give a callable for a function import, and a mapping of
         export names to callables for an instance import: their types come
-        from the component, so the host writes no types at all.
+        from the component, so the host writes no types at all. In such a
+        mapping, a nested instance is a mapping again and a core module is its
+        binary (compiled here, with this linker's engine).
         """
         if isinstance(desc, ast.FuncDesc) and callable(item) and not isinstance(item, Func):
             ft = typeconv.functype(desc.type_index, self.scope.space(ast.Sort.TYPE))
@@ -303,20 +363,32 @@ class Instantiation:
             if not isinstance(itype, ast.InstanceType):
                 raise LinkError(f"{self.name}: import {name!r}: type {desc.type_index} is not an "
                                 "instance type")
-            exports: dict[str, Any] = {}
-            for export, ft in self._instance_functions(itype, name, item).items():
-                if export not in item:
-                    raise LinkError(f"{self.name}: missing import {name!r} export {export!r} (func)")
-                exports[export] = self._from_host(f"{name}#{export}", item[export],
-                                                  _Typed(ft))
-            for export, value in item.items():
-                if isinstance(value, pyvalues.HostResource):
-                    value = value.type
-                exports.setdefault(export, value)
-            return Instance(name, exports)
+            return self._host_instance(name, itype, item, ())
         if isinstance(desc, _Typed) and callable(item) and not isinstance(item, Func):
             return host_func(name, item, desc.ft, self.store)
         return item
+
+    def _host_instance(self, name: str, itype: ast.InstanceType, item: Mapping[str, Any],
+                       outers: tuple[list[Any], ...]) -> Instance:
+        """The host's mapping ``item`` as an instance of type ``itype`` (``outers``: the type
+        spaces of the instance types it is nested in, innermost first)."""
+        declared = self._instance_exports(itype, name, item, outers)
+        exports: dict[str, Any] = {}
+        for export, (kind, t) in declared.items():
+            if export not in item:
+                raise LinkError(f"{self.name}: missing import {name!r} export {export!r} ({kind})")
+            value = item[export]
+            if kind == "func":
+                exports[export] = self._from_host(f"{name}#{export}", value, _Typed(t))
+            elif kind == "instance" and isinstance(value, Mapping):
+                exports[export] = self._host_instance(f"{name}#{export}", t[0], value, t[1])
+            elif kind == "core module" and isinstance(value, bytes | bytearray):
+                exports[export] = self.linker.module(bytes(value))
+        for export, value in item.items():
+            if isinstance(value, pyvalues.HostResource):
+                value = value.type
+            exports.setdefault(export, value)
+        return Instance(name, exports)
 
     def _resource_from_host(self, name: str, item: Any) -> ResourceType:
         """The resource type satisfying a ``(sub resource)`` import: a HostResource's, or given."""
@@ -327,28 +399,40 @@ class Instantiation:
                             f"HostResource, got {type(item).__name__}")
         return item
 
-    def _instance_functions(self, itype: ast.InstanceType, name: str = "",
-                            given: Mapping[str, Any] | None = None) -> dict[str, FuncType]:
-        """The function exports an instance type declares, with their canon types.
+    def _instance_exports(self, itype: ast.InstanceType, name: str,
+                          given: Mapping[str, Any],
+                          outers: tuple[list[Any], ...]) -> dict[str, tuple[str, Any]]:
+        """The function, nested instance and core module exports an instance type declares:
+        name -> ("func", canon FuncType) / ("instance", (InstanceType, its outers)) /
+        ("core module", None).
 
         A resource type export (``(sub resource)``) is the one ``given`` (the
         host's mapping for instance ``name``) provides.
         """
         local: list[Any] = []
-        functions: dict[str, FuncType] = {}
+        exports: dict[str, tuple[str, Any]] = {}
         for decl in itype.decls:
             match decl:
                 case ast.TypeDecl(type=t):
                     local.append(typeconv.deftype(t, local))
                 case ast.AliasOuter(sort=sort, count=count, index=index) if sort == ast.Sort.TYPE \
                         and not isinstance(sort, ast.CoreSort):
-                    local.append(self.scope.outer(count - 1).get(ast.Sort.TYPE, index))
+                    if count - 1 < len(outers):
+                        local.append(outers[count - 1][index])
+                    else:
+                        local.append(self.scope.outer(count - 1 - len(outers))
+                                     .get(ast.Sort.TYPE, index))
                 case ast.ExportDecl(name=export, desc=ast.FuncDesc(type_index=i)):
-                    functions[export.name] = typeconv.functype(i, local)
+                    exports[export.name] = ("func", typeconv.functype(i, local))
+                case ast.ExportDecl(name=export, desc=ast.InstanceDesc(type_index=i)) \
+                        if isinstance(local[i], ast.InstanceType):
+                    exports[export.name] = ("instance", (local[i], (local, *outers)))
+                case ast.ExportDecl(name=export, desc=ast.CoreModuleDesc()):
+                    exports[export.name] = ("core module", None)
                 case ast.ExportDecl(desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
                     local.append(local[i])
                 case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.SubResource())):
-                    if given is None or export.name not in given:
+                    if export.name not in given:
                         raise LinkError(f"{self.name}: missing import {name!r} export "
                                         f"{export.name!r} (resource type)")
                     local.append(self._resource_from_host(f"{name}#{export.name}",
@@ -358,7 +442,7 @@ class Instantiation:
                 case _:
                     raise LinkError(f"{self.name}: host instances cannot provide "
                                     f"{type(decl).__name__} declarations yet")
-        return functions
+        return exports
 
     # -- canon definitions ----------------------------------------------------------------
 
@@ -368,6 +452,7 @@ class Instantiation:
         ft = typeconv.functype(d.type_index, self.scope.space(ast.Sort.TYPE))
         core = self.scope.get(ast.CoreSort.FUNC, d.core_func)
         opts = self.options(d.options, async_=d.options.is_async)
+        self._check_lift(label, ft, core, opts, d.options)
         callee = self.linking.lifted(callable_of(core, self.wasm_store, label), core, opts)
         lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
         canon = self.canon
@@ -382,6 +467,22 @@ class Instantiation:
             return lifted(on_start, on_resolve, caller)
 
         return Func(label, ft, func_inst, self.store)
+
+    def _check_lift(self, label: str, ft: FuncType, core: Any, opts: CanonicalOptions,
+                    options: ast.CanonOptions) -> None:
+        """The core types a lift implies: its function, its post-return and callback."""
+        flat = flatten_functype(opts, ft, "lift")
+        what = f"{self.name}: canon lift of {label}"
+        core_signatures.check(what, core, self.wasm_store,
+                              core_signatures.signature(flat.params, flat.results))
+        if options.post_return is not None:
+            core_signatures.check(f"{what}: option post-return",
+                                  self.scope.get(ast.CoreSort.FUNC, options.post_return),
+                                  self.wasm_store, core_signatures.signature(flat.results, []))
+        if options.callback is not None:
+            core_signatures.check(f"{what}: option callback",
+                                  self.scope.get(ast.CoreSort.FUNC, options.callback),
+                                  self.wasm_store, core_signatures.CALLBACK_TYPE)
 
     def _lower(self, d: ast.CanonLower) -> HostCoreFunc:
         func = self.scope.get(ast.Sort.FUNC, d.func)
@@ -404,7 +505,10 @@ class Instantiation:
         index = len(self.scope.space(ast.Sort.TYPE))
         dtor = None
         if d.dtor is not None:
-            dtor = callable_of(self.scope.get(ast.CoreSort.FUNC, d.dtor), self.wasm_store, "dtor")
+            dtor_item = self.scope.get(ast.CoreSort.FUNC, d.dtor)
+            core_signatures.check(f"{self.name}: resource type {index}: its destructor",
+                                  dtor_item, self.wasm_store, core_signatures.dtor_type())
+            dtor = callable_of(dtor_item, self.wasm_store, "dtor")
         return ResourceType(self.canon, dtor, name=f"{self.name}.resource{index}")
 
     # -- the environment built-ins need (see builtin_imports.Env) -----------------------------------
@@ -425,8 +529,11 @@ class Instantiation:
         memory = self.memory(opts.memory) if opts.memory is not None else None
         realloc = post_return = callback = None
         if opts.realloc is not None:
-            core_realloc = callable_of(self.scope.get(ast.CoreSort.FUNC, opts.realloc),
-                                       self.wasm_store, "realloc")
+            realloc_item = self.scope.get(ast.CoreSort.FUNC, opts.realloc)
+            core_signatures.check(
+                f"{self.name}: option realloc", realloc_item, self.wasm_store,
+                core_signatures.realloc_type("i32" if memory is None else memory.ptr_type))
+            core_realloc = callable_of(realloc_item, self.wasm_store, "realloc")
 
             def realloc(old_ptr: int, old_size: int, align: int, new_size: int) -> int:
                 return core_realloc([old_ptr, old_size, align, new_size])[0]
@@ -454,6 +561,11 @@ class Instantiation:
         if not isinstance(t, ast.CoreFuncType):
             raise LinkError(f"{self.name}: core type {i} is not a function type")
         return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
+
+
+_IMPORT_KINDS: dict[Any, type] = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance,
+                                   ast.CoreSort.MODULE: wasmtime.Module}
+"""What an import (or an imported instance's export) of each sort must be, where we check."""
 
 
 def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:
@@ -488,7 +600,7 @@ class _FuncTable:
         if not isinstance(func, wasmtime.Func):
             raise Trap("wasm trap: the start function index points to an uninitialized function")
         ft = func.type(self.store)
-        if [str(p) for p in ft.params] != ["i32"] or list(ft.results):
+        if [type_name(p) for p in ft.params] != ["i32"] or list(ft.results):
             raise Trap("wasm trap: start function does not match expected type "
                        "(currently only `(i32) -> ()` is supported)")
         return callable_of(func, self.store, f"thread start {i}")

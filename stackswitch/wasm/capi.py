@@ -123,6 +123,10 @@ class ByteVec(ctypes.Structure):
 global_set = _fn("wasmtime_global_set", None, c_void_p, c_void_p, c_char_p)
 """(context, const wasmtime_global_t *, const wasmtime_val_t *): set a mutable global."""
 
+valtype_equal = _fn("wasmtime_wasm_valtype_equal", c_bool, c_void_p, c_void_p)
+"""Compares two ``wasm_valtype_t``s; unlike ``wasm_valtype_kind`` (which wasmtime-py's
+``str(ValType)`` calls) it does not abort the process on a GC reference type."""
+
 linker_define_async_func = _fn(
     "wasmtime_linker_define_async_func", c_void_p,
     c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_void_p,

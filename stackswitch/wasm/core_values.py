@@ -59,7 +59,7 @@ class CoreCodec:
     @classmethod
     def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:
         """The codec for wasmtime's own value types (a ``FuncType``'s params or results)."""
-        return cls([str(t) for t in valtypes])
+        return cls([type_name(t) for t in valtypes])
 
     def load(self, address: int) -> tuple[Value, ...]:
         """The values wasmtime stored at ``address``."""
@@ -109,3 +109,25 @@ class CoreCodec:
         if -(1 << (bits - 1)) <= v < 1 << bits:
             return v & ((1 << bits) - 1)
         raise TypeError(f"{v!r} is not an {t} (want an int in [-2**{bits - 1}, 2**{bits}))")
+
+
+_NAMED: list[tuple[str, wasmtime.ValType]] = []
+
+OTHER_REFERENCE = "gcref"
+"""The name :func:`type_name` gives every reference type but ``funcref`` and ``externref``."""
+
+
+def type_name(t: wasmtime.ValType) -> str:
+    """``i32``, ``i64``, ``f32``, ``f64``, ``funcref`` or ``externref``; for any other type
+    (GC references, ``v128``) :data:`OTHER_REFERENCE`.
+
+    Not ``str(t)``: wasmtime-py asks ``wasm_valtype_kind``, which aborts the whole process
+    ("not implemented") on a GC reference type, so a guest could crash us with one."""
+    if not _NAMED:
+        _NAMED.extend((str(v), v) for v in (
+            wasmtime.ValType.i32(), wasmtime.ValType.i64(), wasmtime.ValType.f32(),
+            wasmtime.ValType.f64(), wasmtime.ValType.funcref(), wasmtime.ValType.externref()))
+    for name, known in _NAMED:
+        if capi.valtype_equal(t.ptr(), known.ptr()):
+            return name
+    return OTHER_REFERENCE

@@ -500,6 +500,14 @@ def _drive(future: int, inflight: _InFlight) -> bool:
         _polling = outer
 
 
+THROWN = "thrown Wasm exception"
+"""wasmtime's error for a wasm exception that left the function it called."""
+
+UNCAUGHT_EXCEPTION = f"wasm trap: uncaught exception propagated out of component ({THROWN})"
+"""An exception may not cross a component boundary: it is a trap there (wasmtime's
+``UncaughtException`` words, with the error its async path reports, which its tests expect)."""
+
+
 def _root_cause(message: str) -> tuple[str, str]:
     """Split wasmtime's "error while executing ... Caused by: X" into (X, backtrace)."""
     head, sep, tail = message.partition("\nCaused by:\n")
@@ -522,6 +530,8 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
     if inflight.exc is not None:
         return inflight.exc
     cause, backtrace = _root_cause(message)
+    if cause == THROWN:
+        cause = UNCAUGHT_EXCEPTION
     if trap or cause.startswith("wasm trap:"):
         exc: BaseException = Trap(cause)
         if backtrace:
