@@ -14,13 +14,14 @@ can interact. The host
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import trace
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .component_instance import ComponentInstance
+from .extensions.features import parse_features
 from .host_functions import host_function
 from .options import CanonicalOptions
 from .strategy import STACKFUL, Strategy
@@ -72,11 +73,14 @@ def all_resolved(calls: list[CallResult]) -> Callable[[], bool]:
 class Store:
     """All component instances that can call each other, plus their scheduler."""
 
-    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL) -> None:
+    def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL,
+                 features: Iterable[str] | str | None = None) -> None:
         """``policy`` picks the next ready thread (see :mod:`stackswitch.scheduler`);
-        ``strategy`` says how tasks run their code (see :mod:`.strategy`)."""
+        ``strategy`` says how tasks run their code (see :mod:`.strategy`);
+        ``features`` enables extensions beyond the spec (``docs/extensions.md``)."""
         self.scheduler = Scheduler(policy)
         self.strategy = strategy
+        self.features = parse_features(features)
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 

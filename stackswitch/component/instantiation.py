@@ -47,7 +47,7 @@ from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast, builtin_imports, typeconv
+from . import ast, builtin_imports, seed_streams, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .func import Func, host_func
 from .instance import Instance
@@ -291,6 +291,10 @@ class Instantiation:
         export names to callables for an instance import: their types come
         from the component, so the host writes no types at all.
         """
+        if isinstance(item, seed_streams.SeedFunction) and isinstance(desc, ast.FuncDesc | _Typed):
+            ft = desc.ft if isinstance(desc, _Typed) else typeconv.functype(
+                desc.type_index, self.scope.space(ast.Sort.TYPE))
+            return item.bind(ft, self.store)
         if isinstance(desc, ast.FuncDesc) and callable(item) and not isinstance(item, Func):
             ft = typeconv.functype(desc.type_index, self.scope.space(ast.Sort.TYPE))
             return host_func(name, item, ft, self.store)
@@ -386,6 +390,8 @@ class Instantiation:
         if not isinstance(func, Func):
             raise LinkError(f"{self.name}: canon lower of a non-function")
         opts = self.options(d.options, async_=d.options.is_async)
+        if isinstance(func, seed_streams.SeedFunc):  # an extension built-in (docs/extensions.md)
+            return func.lower(opts)
         flat = flatten_functype(opts, func.ft, "lower")
         callee, ft, name = func.func_inst, func.ft, func.name
 

@@ -10,18 +10,20 @@ instances share their parent's. The walk over a component's definitions is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import wasmtime
 
 from ..canon import strategy as strategies
+from ..canon.extensions.features import parse_features
 from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
 from ..wasm import fibers
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast
+from . import ast, seed_streams
 from .component import Component
 from .decoder import decode_component
 from .func import Func, host_func
@@ -36,16 +38,21 @@ class Linker:
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
-                 strategy: str | Strategy | None = None) -> None:
+                 strategy: str | Strategy | None = None,
+                 features: Iterable[str] | str | None = None) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
-        tasks run (``docs/strategies.md``); a given ``store`` brings its own."""
+        tasks run (``docs/strategies.md``); ``features`` enables extensions
+        beyond the spec (``docs/extensions.md``); a given ``store`` brings its own."""
         if store is None:
-            store = Store(strategy=strategies.named(strategy or "stackful"))
+            store = Store(strategy=strategies.named(strategy or "stackful"),
+                          features=features)
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
             raise ValueError(f"strategy {strategy!r} differs from the store's "
                              f"({store.strategy.name}): give one or the other")
+        elif features is not None and parse_features(features) != store.features:
+            raise ValueError("features differ from the store's: give one or the other")
         self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
@@ -56,6 +63,8 @@ class Linker:
             engine = fibers.make_engine(config=config)
         self.engine = engine
         self.definitions: dict[str, Any] = {}
+        if store.features:
+            self.definitions[seed_streams.NAME] = seed_streams.instance()
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
         self.module_sizes: list[int] = []
