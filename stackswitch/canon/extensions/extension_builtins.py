@@ -34,7 +34,7 @@ from ..calls import RuntimeContext
 from ..canonical_builtins import _finish_copy, _inst, _lookup_end, _may_block
 from ..futures import ReadableFutureEnd, WritableFutureEnd
 from ..options import CanonicalOptions
-from ..streams import CopyEnd, CopyState, ReadableStreamEnd, WritableStreamEnd
+from ..streams import CopyEnd, CopyState, ReadableStreamEnd, Rendezvous, WritableStreamEnd
 from ..threads import current_thread
 from ..types import FutureType, StreamType
 from . import parking
@@ -44,6 +44,7 @@ from .stream_end import END_MOVED, END_TYPES_DIFFER, NOT_ENDED, EndValue, holds_
 
 SPLICE_INTO_ITSELF = "cannot splice or forward a stream or future into itself"
 FORWARD_IN_SET = "cannot forward an end that is in a waitable set"
+HOST_STREAM = "splice, skip and forward act on streams and futures between components, not host ones"
 SKIP_HANDLES = "stream.skip: cannot discard values that hold handles (they would leak)"
 
 
@@ -59,6 +60,13 @@ def _idle_end(inst: Any, i: int, t: Any, end_type: type, op: str, async_: bool =
     return e
 
 
+def _pumped_end(inst: Any, i: int, t: Any, end_type: type, op: str, async_: bool = True) -> CopyEnd:
+    """An end a pump may take: idle, and shared with another guest (not a host stream)."""
+    e = _idle_end(inst, i, t, end_type, op, async_)
+    trap_if(not isinstance(e.shared, Rendezvous), HOST_STREAM)
+    return e
+
+
 def _store(inst: Any) -> Any:
     return inst.store
 
@@ -66,8 +74,8 @@ def _store(inst: Any) -> Any:
 def canon_stream_splice(t: Any, opts: CanonicalOptions, src_i: int, dst_i: int, n: int) -> list[int]:
     inst = _inst() if opts.async_ else _may_block()
     require(_store(inst), "splice")
-    src = _idle_end(inst, src_i, t, ReadableStreamEnd, "read", opts.async_)
-    dst = _idle_end(inst, dst_i, t, WritableStreamEnd, "write", opts.async_)
+    src = _pumped_end(inst, src_i, t, ReadableStreamEnd, "read", opts.async_)
+    dst = _pumped_end(inst, dst_i, t, WritableStreamEnd, "write", opts.async_)
     trap_if(src.shared is dst.shared, SPLICE_INTO_ITSELF)
     Pump(PumpKind.SPLICE, inst, src, src_i, dst, dst_i, n).start()
     return _finish_copy(dst, opts.async_, dst_i, "splice")
@@ -76,7 +84,7 @@ def canon_stream_splice(t: Any, opts: CanonicalOptions, src_i: int, dst_i: int, 
 def canon_stream_skip(t: Any, opts: CanonicalOptions, i: int, n: int) -> list[int]:
     inst = _inst() if opts.async_ else _may_block()
     require(_store(inst), "skip")
-    src = _idle_end(inst, i, t, ReadableStreamEnd, "read", opts.async_)
+    src = _pumped_end(inst, i, t, ReadableStreamEnd, "read", opts.async_)
     trap_if(holds_handles(t.t), SKIP_HANDLES)
     Pump(PumpKind.SKIP, inst, src, i, None, 0, n).start()
     return _finish_copy(src, opts.async_, i, "skip")
@@ -85,8 +93,8 @@ def canon_stream_skip(t: Any, opts: CanonicalOptions, i: int, n: int) -> list[in
 def _forward(t: Any, src_i: int, dst_i: int, readable: type, writable: type) -> Pump:
     inst = _inst()
     require(_store(inst), "forward")
-    src = _idle_end(inst, src_i, t, readable, "read")
-    dst = _idle_end(inst, dst_i, t, writable, "write")
+    src = _pumped_end(inst, src_i, t, readable, "read")
+    dst = _pumped_end(inst, dst_i, t, writable, "write")
     trap_if(src.shared is dst.shared, SPLICE_INTO_ITSELF)
     trap_if(src.wset is not None or dst.wset is not None, FORWARD_IN_SET)
     # Both ends leave the caller's table at once: the forward owns them now.

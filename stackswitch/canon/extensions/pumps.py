@@ -177,13 +177,15 @@ class Pump:
 
     def transferred(self, n: int) -> None:
         self.moved += n
-        counts.moved += n
+        if self.dst is not None:
+            counts.moved += n
         if self.kind is not PumpKind.FORWARD:
             self.finish(CopyResult.COMPLETED, CopyResult.COMPLETED)
 
 
 class Counts:
-    """Values moved by pumps (never through a middle component's memory) and bytes copied."""
+    """Values pumps moved (summed over the pumps of a chain: each one spared its holder a
+    read and a write), values skips discarded, transfers made and bytes they copied."""
 
     def __init__(self) -> None:
         self.reset()
