@@ -597,3 +597,63 @@ def test_a_longer_cycle_is_found_too():
     run_async(store, a, body)
     assert log == [("main", parking.PARK_CYCLE), ("unpark", parking.UNPARK_DONE),
                    ("second", parking.PARK_UNPARKED), ("first", parking.PARK_EXITED)]
+
+
+# -- binaries: stream.forward as wasm-tools 1.262 writes it, and stackswitch:seed/streams -----------
+
+WAST = ROOT / "tests" / "wast" / "extensions"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("script", ["forward.wast", "seed.wast"])
+def test_extension_scripts_pass_with_their_features(script, strategy, capsys):
+    from stackswitch.cli import main
+    assert main(["wast", "--features", "all", "--strategy", strategy, str(WAST / script)]) == 0
+    assert capsys.readouterr().out.strip().endswith("0 failed")
+    assert features.default == frozenset()     # the command line restores the default
+
+
+def test_without_the_feature_stream_forward_does_not_link(capsys):
+    from stackswitch.cli import main
+    assert main(["wast", str(WAST / "forward.wast")]) == 1
+    out = capsys.readouterr().out
+    assert "the `stream.forward` built-in needs the forward extension" in out
+    assert "--features forward" in out
+
+
+def test_an_unknown_feature_is_a_usage_error(capsys):
+    from stackswitch.cli import main
+    with pytest.raises(SystemExit) as info:
+        main(["wast", "--features", "teleport", str(WAST / "forward.wast")])
+    assert info.value.code == 2
+    assert "unknown feature 'teleport'" in capsys.readouterr().err
+
+
+def test_explore_tries_every_transfer_size_of_the_pumps(capsys):
+    from stackswitch.cli import main
+    assert main(["explore", "--features", "all", "--max-runs", "400",
+                 str(WAST / "seed.wast")]) == 0
+    out = capsys.readouterr().out
+    assert "1 outcome" in out
+
+
+def test_a_seed_function_declared_with_another_signature_does_not_link():
+    from stackswitch.component.linker import Linker
+    from stackswitch.component.wasm_tools import load_component
+    from stackswitch.errors import LinkError
+    text = """(component
+      (import "stackswitch:seed/streams" (instance $seed
+        (export "splice" (func (param "src" u32) (result u32)))))
+    )"""
+    with pytest.raises(LinkError, match="splice: declared as .* which is not its signature"):
+        Linker(features="splice").instantiate(load_component(text))
+    with pytest.raises(LinkError, match="missing import 'stackswitch:seed/streams'"):
+        Linker().instantiate(load_component(text))
+
+
+def test_linker_features_and_a_given_store_must_agree():
+    from stackswitch.component.linker import Linker
+    assert Linker(features="park").store.features == {"park"}
+    assert Linker(Store(features="park"), features=["park"]).store.features == {"park"}
+    with pytest.raises(ValueError, match="features differ"):
+        Linker(Store(), features="park")

@@ -145,8 +145,12 @@ class Pump:
         if trace.enabled():
             trace.emit("forward.done", instance=self.inst.name, count=self.moved,
                        ended="source" if source_ended else "sink")
-        # Dropping one end may end a pump further along (its watcher runs).
+        # Dropping one end may end a pump further along (its watcher runs). A
+        # stream<T, U>'s end value travels on with its end (stream_end.py).
         if source_ended:
+            end_value = getattr(src.shared, "end_value", None)
+            if end_value is not None:
+                dst.shared.end_value = end_value
             dst.shared.drop()
         else:
             src.shared.drop()
