@@ -181,6 +181,7 @@ def _add_compare(commands: _Commands) -> None:
                          help="calls started at once to measure memory per suspended call "
                               "(default 1000; 0 skips it; --invoke only)")
     compare.add_argument("--policy", default="fifo", help=POLICY_HELP)
+    _add_features(compare)
     compare.add_argument("--plot", metavar="OUT.png",
                          help="also draw the figures as bar charts (needs matplotlib: "
                               "pip install 'stackswitch[plot]')")

@@ -189,7 +189,9 @@ class Pump:
 
 class Counts:
     """Values pumps moved (summed over the pumps of a chain: each one spared its holder a
-    read and a write), values skips discarded, transfers made and bytes they copied."""
+    read and a write), values skips discarded, transfers made, bytes they copied (once,
+    writer's memory to reader's) and bytes they kept out of the holders' memories (what
+    read + write, or a read for a skip, would have copied in and out)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -199,6 +201,7 @@ class Counts:
         self.discarded = 0
         self.transfers = 0
         self.bytes_copied = 0
+        self.bytes_kept_out = 0
 
 
 counts = Counts()
@@ -299,7 +302,11 @@ def settle(shared: Rendezvous) -> None:
     _notify(top)
     if dst is not None:
         _notify(bottom)
+    size = getattr(src, "elem_size", 0)  # guest buffers; a host buffer holds no memory
     for p in pumps:
+        # each value spares its holder a copy into its memory, and a splice or
+        # forward the copy back out as well
+        counts.bytes_kept_out += n * size * (2 if p.dst is not None else 1)
         p.transferred(n)
 
 
