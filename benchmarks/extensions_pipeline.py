@@ -94,9 +94,9 @@ def _write_all(c: PyComponent, w: int, ptr: int, n: int) -> None:
 
 
 def build(mode: str, n_bytes: int, relays: int = 1, chunk: int = 256, skip: int = 0,
-          strategy: str = "stackful") -> Pipeline:
+          strategy: str = "stackful", policy: str = "fifo") -> Pipeline:
     """The producer, ``relays`` relays moving bytes by ``mode``, and the consumer."""
-    store = Store(strategy=strategies.named(strategy), features="all")
+    store = Store(policy, strategy=strategies.named(strategy), features="all")
     payload = data(n_bytes)
     src = PyComponent(store, "producer", memory_pages=max(1, n_bytes // 65536 + 1))
     base = src.alloc(max(n_bytes, 1), 1)

@@ -668,3 +668,56 @@ def test_compare_shows_the_copies_the_pumps_avoided(capsys):
     # one run: 10 stream bytes and one future u32, each spared a copy in and out of the relay
     assert {k.strip(): v.strip() for k, v in table.items()} == {
         "values moved by pumps": "11", "bytes kept out of memory": "28"}
+
+
+def test_a_forward_ends_its_source_when_its_reader_leaves():
+    store = new_store()
+    a = PyComponent(store, "a")
+
+    def body():
+        r1, w1 = a.stream_new(S_U8)
+        r2, w2 = a.stream_new(S_U8)
+        a.stream_forward(S_U8, r1, w2)
+        assert a.stream_write(S_U8, w1, at(a, b"abc"), 3) == BLOCKED
+        dst = a.alloc(2, 1)
+        assert a.stream_read(S_U8, r2, dst, 2) == 2 << 4
+        a.stream_drop_readable(S_U8, r2)                 # the sink leaves ...
+        return event_of(a, w1), a.memory.read(dst, 2)   # ... so the writer hears DROPPED
+
+    assert run_async(store, a, body) == ((STREAM_WRITE, 2, 2 << 4 | DROPPED), b"ab")
+
+
+def test_zero_length_copies_meeting_a_pump_complete_at_once():
+    store = new_store()
+    a = PyComponent(store, "a")
+
+    def body():
+        r1, w1 = a.stream_new(S_U8)
+        r2, w2 = a.stream_new(S_U8)
+        assert a.stream_splice(S_U8, r1, w2, 4) == BLOCKED
+        assert a.stream_write(S_U8, w1, 0, 0) == COMPLETED     # "is a reader ready?" yes
+        assert a.stream_read(S_U8, r2, 0, 0) == COMPLETED      # "is a writer ready?" yes
+        assert a.stream_cancel_write(S_U8, w2) == splice_payload(0, CANCELLED, CANCELLED)
+
+    run_async(store, a, body)
+
+
+def test_a_cycle_of_forwards_moves_nothing_and_does_not_hang():
+    store = new_store()
+    a = PyComponent(store, "a")
+
+    def body():
+        r1, w1 = a.stream_new(S_U8)
+        r2, w2 = a.stream_new(S_U8)
+        a.stream_forward(S_U8, r1, w2)
+        a.stream_forward(S_U8, r2, w1)
+        return len(a.inst.handles)
+
+    assert run_async(store, a, body) == 0   # both forwards own their ends; neither can move
+
+
+@pytest.mark.parametrize("policy", ["random:1", "random:7"])
+def test_under_random_transfer_sizes_a_splice_pipeline_still_delivers_every_byte(policy):
+    p = pipeline.build("splice", 2000, relays=2, chunk=100, policy=policy)
+    assert p.store.call(p.consume, [2000]) == [2000]
+    assert bytes(p.received) == pipeline.data(2000)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..canon.extensions import features
 from ..component.wasm_tools import load_component
 from ..errors import Trap
 from ..scheduler import DEADLOCK_MESSAGE, Deadlock, Decision, Policy, decode_choices
@@ -104,7 +105,11 @@ class CallProgram:
 
 
 def _strategy_option(strategy: str) -> list[str]:
-    return [] if strategy == "stackful" else ["--strategy", strategy]
+    """The options a replay needs besides the token: the strategy, and the extensions enabled."""
+    words = [] if strategy == "stackful" else ["--strategy", strategy]
+    if features.default:
+        words += ["--features", ",".join(sorted(features.default))]
+    return words
 
 
 # -- progress -------------------------------------------------------------------------------

@@ -44,7 +44,6 @@ each pump's limit) allow: ``ChoicePoint.PUMP_COUNT``, option 0 all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -81,8 +80,6 @@ class Pump:
         self.limit = limit
         self.moved = 0
         self.done = False
-        self.on_end: Callable[[], None] | None = None
-        """For a forward: run when it ends (the host's and the tests' hook)."""
 
     def __repr__(self) -> str:
         return f"<{self.kind.value} pump moved={self.moved}{' done' if self.done else ''}>"
@@ -154,8 +151,6 @@ class Pump:
             dst.shared.drop()
         else:
             src.shared.drop()
-        if self.on_end is not None:
-            self.on_end()
 
     def cancel(self, e: CopyEnd) -> None:
         """``stream.cancel-read/write`` on an end this pump holds (a splice or skip)."""
@@ -185,6 +180,9 @@ class Pump:
             counts.moved += n
         if self.kind is not PumpKind.FORWARD:
             self.finish(CopyResult.COMPLETED, CopyResult.COMPLETED)
+        elif self.src.thing == "future":  # its one value moved: both futures are done
+            self._detach()
+            self.src.state = self.dst.state = CopyState.DONE
 
 
 class Counts:
