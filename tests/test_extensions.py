@@ -224,8 +224,9 @@ def test_a_splice_is_cancelled_through_its_writable_end_only():
     (lambda a, r, w: (a.stream_splice(S_U8, r, a.stream_new(S_U8)[1], 1),
                       a.stream_drop_readable(S_U8, r)), "busy|pending|operation"),
 ])
-def test_splice_traps(body, message):
-    store = new_store()
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_splice_traps(body, message, strategy):
+    store = new_store(strategy)
     a = PyComponent(store, "a")
     with pytest.raises(Trap, match=message):
         run_async(store, a, lambda: body(a, *a.stream_new(S_U8)))
@@ -283,8 +284,9 @@ def test_a_skip_waits_for_a_writer_and_reports_on_its_end():
     run_async(store, a, body)
 
 
-def test_skip_refuses_values_that_hold_handles():
-    store = new_store()
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_skip_refuses_values_that_hold_handles(strategy):
+    store = new_store(strategy)
     a = PyComponent(store, "a")
     s_s = StreamType(S_U8)
     with pytest.raises(Trap, match="cannot discard values that hold handles"):
@@ -459,8 +461,9 @@ def test_main_stdin_argv_returns_a_stream_whose_end_is_expected(strategy):
     assert run(b"hello", [b"bogus"]) == (b"", "error")
 
 
-def test_stream_end_traps_before_the_end_and_on_a_different_end_type():
-    store = new_store()
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_stream_end_traps_before_the_end_and_on_a_different_end_type(strategy):
+    store = new_store(strategy)
     a = PyComponent(store, "a")
     other = StreamEndType(U8Type(), U32)
 
