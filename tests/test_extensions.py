@@ -734,3 +734,14 @@ def test_under_random_transfer_sizes_a_splice_pipeline_still_delivers_every_byte
     p = pipeline.build("splice", 2000, relays=2, chunk=100, policy=policy)
     assert p.store.call(p.consume, [2000]) == [2000]
     assert bytes(p.received) == pipeline.data(2000)
+
+
+@pytest.mark.parametrize("fail, shown", [("false", "[1, 2, 3] end ok(3)"),
+                                         ("true", '[1, 2, 3] end err("bad")')])
+def test_run_shows_a_streams_end_value_after_its_elements(fail, shown, capsys):
+    from stackswitch.cli import main
+    wat = str(ROOT / "tests" / "component_fixtures" / "ended_stream.wat")
+    assert main(["run", "--features", "stream-end", wat, "--invoke", f"run({fail})"]) == 0
+    assert capsys.readouterr().out.strip() == shown
+    assert main(["run", wat, "--invoke", f"run({fail})"]) == 2
+    assert "enable extensions with --features" in capsys.readouterr().err

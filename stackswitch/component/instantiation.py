@@ -275,7 +275,9 @@ class Instantiation:
             if isinstance(item, pyvalues.HostResource):
                 item = item.type
         elif name not in args:
-            raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
+            hint = (" (an extension interface: enable extensions with --features or "
+                    "Linker(features=...), docs/extensions.md)" if name == seed_streams.NAME else "")
+            raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)}){hint}")
         else:
             item = self._from_host(name, args[name], d.desc)
         expected = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort)
