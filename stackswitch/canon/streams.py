@@ -166,6 +166,8 @@ class CopyEnd(Waitable):
     """One end of a stream or future, as held in a handle table."""
 
     kind = "end"
+    pump: Any = None
+    """The extension pump (splice, skip, forward) holding this end, if any."""
 
     def __init__(self, shared: Any) -> None:
         super().__init__()
@@ -173,8 +175,6 @@ class CopyEnd(Waitable):
         self.shared = shared
         self.buffer: Buffer | None = None
         """The buffer of the copy in progress (or of the last one)."""
-        self.pump: Any = None
-        """The extension pump (splice, skip, forward) holding this end, if any."""
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.state.name}>"
