@@ -93,6 +93,12 @@ class ChoicePoint(StrEnum):
     drop it (the reference keeps it at random unless deterministic). Option 0
     keeps it."""
 
+    PUMP_COUNT = "pump-count"
+    """An extension (``--features splice,skip,forward``, ``canon/extensions/``):
+    how many values a splice, skip or forward moves in one transfer, from 1
+    to as many as both ends offer. Option 0 moves them all (a copy's own
+    rule); the others model an engine that moves them in smaller pieces."""
+
 
 class Policy:
     """Makes the decisions. Subclasses override :meth:`pick`."""

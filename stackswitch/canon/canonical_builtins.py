@@ -438,6 +438,9 @@ def _cancel_copy(end_type: type, t: Any, async_: bool, i: int) -> list[int]:
     trap_if(e.state != CopyState.COPYING or e.has_sync_waiter, messages.cancel_not_pending(op))
     trap_if(e.in_waitable_set() and not async_, messages.SYNC_AND_ASYNC_WAIT)
     e.state = CopyState.CANCELLING_COPY
+    if e.pump is not None:  # a splice or skip (an extension) holds this end
+        e.pump.cancel(e)
+        return _finish_copy(e, async_, i, "cancel")
     # The spec cancels only a copy with no event yet. A copy whose buffer is
     # still parked may have received values already (its event says
     # COMPLETED so far); like wasmtime, and as the spec's cancel-stream test

@@ -14,7 +14,7 @@ can interact. The host
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import trace
@@ -23,6 +23,7 @@ from ..limits import DEFAULT, Limits, Timeout, exhausted
 from ..scheduler import Scheduler
 from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
 from .component_instance import ComponentInstance
+from .extensions.features import parse_features
 from .host_functions import host_function
 from .options import CanonicalOptions
 from .strategy import STACKFUL, Strategy
@@ -75,15 +76,18 @@ class Store:
     """All component instances that can call each other, plus their scheduler."""
 
     def __init__(self, policy: str = "fifo", strategy: Strategy = STACKFUL,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None,
+                 features: Iterable[str] | str | None = None) -> None:
         """``policy`` picks the next ready thread (see :mod:`stackswitch.scheduler`);
         ``strategy`` says how tasks run their code (see :mod:`.strategy`);
-        ``limits`` bounds what guests may take (:mod:`stackswitch.limits`)."""
+        ``limits`` bounds what guests may take (:mod:`stackswitch.limits`);
+        ``features`` enables extensions beyond the spec (``docs/extensions.md``)."""
         self.scheduler = Scheduler(policy)
         self.strategy = strategy
         self.limits = DEFAULT if limits is None else limits
         self.live_threads = 0
         """Threads registered with a task and not yet ended (``Limits.threads`` bounds it)."""
+        self.features = parse_features(features)
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
 

@@ -59,6 +59,13 @@ class Rendezvous:
 
     kind = "rendezvous"
 
+    # The extensions' pumps (``extensions/pumps.py``, off unless enabled):
+    # one may read this stream and one write it; ``watcher`` hears of every
+    # buffer parked here and of a drop, so that a pump can move values then.
+    reader_pump: Any = None
+    writer_pump: Any = None
+    watcher: Callable[[Rendezvous], None] | None = None
+
     def __init__(self, t: Any) -> None:
         self.t = t
         self.dropped = False
@@ -79,6 +86,8 @@ class Rendezvous:
         self.pending_buffer = buffer
         self.pending_on_copy = on_copy
         self.pending_on_copy_done = on_copy_done
+        if self.watcher is not None:
+            self.watcher(self)
 
     def _finish_pending(self, result: CopyResult) -> None:
         on_copy_done = self.pending_on_copy_done
@@ -93,6 +102,8 @@ class Rendezvous:
             self.dropped = True
             if self.pending_buffer is not None:
                 self._finish_pending(CopyResult.DROPPED)
+            if self.watcher is not None:
+                self.watcher(self)
 
 
 class SharedStream(Rendezvous):
@@ -155,6 +166,8 @@ class CopyEnd(Waitable):
     """One end of a stream or future, as held in a handle table."""
 
     kind = "end"
+    pump: Any = None
+    """The extension pump (splice, skip, forward) holding this end, if any."""
 
     def __init__(self, shared: Any) -> None:
         super().__init__()

@@ -29,6 +29,8 @@ REPLAY_HELP = ("rerun the schedule a token from `stackswitch explore` names, exa
                "as --policy replay:TOKEN; give one or the other). The token lists the options "
                "taken at the scheduler's choice points, FIFO's beyond its end; '-' is the FIFO "
                "schedule. Use the --strategy the token was found with")
+FEATURES_HELP = ("enable extensions beyond the spec: forward, splice, skip, stream-end, park "
+                 "(or all); none by default, which is exactly the spec (docs/extensions.md)")
 INVOKE_HELP = "the call to make, e.g. 'f(1, \"x\")' (default: the only export)"
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -63,6 +65,11 @@ def _add_scheduling(parser: argparse.ArgumentParser, policy_help: str) -> None:
     parser.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
     parser.add_argument("--strategy", default="stackful", choices=strategies.names(),
                         help=STRATEGY_HELP)
+    _add_features(parser)
+
+
+def _add_features(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--features", metavar="NAME[,NAME]", help=FEATURES_HELP)
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -182,6 +189,7 @@ def _add_compare(commands: _Commands) -> None:
                          help="calls started at once to measure memory per suspended call "
                               "(default 1000; 0 skips it; --invoke only)")
     compare.add_argument("--policy", default="fifo", help=POLICY_HELP)
+    _add_features(compare)
     compare.add_argument("--plot", metavar="OUT.png",
                          help="also draw the figures as bar charts (needs matplotlib: "
                               "pip install 'stackswitch[plot]')")
@@ -248,6 +256,7 @@ def _add_explore(commands: _Commands) -> None:
                               "it is run afresh for every schedule")
     explore.add_argument("--strategy", default="stackful", choices=strategies.names(),
                          help=STRATEGY_HELP)
+    _add_features(explore)
     for flag, default, metavar, text in _EXPLORE_COUNTS:
         explore.add_argument(flag, type=int, default=default, metavar=metavar, help=text)
     explore.add_argument("--replay", metavar="TOKEN",
@@ -308,4 +317,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _scheduling(args, commands[args.command])
+    if getattr(args, "features", None):
+        from ..canon.extensions import features
+        try:
+            enabled = features.parse_features(args.features)
+        except ValueError as e:
+            commands[args.command].error(str(e))
+        saved, features.default = features.default, enabled
+        try:
+            return run_command(_command(args.command), args, commands[args.command])
+        finally:
+            features.default = saved
     return run_command(_command(args.command), args, commands[args.command])

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..canon import strategy as strategy_module
+from ..canon.extensions import features
 from ..component import ast
 from ..component.decoder import decode_component
 from ..component.wasm_tools import load_component
@@ -65,7 +66,8 @@ def compare(component: str | None = None, invoke: str | None = None, *, host: st
         check_plotting()
     Scheduler(policy)  # a bad policy is an error here, not in each child
     spec = {"component": component, "invoke": invoke, "host": host, "wast": wast,
-            "policy": policy, "repeat": repeat, "concurrent": concurrent}
+            "policy": policy, "repeat": repeat, "concurrent": concurrent,
+            "features": sorted(features.default)}
     best: dict[str, Figures] = {}
     for _ in range(rounds):
         for name in strategies:  # interleaved, so that a slow spell hits every strategy

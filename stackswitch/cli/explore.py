@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..canon.extensions import features
 from ..component.wasm_tools import load_component
 from ..errors import Trap
 from ..limits import Limits
@@ -116,7 +117,11 @@ class CallProgram:
 
 
 def _strategy_option(strategy: str) -> list[str]:
-    return [] if strategy == "stackful" else ["--strategy", strategy]
+    """The options a replay needs besides the token: the strategy, and the extensions enabled."""
+    words = [] if strategy == "stackful" else ["--strategy", strategy]
+    if features.default:
+        words += ["--features", ",".join(sorted(features.default))]
+    return words
 
 
 # -- progress -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import trace
+from ..canon.extensions import features, pumps
 from ..canon.store import all_resolved
 from ..component.linker import Linker
 from ..errors import Trap
@@ -73,6 +74,10 @@ class Figures:
     waiting: int = 0
     kib_per_suspended: float | None = None
     module_sizes: list[int] = field(default_factory=list)
+    pumped: int = 0
+    """Values splices, skips and forwards moved (the extensions; docs/extensions.md)."""
+    bytes_kept_out: int = 0
+    """Bytes those pumps kept out of their holders' memories (copies avoided)."""
     error: str | None = None
     status: int = 0
 
@@ -136,6 +141,7 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
     before = trace.counters()
     clock = time.perf_counter
     times = []
+    pumped, kept_out = pumps.counts.moved + pumps.counts.discarded, pumps.counts.bytes_kept_out
     for _ in range(repeat):
         start = clock()
         once()
@@ -145,6 +151,8 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
     figures.runs = repeat
     for name, value in trace.counters().items():
         setattr(figures, name, value - before[name])
+    figures.pumped = pumps.counts.moved + pumps.counts.discarded - pumped
+    figures.bytes_kept_out = pumps.counts.bytes_kept_out - kept_out
     figures.peak_kib = max(0, _peak_kib() - base)
 
 
@@ -211,6 +219,7 @@ def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: in
 def measure(spec: dict[str, Any]) -> Figures:
     """Measure what ``spec`` says; a failure becomes ``Figures.error`` and its exit status."""
     strategy = spec["strategy"]
+    features.default = features.parse_features(spec.get("features") or ())
     try:
         if spec["wast"] is not None:
             return measure_wast(strategy, spec["wast"], policy=spec["policy"],

@@ -53,6 +53,11 @@ def rows(columns: Sequence[Figures], given_sizes: list[int] | None = None
             lambda f: _num(None if f.peak_kib is None else f.peak_kib / 1024, 2)
             + (" (since start)" if f.peak_since_start else "")),
     ]
+    if any(f.pumped for f in columns):  # the extensions splice, skip, forward were used
+        table += [
+            row("values moved by pumps", lambda f: _num(f.pumped)),
+            row("bytes kept out of memory", lambda f: _num(f.bytes_kept_out)),
+        ]
     if any(f.started for f in columns):
         started = max(f.started for f in columns)
         table += [

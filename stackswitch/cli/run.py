@@ -125,9 +125,14 @@ def run(component: str, invoke: str | None, *, host: str | None = None,
 
 
 def _show_result(store: Store, value: Any, t: Any) -> str:
-    """A result in WAVE; a stream is read to its end (a list), a future to its value."""
+    """A result in WAVE; a stream is read to its end (a list, then ``end VALUE`` for a
+    stream<T, U> that ended with a value), a future to its value."""
     if isinstance(t, StreamType) and t.t is not None:
-        return wave.format_value(StreamReader(store, value).read_all(), ListType(t.t))
+        shown = wave.format_value(StreamReader(store, value).read_all(), ListType(t.t))
+        end = getattr(value, "end_value", None)  # a stream<T, U> (the stream-end extension)
+        if end is not None and end.t is not None:
+            shown += " end " + wave.format_value(end.value, end.t)
+        return shown
     if isinstance(t, FutureType) and t.t is not None:
         return wave.format_value(FutureReader(store, value).get(), t.t)
     return wave.format_value(value, t)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..canon import canonical_builtins as b
+from ..canon.extensions import extension_builtins as x
+from ..canon.extensions.features import not_enabled
 from ..canon.options import CanonicalOptions
 from ..canon.types import FuncType
 from ..canon.values import flatten_functype
@@ -41,6 +43,8 @@ class Env(Protocol):
     def table(self, i: int) -> Any: ...
 
     def core_functype(self, i: int) -> Any: ...
+
+    store: Any
 
 
 class Unsupported(Exception):
@@ -154,7 +158,19 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         cancellable = d.cancellable
         op = _SWITCHES[kind]
         return _f(name, "i32", "i32", lambda i: op(cancellable, i), True, True)
+    if kind in (B.STREAM_FORWARD, B.FUTURE_FORWARD):
+        return _forward(name, d, env)
     raise Unsupported(f"the `{name}` built-in is not supported by stackswitch")
+
+
+def _forward(name: str, d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
+    """``stream.forward``/``future.forward`` (wasm-tools' ``cm-forward``): the forward extension."""
+    if "forward" not in env.store.features:
+        raise Unsupported(f"the `{name}` built-in needs the forward extension: "
+                          + not_enabled("forward"))
+    t = env.type_at(d.type_index)
+    forward = x.canon_stream_forward if d.builtin == B.STREAM_FORWARD else x.canon_future_forward
+    return _f(name, "i32 i32", "", lambda src, dst: forward(t, src, dst), True)
 
 
 def _check_thread_start_type(ft: Any) -> None:

@@ -49,7 +49,7 @@ from ..errors import LinkError, Trap
 from ..wasm import fibers
 from ..wasm.core_values import type_name
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast, builtin_imports, core_signatures, typeconv
+from . import ast, builtin_imports, core_signatures, seed_streams, typeconv
 from .corefuncs import HostCoreFunc, callable_of
 from .func import Func, host_func
 from .instance import Instance
@@ -281,7 +281,9 @@ class Instantiation:
             if isinstance(item, pyvalues.HostResource):
                 item = item.type
         elif name not in args:
-            raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
+            hint = (" (an extension interface: enable extensions with --features or "
+                    "Linker(features=...), docs/extensions.md)" if name == seed_streams.NAME else "")
+            raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)}){hint}")
         else:
             item = self._from_host(name, args[name], d.desc)
         expected = _IMPORT_KINDS.get(sort)
@@ -353,6 +355,10 @@ class Instantiation:
         mapping, a nested instance is a mapping again and a core module is its
         binary (compiled here, with this linker's engine).
         """
+        if isinstance(item, seed_streams.SeedFunction) and isinstance(desc, ast.FuncDesc | _Typed):
+            ft = desc.ft if isinstance(desc, _Typed) else typeconv.functype(
+                desc.type_index, self.scope.space(ast.Sort.TYPE))
+            return item.bind(ft, self.store)
         if isinstance(desc, ast.FuncDesc) and callable(item) and not isinstance(item, Func):
             ft = typeconv.functype(desc.type_index, self.scope.space(ast.Sort.TYPE))
             return host_func(name, item, ft, self.store)
@@ -489,6 +495,8 @@ class Instantiation:
         if not isinstance(func, Func):
             raise LinkError(f"{self.name}: canon lower of a non-function")
         opts = self.options(d.options, async_=d.options.is_async)
+        if isinstance(func, seed_streams.SeedFunc):  # an extension built-in (docs/extensions.md)
+            return func.lower(opts)
         flat = flatten_functype(opts, func.ft, "lower")
         callee, ft, name = func.func_inst, func.ft, func.name
 

@@ -10,11 +10,13 @@ instances share their parent's. The walk over a component's definitions is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import wasmtime
 
 from ..canon import strategy as strategies
+from ..canon.extensions.features import parse_features
 from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
@@ -22,7 +24,7 @@ from ..errors import LinkError
 from ..limits import Limits
 from ..wasm import fibers, interrupts
 from ..wasm.wasmtime_memory import WasmMemory
-from . import ast
+from . import ast, seed_streams
 from .component import Component
 from .decoder import decode_component
 from .func import Func, host_func
@@ -37,21 +39,26 @@ class Linker:
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
-                 strategy: str | Strategy | None = None, limits: Limits | None = None) -> None:
+                 strategy: str | Strategy | None = None, limits: Limits | None = None,
+                 features: Iterable[str] | str | None = None) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
         tasks run (``docs/strategies.md``); ``limits`` bounds what guests may
         take (``docs/limits.md``; its ``fiber_stacks`` is process-wide and is
-        set for the whole process); a given ``store`` brings its own strategy
-        and limits."""
+        set for the whole process); ``features`` enables extensions beyond the
+        spec (``docs/extensions.md``); a given ``store`` brings its own
+        strategy, limits and features."""
         if store is None:
-            store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits)
+            store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits,
+                          features=features)
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
             raise ValueError(f"strategy {strategy!r} differs from the store's "
                              f"({store.strategy.name}): give one or the other")
         elif limits is not None and limits != store.limits:
             raise ValueError("limits differ from the store's: give one or the other")
+        elif features is not None and parse_features(features) != store.features:
+            raise ValueError("features differ from the store's: give one or the other")
         if limits is not None:
             fibers.set_max_fiber_stacks(limits.fiber_stacks)
         self.store = store
@@ -66,6 +73,8 @@ class Linker:
         if interruptible:
             interrupts.watch(engine)
         self.definitions: dict[str, Any] = {}
+        if store.features:
+            self.definitions[seed_streams.NAME] = seed_streams.instance()
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
         self.module_sizes: list[int] = []

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..canon import canonical_builtins as b
 from ..canon.calls import FuncInst, as_core_results
+from ..canon.extensions import extension_builtins as x
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
 from ..canon.store import Store
@@ -251,6 +252,38 @@ class PyComponent:
 
     def future_drop_writable(self, t: Any, h: int) -> None:
         b.canon_future_drop_writable(t, h)
+
+    # -- extensions beyond the spec (docs/extensions.md): each traps unless enabled -----------
+
+    def stream_splice(self, t: Any, src: int, dst: int, n: int, async_: bool = True) -> int:
+        """``stream.splice``: move up to ``n`` values from ``src`` to ``dst``, not through memory."""
+        return x.canon_stream_splice(t, self._opts(async_), src, dst, n)[0]
+
+    def stream_skip(self, t: Any, h: int, n: int, async_: bool = True) -> int:
+        """``stream.skip``: a read of up to ``n`` values that discards them."""
+        return x.canon_stream_skip(t, self._opts(async_), h, n)[0]
+
+    def stream_forward(self, t: Any, src: int, dst: int) -> None:
+        """``stream.forward``: both ends leave this table; values flow until one side ends."""
+        x.canon_stream_forward(t, src, dst)
+
+    def future_forward(self, t: Any, src: int, dst: int) -> None:
+        x.canon_future_forward(t, src, dst)
+
+    def stream_write_end(self, t: Any, h: int, ptr: int) -> None:
+        """Close a ``stream<T, U>`` (a ``StreamEndType``) with the ``U`` stored at ``ptr``."""
+        x.canon_stream_write_end(t, getattr(t, "end", None), self.opts, h, ptr)
+
+    def stream_read_end(self, t: Any, h: int, ptr: int) -> int:
+        """The ended stream's ``U`` into ``ptr``: 1, or 0 if it ended without one."""
+        return x.canon_stream_read_end(t, getattr(t, "end", None), self.opts, h, ptr)[0]
+
+    def thread_park(self, i: int) -> int:
+        """Wait until thread ``i`` unparks this one: 0; a cycle of parks: 1; ``i`` exited: 2."""
+        return x.canon_thread_park(i)[0]
+
+    def thread_unpark(self, i: int) -> int:
+        return x.canon_thread_unpark(i)[0]
 
     # -- built-ins: threads ----------------------------------------------------------------
 
