@@ -314,6 +314,10 @@ class Scheduler:
         self._heap: list[tuple[int, Schedulable]] = []
         self._polled: dict[Schedulable, int] = {}
         self._rekey: dict[Schedulable, Callable[[], WaitKeys]] = {}
+        self.idle: Callable[[], bool] | None = None
+        """Called by :meth:`run_until` when no thread is ready: block until host I/O or a timer
+        may have made one ready; False when nothing external is pending (then it is a
+        deadlock). The host's event loop installs itself here (``event_loop.loop_of``)."""
         self.ticks = 0
         self.checks = 0
         """How many times the scheduler asked a thread ``ready()`` (tests watch it)."""
@@ -489,9 +493,14 @@ class Scheduler:
         return True
 
     def run_until(self, done: Callable[[], bool]) -> None:
-        """Tick until ``done()``; raise :class:`Deadlock` if nothing can run first."""
+        """Tick until ``done()``; raise :class:`Deadlock` if nothing can run first.
+
+        With no thread ready it waits in :attr:`idle` (host I/O, timers) while that has
+        anything pending, so waiting on the host costs no CPU."""
         while not done():
             if not self.tick():
+                if self.idle is not None and self.idle():
+                    continue
                 waits = [t.describe_wait() for t in self._waiting]
                 trace.emit("scheduler.deadlock", waiting=waits)
                 raise Deadlock(waits)
