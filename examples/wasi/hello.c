@@ -1,8 +1,10 @@
 /* A WASI command: prints, reads its arguments, environment and stdin, writes
  * and reads a file in a preopened directory, sleeps, and exits with a code.
  *
- *   hello [EXIT_CODE]      (the exit code defaults to 0)
+ *   hello [ARGS...] [EXIT_CODE]   (the last argument, as a number; default 0)
  *
+ * WASI 0.1's adapter ends the program with wasi:cli/exit's `exit(result)`, so
+ * any non-zero code reaches the host as status 1 (wasmtime prints the same).
  * With a directory preopened as "/data" (`--dir HOST::/data`) it writes
  * /data/hello.txt and reads it back; without one it says so. The environment
  * variable GREETING, if set, is printed. Every line goes to stdout except the

@@ -10,6 +10,7 @@ reported the same way for every command (:mod:`.failures`).
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from collections.abc import Callable
 from importlib import import_module, metadata
@@ -125,6 +126,25 @@ def _add_run(commands: _Commands) -> None:
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
                      help="stop the guest with a trap after S seconds")
+    _add_wasi(run)
+
+
+def _add_wasi(run: argparse.ArgumentParser) -> None:
+    """WASI options, spelled as `wasmtime run`'s long forms (not its -S group): docs/wasi.md."""
+    run.add_argument("args", nargs="*", metavar="ARG",
+                     help="arguments for a WASI program (after COMPONENT's name; put `--` "
+                          "before any that start with '-'); without --invoke, a component "
+                          "exporting wasi:cli/run is run as a command and its exit code is ours")
+    run.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                     help="grant the guest the host directory HOST, seen as GUEST (default: "
+                          "the same path); nothing outside it is reachable. Repeatable")
+    run.add_argument("--env", action="append", default=[], metavar="NAME[=VAL]",
+                     help="set a variable in the guest's environment (NAME alone: the host's "
+                          "value). Repeatable")
+    run.add_argument("--inherit-env", action="store_true",
+                     help="give the guest the host's whole environment")
+    run.add_argument("--allow-network", action="store_true",
+                     help="allow wasi:sockets (not implemented yet: they trap either way)")
 
 
 def _add_compare(commands: _Commands) -> None:
@@ -292,7 +312,23 @@ def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
 def main(argv: list[str] | None = None) -> int:
     """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
     parser, commands = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Everything after `--` is a WASI program's (argparse would not give it to a
+    # positional that already matched nothing).
+    tail: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, tail = argv[:cut], argv[cut + 1:]
+    args, extra = parser.parse_known_args(argv)
+    # A WASI program's arguments may also come after options given after COMPONENT
+    # (argparse matches a positional once): they are the program's, in order.
+    takes_args = isinstance(getattr(args, "args", None), list)
+    if extra and (not takes_args or any(a.startswith("-") for a in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if tail and not takes_args:
+        parser.error(f"unrecognized arguments: -- {' '.join(tail)}")
+    if takes_args:
+        args.args.extend(extra + tail)
     if args.command is None:
         parser.print_help()
         return 2

@@ -66,7 +66,7 @@ class Preview2:
     @staticmethod
     def _stdin_source(stdin: Any) -> Any:
         if stdin is None:
-            return io.FdSource(sys.stdin.fileno()) if sys.stdin is not None else io.BytesSource(b"")
+            return io.BytesSource(b"")
         if isinstance(stdin, bytes | bytearray):
             return io.BytesSource(bytes(stdin))
         return io.FdSource(stdin.fileno())
@@ -138,7 +138,8 @@ class Preview2:
         return {"terminal-output": self.terminal_output}
 
     def cli_terminal_stdin(self) -> dict[str, Any]:
-        fd = self._fd(sys.stdin) if self.config.stdin is None else None
+        stdin = self.config.stdin
+        fd = None if stdin is None or isinstance(stdin, bytes | bytearray) else self._fd(stdin)
         return {"terminal-input": self.terminal_input,
                 "get-terminal-stdin": lambda: self._terminal(fd)}
 

@@ -24,9 +24,10 @@ class WasiConfig:
 
     ``args`` is the whole argument list, program name first (as
     ``get-arguments`` returns it); ``dirs`` pairs a host directory with the
-    guest path it appears as; ``stdin`` is bytes to read, a binary file, or
-    None for the process's own stdin; ``stdout`` / ``stderr`` binary files
-    (None: the process's own).
+    guest path it appears as; ``stdin`` is bytes to read or a binary file
+    with a descriptor (``sys.stdin.buffer`` for the process's own, which is
+    what ``stackswitch run`` gives); None reads as empty. ``stdout`` /
+    ``stderr`` are binary files (None: the process's own).
     """
 
     args: list[str] = field(default_factory=list)

@@ -1,0 +1,302 @@
+"""The WASI host: real C programs built from source (examples/wasi/), capability safety,
+the command line, and the event loop under the scheduler.
+
+The C guests are built once per session by examples/build_wasi_guests.py
+(zig's C compiler from PyPI, WASI 0.1's command adapter fetched with
+``npm pack`` into the user's cache once). Where a result is compared with
+wasmtime, wasmtime-py (a dependency) runs the same component in a child process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, load_script
+
+from stackswitch import Component, Linker, Trap
+from stackswitch.event_loop import EventLoop, loop_of
+from stackswitch.scheduler import Scheduler
+from stackswitch.wasi import WasiConfig, WasiConfigError, WasiExit, WasiHost
+from stackswitch.wasi.filesystem import Descriptor, FsError, resolve_beneath
+
+ROOT = EXAMPLES.parent
+STRATEGIES = ("stackful", "callback")
+
+
+@pytest.fixture(scope="session")
+def wasi_guests(tmp_path_factory):
+    """Every examples/wasi/*.c built by the committed script, by name."""
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        pytest.fail("the WASI guests need zig's C compiler from PyPI: pip install -e '.[dev]'")
+    out = tmp_path_factory.mktemp("wasi-guests")
+    script = load_script(EXAMPLES / "build_wasi_guests.py")
+    built = script.build_all(out, verbose=False)
+    return {p.name.removesuffix(".component.wasm"): p for p in built}
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A preopen ``root`` holding inside.txt, and beside it ``outside`` holding secret.txt,
+    with links inside root pointing out of it, within it, absolutely, and in a loop."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "inside.txt").write_text("inside\n")
+    (outside / "secret.txt").write_text("secret\n")
+    os.symlink("../outside", root / "out-link")
+    os.symlink(str(outside / "secret.txt"), root / "abs-link")
+    os.symlink("sub/../inside.txt", root / "ok-link")
+    os.symlink("loop2", root / "loop1")
+    os.symlink("loop1", root / "loop2")
+    return root
+
+
+def run_wasi(path: Path, strategy: str, **options) -> tuple[int, bytes, bytes]:
+    """Run a WASI command through the embedding API: (exit status, stdout, stderr)."""
+    out, err = io.BytesIO(), io.BytesIO()
+    linker = Linker(strategy=strategy)
+    linker.add_wasi(stdout=out, stderr=err, **options)
+    instance = linker.instantiate(Component.from_file(path))
+    run = instance["wasi:cli/run@0.2.12"].exports["run"]
+    try:
+        status = 0 if run().__class__.__name__ == "Ok" else 1
+    except WasiExit as e:
+        status = e.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def _hash(data: bytes) -> int:
+    h = 0
+    for b in data:
+        h = (h * 31 + b) & 0xFFFF_FFFF
+    return h
+
+
+# -- the C program: prints, args, env, stdin, a file in a preopen, sleep, exit code ----------
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_c_program_does_everything_a_command_does(wasi_guests, tmp_path, strategy):
+    data = tmp_path / "data"
+    data.mkdir()
+    stdin = b"some input\nmore\n"
+    start = time.perf_counter()
+    status, out, err = run_wasi(wasi_guests["hello"], strategy,
+                                args=["hello", "a b", "0"], env={"GREETING": "hi"},
+                                dirs=[f"{data}::/data"], stdin=stdin)
+    assert time.perf_counter() - start >= 0.05
+    assert status == 0
+    assert out.decode().splitlines() == [
+        "hello from C, argc=3", "arg 1: a b", "arg 2: 0", "GREETING=hi",
+        f"stdin: {len(stdin)} bytes, hash {_hash(stdin)}",
+        "file: written by the guest", "slept at least 50 ms: yes"]
+    assert err == b"exiting with 0\n"
+    assert (data / "hello.txt").read_text() == "written by the guest\n"
+
+
+def test_both_strategies_give_the_same_output_and_exit_code(wasi_guests):
+    runs = {s: run_wasi(wasi_guests["hello"], s, args=["hello", "x", "3"], stdin=b"")
+            for s in STRATEGIES}
+    assert runs["stackful"] == runs["callback"]
+    status, out, _ = runs["stackful"]
+    assert status == 1  # WASI 0.1's adapter passes any non-zero code on as exit(err)
+    assert b"no /data: No such file or directory" in out
+    assert b"GREETING=(unset)" in out
+
+
+# -- capability safety ----------------------------------------------------------------------------
+
+ESCAPES = {
+    "/data/inside.txt": "read: inside",
+    "/data/ok-link": "read: inside",
+    "/data/../outside/secret.txt": "error: Operation not permitted",
+    "/data/sub/../../outside/secret.txt": "error: Operation not permitted",
+    "/data/out-link/secret.txt": "error: Operation not permitted",
+    "/data/abs-link": "error: Operation not permitted",
+    "/data/loop1": "error: Symbolic link loop",
+    "/data/missing": "error: No such file or directory",
+}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_guest_cannot_leave_its_preopen(wasi_guests, sandbox, strategy):
+    """Each escape reaches the host (wasi-libc passes the path on relative to /data) and
+    fails with not-permitted, which wasi-libc reports as EPERM; the same as wasmtime."""
+    status, out, _ = run_wasi(wasi_guests["escape"], strategy, args=["escape", *ESCAPES],
+                              dirs=[f"{sandbox}::/data"])
+    assert status == 0
+    assert out.decode().splitlines() == [f"{p}: {r}" for p, r in ESCAPES.items()]
+
+
+@pytest.mark.parametrize(("path", "code"), [
+    ("/etc/passwd", "not-permitted"),
+    ("..", "not-permitted"),
+    ("../outside/secret.txt", "not-permitted"),
+    ("sub/../../outside/secret.txt", "not-permitted"),
+    ("sub/../../root/inside.txt", "not-permitted"),  # steps out, even if it comes back
+    ("out-link/secret.txt", "not-permitted"),
+    ("abs-link", "not-permitted"),
+    ("loop1", "loop"),
+    ("", "no-entry"),
+])
+def test_escapes_fail_with_wasi_error_codes(sandbox, path, code):
+    with pytest.raises(FsError) as e:
+        resolve_beneath(str(sandbox), path, follow_final=True)
+    assert e.value.code == code
+
+
+def test_open_at_returns_the_error_code(sandbox):
+    root = Descriptor.preopen(str(sandbox))
+    follow = frozenset({"symlink-follow"})
+    for path in ("../outside/secret.txt", "/etc/passwd", "out-link/secret.txt"):
+        result = root.open_at(follow, path, frozenset(), frozenset({"read"}))
+        assert result.__class__.__name__ == "Err" and result.value == "not-permitted", path
+    ok = root.open_at(follow, "ok-link", frozenset(), frozenset({"read"}))
+    assert ok.value.read(100, 0).value == (b"inside\n", True)
+    # Without symlink-follow the final link is not followed: opening it fails (ELOOP).
+    assert root.open_at(frozenset(), "abs-link", frozenset(), frozenset({"read"})).value == "loop"
+    # A directory opened read-only cannot be used to create or remove.
+    sub = root.open_at(follow, "sub", frozenset({"directory"}), frozenset({"read"})).value
+    assert "mutate-directory" not in sub.flags
+    assert sub.create_directory_at("x").value == "read-only"
+    assert root.create_directory_at("made").__class__.__name__ == "Ok"
+    assert root.symlink_at("/etc/passwd", "new-abs-link").value == "not-permitted"
+    assert (sandbox / "made").is_dir()
+
+
+def test_sockets_are_not_reachable(sandbox):
+    """wasi:sockets links (so a program that imports it runs) but every function traps,
+    naming itself; with or without --allow-network (not implemented yet)."""
+    for allow in (False, True):
+        host = WasiHost(WasiConfig(allow_network=allow), Linker().store)
+        tcp = host.provide("wasi:sockets/tcp@0.2.12")
+        with pytest.raises(Trap, match=r"wasi:sockets/tcp@0\.2\.12#\[method\]tcp-socket\.start-connect "
+                                       "is not implemented"):
+            tcp["[method]tcp-socket.start-connect"](None, None, None)
+
+
+def test_bad_options_are_refused(tmp_path):
+    with pytest.raises(WasiConfigError, match="not a directory"):
+        WasiConfig.build(dirs=[str(tmp_path / "missing")])
+    with pytest.raises(WasiConfigError, match="HOST::GUEST"):
+        WasiConfig.build(dirs=[f"{tmp_path}::"])
+    with pytest.raises(WasiConfigError, match="NAME=VALUE"):
+        WasiConfig.build(env=["=x"])
+    assert WasiConfig.build(env=["A=1", "B="]).env == {"A": "1", "B": ""}
+
+
+# -- the command line, against wasmtime ---------------------------------------------------------
+
+WASMTIME_RUN = textwrap.dedent("""
+    import sys, wasmtime, wasmtime.component as wc
+    engine = wasmtime.Engine(); store = wasmtime.Store(engine)
+    cfg = wasmtime.WasiConfig(); cfg.argv = sys.argv[3:]
+    cfg.preopen_dir(sys.argv[2], "/data"); cfg.env = [("GREETING", "hey")]
+    cfg.inherit_stdin(); cfg.inherit_stdout(); cfg.inherit_stderr()
+    store.set_wasi(cfg)
+    linker = wc.Linker(engine); linker.add_wasip2()
+    inst = linker.instantiate(store, wc.Component.from_file(engine, sys.argv[1]))
+    run = inst.get_func(store, inst.get_export_index(
+        store, "run", inst.get_export_index(store, "wasi:cli/run@0.2.12")))
+    try:
+        sys.exit(0 if run(store).tag == "ok" else 1)
+    except wasmtime.ExitTrap as e:
+        sys.exit(e.code)
+""")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_run_prints_what_wasmtime_prints(wasi_guests, tmp_path, strategy):
+    component = str(wasi_guests["hello"])
+    ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
+    ours_dir.mkdir()
+    theirs_dir.mkdir()
+    ours = subprocess.run([sys.executable, "-m", "stackswitch", "run", component,
+                           "--dir", f"{ours_dir}::/data", "--env", "GREETING=hey",
+                           "--strategy", strategy, "a", "--", "-b", "5"],
+                          input=b"stdin bytes", capture_output=True, cwd=ROOT, check=False)
+    theirs = subprocess.run([sys.executable, "-c", WASMTIME_RUN, component, str(theirs_dir),
+                             component, "a", "-b", "5"],
+                            input=b"stdin bytes", capture_output=True, check=False)
+    assert theirs.returncode == 1, theirs.stderr
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    assert ours.stderr == b"exiting with 5\n"
+    assert (ours_dir / "hello.txt").read_bytes() == (theirs_dir / "hello.txt").read_bytes()
+
+
+def test_run_refuses_a_bad_dir(wasi_guests, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "stackswitch", "run", str(wasi_guests["hello"]),
+                           "--dir", str(tmp_path / "nope")], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 2
+    assert "not a directory" in proc.stderr
+
+
+# -- the event loop --------------------------------------------------------------------------------
+
+def test_the_loop_runs_timers_in_deadline_order_and_blocks_until_the_first():
+    loop = EventLoop()
+    fired = []
+    now = time.monotonic_ns()
+    loop.call_at(now + 30_000_000, lambda: fired.append("b"))
+    loop.call_at(now + 10_000_000, lambda: fired.append("a"))
+    loop.call_at(now + 20_000_000, lambda: fired.append("x")).cancel()
+    start = time.perf_counter()
+    while loop.run_once():
+        pass
+    assert fired == ["a", "b"]
+    assert time.perf_counter() - start >= 0.03
+    assert not loop.pending()
+
+
+def test_the_loop_wakes_on_a_readable_pipe():
+    loop = EventLoop()
+    r, w = os.pipe()
+    try:
+        seen = []
+        loop.add_reader(r, lambda: seen.append(os.read(r, 10)))
+        loop.call_later(5_000_000, lambda: os.write(w, b"hi"))
+        while not seen:
+            assert loop.run_once()
+        assert seen == [b"hi"]
+        assert not loop.pending()
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_scheduler_with_nothing_ready_waits_in_its_idle_hook():
+    scheduler = Scheduler()
+    loop = loop_of(scheduler)
+    assert scheduler.idle == loop.run_once and loop_of(scheduler) is loop
+    done = []
+    loop.call_later(10_000_000, lambda: done.append(True))
+    scheduler.run_until(lambda: bool(done))  # no thread at all, yet no deadlock: a timer is due
+    assert done
+
+
+def test_sleeping_host_calls_overlap_and_cost_no_cpu_while_waiting(c_guests):
+    """100 concurrent calls of a stackful C export, each waiting on a host import that
+    sleeps 300 ms: together they take about 300 ms, and the process sleeps meanwhile."""
+    from stackswitch.canon.store import all_resolved
+    from stackswitch.embed.host import sleep
+
+    linker = Linker()
+    linker.define("slow-double", lambda x: (sleep(0.3), 2 * x)[1])
+    run = linker.instantiate(Component.from_file(c_guests["blocking"]))["run"]
+    store = linker.store
+    cpu, wall = time.process_time(), time.perf_counter()
+    calls = [store.invoke(run.func_inst, [i]) for i in range(100)]
+    store.run_until(all_resolved(calls))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert [c.value for c in calls] == [[2 * i] for i in range(100)]
+    assert 0.3 <= wall < 1.5
+    assert cpu < wall - 0.2  # not spinning: the wait itself used no CPU
