@@ -1,4 +1,4 @@
-"""Build every WASI C program in examples/wasi/ into a component (a WASI 0.2 command).
+"""Build the WASI C programs of examples/wasi/ (0.2 commands) and examples/wasi3/ (0.3) into components.
 
     pip install -e '.[dev]'                       # ziglang and wasm-tools
     python examples/build_wasi_guests.py --out /tmp/wasi-guests
@@ -11,8 +11,14 @@ For each ``examples/wasi/NAME.c``:
 2. ``wasm-tools component new --adapt`` with WASI 0.1's *command* adapter
    turns it into a component importing WASI 0.2 and exporting ``wasi:cli/run``.
 
+For each ``examples/wasi3/NAME.c`` (freestanding C on the async built-ins, no
+libc targets WASI 0.3 yet), zig compiles it freestanding and ``wasm-tools
+component embed`` / ``new`` use its world ``NAME.wit`` with WASI 0.3.0's WIT
+packages as dependencies.
+
 The adapter is ``lib/wasi_snapshot_preview1.command.wasm`` of npm's
-``@bytecodealliance/jco`` (pinned below), fetched once with ``npm pack``
+``@bytecodealliance/jco`` (pinned below), and the WASI 0.3.0 packages its
+``lib/wit/builtin/0.3.0/``; both are fetched once with ``npm pack``
 (node and npm are on the machine; the registry is the only network use) into
 the cache directory (``--cache``, default ``$XDG_CACHE_HOME/stackswitch`` or
 ``~/.cache/stackswitch``) and reused afterwards. ``--adapter FILE`` uses a
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -31,9 +38,12 @@ import time
 from pathlib import Path
 
 WASI_DIR = Path(__file__).resolve().parent / "wasi"
+WASI3_DIR = Path(__file__).resolve().parent / "wasi3"
 JCO = "@bytecodealliance/jco@1.35.0"
-ADAPTER_IN_PACKAGE = "package/lib/wasi_snapshot_preview1.command.wasm"
+ADAPTER = "wasi_snapshot_preview1.command.wasm"
+WASI3_WIT = "package/lib/wit/builtin/0.3.0/"
 CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s"]
+CFLAGS_FREESTANDING = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
 
 
 class BuildError(Exception):
@@ -58,29 +68,36 @@ def _step(what: str, cmd: list[str], verbose: bool, cwd: Path | None = None) -> 
                          f"  $ {' '.join(cmd)}\n{output}")
 
 
-def command_adapter(cache: Path, verbose: bool = True) -> Path:
-    """WASI 0.1's command adapter, from the cache or fetched into it with ``npm pack``."""
-    name = JCO.replace("/", "+").replace("@", "", 1)
-    adapter = cache / "npm" / f"{name}.wasi_snapshot_preview1.command.wasm"
-    if adapter.exists():
-        return adapter
-    adapter.parent.mkdir(parents=True, exist_ok=True)
+def fetch_jco(cache: Path, verbose: bool = True) -> Path:
+    """The parts of npm's jco this build uses, in ``cache/npm/``: fetched once with ``npm pack``.
+
+    The directory holds WASI 0.1's command adapter and WASI 0.3.0's WIT packages
+    (``wit/wasi-*/package.wit``), the dependencies of the 0.3 guests' worlds.
+    """
+    home = cache / "npm" / JCO.replace("/", "+").lstrip("@")
+    if (home / ADAPTER).exists():
+        return home
+    partial = home.with_name(home.name + ".partial")
     with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
         _step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose, cwd=Path(tmp))
         tarballs = list(Path(tmp).glob("*.tgz"))
         if len(tarballs) != 1:
             raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
         with tarfile.open(tarballs[0]) as tar:
-            try:
-                data = tar.extractfile(ADAPTER_IN_PACKAGE)
-            except KeyError:
-                data = None
-            if data is None:
-                raise BuildError(f"{JCO} has no {ADAPTER_IN_PACKAGE}")
-            partial = adapter.with_suffix(".partial")
-            partial.write_bytes(data.read())
-            partial.replace(adapter)
-    return adapter
+            wanted = {f"package/lib/{ADAPTER}": ADAPTER}
+            for member in tar.getnames():
+                if member.startswith(WASI3_WIT) and member.endswith("/package.wit"):
+                    wanted[member] = "wit/" + member[len(WASI3_WIT):]
+            if f"package/lib/{ADAPTER}" not in tar.getnames():
+                raise BuildError(f"{JCO} has no lib/{ADAPTER}")
+            for member, target in wanted.items():
+                data = tar.extractfile(member)
+                assert data is not None
+                (partial / target).parent.mkdir(parents=True, exist_ok=True)
+                (partial / target).write_bytes(data.read())
+    home.parent.mkdir(parents=True, exist_ok=True)
+    partial.replace(home)
+    return home
 
 
 def _wasm_tools() -> str:
@@ -111,15 +128,41 @@ def build_guest(source: Path, out: Path, adapter: Path, *, verbose: bool = True)
     return component
 
 
+def build_wasi3_guest(source: Path, out: Path, jco: Path, *, verbose: bool = True) -> Path:
+    """Build a WASI 0.3 guest (freestanding C, world ``NAME.wit`` beside it) into a component."""
+    wasm_tools = _wasm_tools()
+    out.mkdir(parents=True, exist_ok=True)
+    name = source.stem
+    wit = out / f"{name}.wit"  # the world, with the WASI packages as its deps
+    if wit.exists():
+        shutil.rmtree(wit)
+    shutil.copytree(jco / "wit", wit / "deps")
+    shutil.copy(source.with_suffix(".wit"), wit / "world.wit")
+    core, embed = out / f"{name}.core.wasm", out / f"{name}.embed.wasm"
+    component = out / f"{name}.component.wasm"
+    _step(f"{name}: compile {source.name} (zig cc, freestanding)",
+          [sys.executable, "-m", "ziglang", "cc", *CFLAGS_FREESTANDING, str(source), "-o", str(core)],
+          verbose)
+    _step(f"{name}: wasm-tools component embed", [wasm_tools, "component", "embed", str(wit),
+                                                   str(core), "-o", str(embed)], verbose)
+    _step(f"{name}: wasm-tools component new", [wasm_tools, "component", "new", str(embed),
+                                                 "-o", str(component)], verbose)
+    return component
+
+
 def build_all(out: Path, *, cache: Path | None = None, adapter: Path | None = None,
               verbose: bool = True) -> list[Path]:
-    """Build every ``examples/wasi/*.c``; the component paths, in name order."""
-    if adapter is None:
-        adapter = command_adapter(cache or default_cache(), verbose)
+    """Build every ``examples/wasi/*.c`` (0.2 commands) and ``examples/wasi3/*.c`` (0.3);
+    the component paths, in that order."""
+    jco = fetch_jco(cache or default_cache(), verbose)
+    adapter = adapter or jco / ADAPTER
     built = []
-    for source in sorted(WASI_DIR.glob("*.c")):
+    for source in sorted(WASI_DIR.glob("*.c")) + sorted(WASI3_DIR.glob("*.c")):
         start = time.perf_counter()
-        built.append(build_guest(source, out, adapter, verbose=verbose))
+        if source.parent == WASI_DIR:
+            built.append(build_guest(source, out, adapter, verbose=verbose))
+        else:
+            built.append(build_wasi3_guest(source, out, jco, verbose=verbose))
         if verbose:
             print(f"built {built[-1]} in {time.perf_counter() - start:.2f} s", flush=True)
     return built

@@ -300,3 +300,81 @@ def test_sleeping_host_calls_overlap_and_cost_no_cpu_while_waiting(c_guests):
     assert [c.value for c in calls] == [[2 * i] for i in range(100)]
     assert 0.3 <= wall < 1.5
     assert cpu < wall - 0.2  # not spinning: the wait itself used no CPU
+
+
+# -- WASI 0.3: async sleeps and stdout as a stream<u8> ------------------------------------------
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_wasi_0_3_command_sleeps_and_streams_its_stdout(wasi_guests, strategy):
+    out = io.BytesIO()
+    linker = Linker(strategy=strategy)
+    linker.add_wasi(args=["sleep3", "120", "x"], stdout=out)
+    run = linker.instantiate(Component.from_file(wasi_guests["sleep3"]))[
+        "wasi:cli/run@0.3.0"].exports["run"]
+    start = time.perf_counter()
+    assert run().__class__.__name__ == "Ok"
+    assert time.perf_counter() - start >= 0.12
+    assert out.getvalue() == b"slept; arguments: sleep3 120 x\n"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_wasi_0_3_sleeps_of_many_guests_overlap(wasi_guests, strategy):
+    """Twenty instances each sleep 300 ms in wait-for, all at once: the store waits in the
+    event loop once for all of them, so together they take about 300 ms."""
+    from stackswitch.canon.store import all_resolved
+
+    out = io.BytesIO()
+    linker = Linker(strategy=strategy)
+    linker.add_wasi(args=["sleep3", "300"], stdout=out)
+    component = Component.from_file(wasi_guests["sleep3"])
+    runs = [linker.instantiate(component)["wasi:cli/run@0.3.0"].exports["run"]
+            for _ in range(20)]
+    store = linker.store
+    start = time.perf_counter()
+    calls = [store.invoke(r.func_inst, []) for r in runs]
+    store.run_until(all_resolved(calls))
+    assert 0.3 <= time.perf_counter() - start < 2.0
+    assert [c.value[0].case for c in calls] == ["ok"] * 20
+    # The twenty writers share stdout, so their pieces may interleave in any order.
+    assert sorted(out.getvalue()) == sorted(b"slept; arguments: sleep3 300\n" * 20)
+
+
+def test_run_calls_a_wasi_0_3_command(wasi_guests):
+    proc = subprocess.run([sys.executable, "-m", "stackswitch", "run",
+                           str(wasi_guests["sleep3"]), "10", "y"],
+                          capture_output=True, cwd=ROOT, check=False)
+    assert (proc.returncode, proc.stdout) == (0, f"slept; arguments: {wasi_guests['sleep3']} 10 y\n"
+                                              .encode())
+
+
+def test_wasi_0_3_stdin_is_read_only_as_fast_as_the_guest_reads(tmp_path):
+    """read-via-stream's stream serves bytes only on a read (no read-ahead), waits in the
+    event loop for a pipe with nothing in it, and resolves its future at the end."""
+    from stackswitch.canon.buffers import HostWritableBuffer
+    from stackswitch.wasi.preview3 import Preview3
+
+    r, w = os.pipe()
+    try:
+        store = Linker().store
+        loop = loop_of(store.scheduler)
+        p3 = Preview3(WasiConfig(stdin=os.fdopen(r, "rb", closefd=False)), loop, store)
+        stream, done = p3.cli_stdin()["read-via-stream"]()
+        results = []
+        dst = HostWritableBuffer(stream.t, 4)
+        stream.read(None, dst, None, results.append)
+        assert results == []  # parked: nothing to read yet
+        os.write(w, b"abcdef")
+        assert loop.run_once()
+        assert results == [0] and dst.items == list(b"abcd")
+        dst = HostWritableBuffer(stream.t, 100)
+        stream.read(None, dst, None, results.append)
+        assert dst.items == list(b"ef")
+        os.close(w)
+        w = -1
+        stream.read(None, HostWritableBuffer(stream.t, 100), None, results.append)
+        assert results[-1] == 1  # DROPPED: the end of stdin
+        assert done.pending_buffer is not None  # the future holds its ok value for a reader
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)

@@ -1,11 +1,123 @@
-"""The WASI 0.3 interfaces (placeholder until implemented: every function traps, naming itself)."""
+"""The WASI 0.3 interfaces: the same capabilities on the Component Model's own async machinery.
+
+In 0.3 stdout is a ``stream<u8>`` the guest hands over
+(``write-via-stream: func(data: stream<u8>) -> future<result<_, error-code>>``),
+stdin one the host hands out, and a sleep is an ``async func``
+(``wait-for``, ``wait-until``). So:
+
+* ``write-via-stream`` starts a *pump*, a host task of its own that reads the
+  guest's stream a chunk at a time and writes each chunk out before it reads
+  the next (a guest that writes faster waits: the stream has no buffer), then
+  resolves the returned future with ``ok`` when the guest drops its end;
+* ``read-via-stream`` returns a stream whose reads are served from stdin only
+  when the guest reads (bytes are never read ahead: backpressure), waiting in
+  the event loop for the descriptor when nothing is available;
+* ``wait-for`` / ``wait-until`` sleep on an event-loop timer
+  (:func:`~stackswitch.canon.host_functions.sleep`): the task waits at no CPU
+  cost while the others run.
+
+Filesystem, sockets and timezone are not implemented: their functions trap,
+naming themselves (docs/wasi.md).
+"""
 
 from __future__ import annotations
 
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
+from ..canon.buffers import HostReadableBuffer, WritableBuffer
+from ..canon.futures import SharedFuture
+from ..canon.host_functions import sleep
+from ..canon.host_streams import StreamReader
+from ..canon.streams import CopyResult
+from ..canon.types import EnumType, FuncType, ResultType, U8Type, Variant
+from ..embed.pyvalues import HostResource, Ok
 from ..event_loop import EventLoop
+from . import io_streams as io
+from .preview2 import Terminal, WasiExit
 from .wasi_config import WasiConfig
+
+ERROR_CODE = EnumType(["io", "illegal-byte-sequence", "pipe"])
+"""``wasi:cli/types.error-code``."""
+STDIO_RESULT = ResultType(None, ERROR_CODE)
+CHUNK = 65536
+"""The most bytes one copy moves between the host and a guest's stream."""
+
+
+def resolved_later(t: Any) -> SharedFuture:
+    """A future the host resolves later with :func:`resolve` (a guest reading it waits)."""
+    return SharedFuture(t)
+
+
+def resolve(future: SharedFuture, value: Any) -> None:
+    """Write the one value of a future made by :func:`resolved_later`."""
+    future.write(None, HostReadableBuffer(future.t, [value]), lambda result: None)
+
+
+class SourceStream:
+    """A ``stream<u8>`` read from a host source, only as fast as the guest reads it.
+
+    A read with nothing available parks until the event loop sees the source
+    ready; ``done`` is resolved ``ok`` at the end of the source, or with
+    ``io`` on an error.
+    """
+
+    def __init__(self, source: Any, loop: EventLoop, done: SharedFuture) -> None:
+        self.t = U8Type()
+        self.source = source
+        self.loop = loop
+        self.done = done
+        self.dropped = False
+        self._parked: tuple[WritableBuffer, Any] | None = None
+        self._unwatch: Callable[[], None] | None = None
+
+    def read(self, inst: Any, dst: WritableBuffer, on_copy: Any, on_copy_done: Any) -> None:
+        if dst.remain() == 0 or self.source.ready():
+            self._serve(dst, on_copy_done)
+            return
+        self._parked = (dst, on_copy_done)
+        self._unwatch = self.source.watch(self.loop, self._wake)
+
+    def _wake(self) -> None:
+        self._unwatch = None
+        if self._parked is not None:
+            dst, on_copy_done = self._parked
+            self._parked = None
+            self._serve(dst, on_copy_done)
+
+    def _serve(self, dst: WritableBuffer, on_copy_done: Any) -> None:
+        try:
+            chunk = self.source.read(min(dst.remain(), CHUNK))
+        except io.Closed:
+            resolve(self.done, Variant("ok", None))
+            on_copy_done(CopyResult.DROPPED)
+            return
+        except OSError:
+            resolve(self.done, Variant("error", "io"))
+            on_copy_done(CopyResult.DROPPED)
+            return
+        if chunk:
+            dst.write(list(chunk))
+        on_copy_done(CopyResult.COMPLETED)
+
+    def cancel(self) -> None:
+        if self._parked is not None:
+            _, on_copy_done = self._parked
+            self._parked = None
+            if self._unwatch is not None:
+                self._unwatch()
+                self._unwatch = None
+            on_copy_done(CopyResult.CANCELLED)
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+_PUMP = FuncType([], [], async_=True)
 
 
 class Preview3:
@@ -15,6 +127,140 @@ class Preview3:
         self.config = config
         self.loop = loop
         self.store = store
+        self.terminal_input = HostResource(Terminal)
+        self.terminal_output = HostResource(Terminal)
+        self.insecure = random.Random(int.from_bytes(os.urandom(8), "little"))
+        self.seed = (int.from_bytes(os.urandom(8), "little"),
+                     int.from_bytes(os.urandom(8), "little"))
+        self.stdin_taken = False
 
     def interface(self, name: str) -> dict[str, Any] | None:
-        return None
+        build = _INTERFACES.get(name)
+        return None if build is None else build(self)
+
+    # -- wasi:cli ------------------------------------------------------------------------
+
+    def cli_environment(self) -> dict[str, Any]:
+        return {"get-environment": lambda: list(self.config.env.items()),
+                "get-arguments": lambda: list(self.config.args),
+                "get-initial-cwd": lambda: None}
+
+    def cli_exit(self) -> dict[str, Any]:
+        def exit_(status: Any) -> None:
+            raise WasiExit(0 if isinstance(status, Ok) else 1)
+
+        def exit_with_code(code: int) -> None:
+            raise WasiExit(code)
+        return {"exit": exit_, "exit-with-code": exit_with_code}
+
+    def _pump(self, data: Any, file: Any, name: str) -> SharedFuture:
+        """Copy the guest's stream ``data`` to ``file`` on a host task of its own."""
+        done = resolved_later(STDIO_RESULT)
+        store = self.store
+
+        def pump() -> None:
+            reader = StreamReader(store, data)
+            outcome = Variant("ok", None)
+            for chunk in reader:
+                try:
+                    file.write(bytes(chunk))
+                    file.flush()
+                except OSError:
+                    outcome = Variant("error", "io")
+                    reader.close()
+                    break
+            resolve(done, outcome)
+
+        func_inst = store.host_function(pump, _PUMP, name)
+        func_inst(lambda: [], lambda result: None, None)
+        return done
+
+    def cli_stdin(self) -> dict[str, Any]:
+        def read_via_stream() -> tuple[Any, Any]:
+            done = resolved_later(STDIO_RESULT)
+            stdin = self.config.stdin
+            if self.stdin_taken:
+                source: Any = io.BytesSource(b"")  # stdin is read once, by one stream
+            elif stdin is None or isinstance(stdin, bytes | bytearray):
+                source = io.BytesSource(bytes(stdin or b""))
+            else:
+                source = io.FdSource(stdin.fileno())
+            self.stdin_taken = True
+            return SourceStream(source, self.loop, done), done
+        return {"read-via-stream": read_via_stream}
+
+    def cli_stdout(self) -> dict[str, Any]:
+        return {"write-via-stream": lambda data: self._pump(
+            data, self.config.stdout or sys.stdout.buffer, "wasi:cli/stdout pump")}
+
+    def cli_stderr(self) -> dict[str, Any]:
+        return {"write-via-stream": lambda data: self._pump(
+            data, self.config.stderr or sys.stderr.buffer, "wasi:cli/stderr pump")}
+
+    def cli_terminal_input(self) -> dict[str, Any]:
+        return {"terminal-input": self.terminal_input}
+
+    def cli_terminal_output(self) -> dict[str, Any]:
+        return {"terminal-output": self.terminal_output}
+
+    def cli_terminal_stdin(self) -> dict[str, Any]:
+        return {"terminal-input": self.terminal_input, "get-terminal-stdin": lambda: None}
+
+    def cli_terminal_stdout(self) -> dict[str, Any]:
+        return {"terminal-output": self.terminal_output, "get-terminal-stdout": lambda: None}
+
+    def cli_terminal_stderr(self) -> dict[str, Any]:
+        return {"terminal-output": self.terminal_output, "get-terminal-stderr": lambda: None}
+
+    # -- wasi:clocks ---------------------------------------------------------------------
+
+    def clocks_monotonic_clock(self) -> dict[str, Any]:
+        return {"now": time.monotonic_ns,
+                "get-resolution": lambda: _resolution(time.CLOCK_MONOTONIC),
+                "wait-for": lambda how_long: sleep(how_long / 1e9),
+                "wait-until": lambda when: sleep((when - time.monotonic_ns()) / 1e9)}
+
+    def clocks_system_clock(self) -> dict[str, Any]:
+        def now() -> dict[str, int]:
+            ns = time.time_ns()
+            return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
+        return {"now": now, "get-resolution": lambda: _resolution(time.CLOCK_REALTIME)}
+
+    # -- wasi:random ---------------------------------------------------------------------
+
+    def random_random(self) -> dict[str, Any]:
+        return {"get-random-bytes": lambda n: os.urandom(min(n, 1 << 20)),
+                "get-random-u64": lambda: int.from_bytes(os.urandom(8), "little")}
+
+    def random_insecure(self) -> dict[str, Any]:
+        return {"get-insecure-random-bytes": lambda n: self.insecure.randbytes(min(n, 1 << 20)),
+                "get-insecure-random-u64": lambda: self.insecure.getrandbits(64)}
+
+    def random_insecure_seed(self) -> dict[str, Any]:
+        return {"get-insecure-seed": lambda: self.seed}
+
+
+def _resolution(clock: int) -> int:
+    return max(1, int(time.clock_getres(clock) * 1_000_000_000))
+
+
+_INTERFACES: dict[str, Callable[[Preview3], dict[str, Any]]] = {
+    "wasi:cli/environment": Preview3.cli_environment,
+    "wasi:cli/exit": Preview3.cli_exit,
+    "wasi:cli/stdin": Preview3.cli_stdin,
+    "wasi:cli/stdout": Preview3.cli_stdout,
+    "wasi:cli/stderr": Preview3.cli_stderr,
+    "wasi:cli/terminal-input": Preview3.cli_terminal_input,
+    "wasi:cli/terminal-output": Preview3.cli_terminal_output,
+    "wasi:cli/terminal-stdin": Preview3.cli_terminal_stdin,
+    "wasi:cli/terminal-stdout": Preview3.cli_terminal_stdout,
+    "wasi:cli/terminal-stderr": Preview3.cli_terminal_stderr,
+    "wasi:clocks/monotonic-clock": Preview3.clocks_monotonic_clock,
+    "wasi:clocks/system-clock": Preview3.clocks_system_clock,
+    "wasi:random/random": Preview3.random_random,
+    "wasi:random/insecure": Preview3.random_insecure,
+    "wasi:random/insecure-seed": Preview3.random_insecure_seed,
+}
+
+INTERFACES = tuple(_INTERFACES)
+"""The WASI 0.3 interfaces implemented."""
