@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, load_script
 
-from stackswitch import Component, Linker, Trap
+from stackswitch import Component, Linker, Trap, Variant
 from stackswitch.event_loop import EventLoop, loop_of
 from stackswitch.scheduler import Scheduler
 from stackswitch.wasi import WasiConfig, WasiConfigError, WasiExit, WasiHost
@@ -232,6 +232,19 @@ def test_run_prints_what_wasmtime_prints(wasi_guests, tmp_path, strategy):
     assert (ours_dir / "hello.txt").read_bytes() == (theirs_dir / "hello.txt").read_bytes()
 
 
+def test_invoke_reaches_a_function_of_an_exported_interface(wasi_guests):
+    proc = subprocess.run([sys.executable, "-m", "stackswitch", "run", str(wasi_guests["hello"]),
+                           "--invoke", "wasi:cli/run@0.2.12#run()"], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("hello from C, argc=1\n")
+    assert proc.stdout.endswith("slept at least 50 ms: yes\nok\n")
+    bad = subprocess.run([sys.executable, "-m", "stackswitch", "run", str(wasi_guests["hello"]),
+                          "--invoke", "nope#run()"], capture_output=True, text=True, cwd=ROOT,
+                         check=False)
+    assert bad.returncode == 2 and "exports no interface 'nope'" in bad.stderr
+
+
 def test_run_refuses_a_bad_dir(wasi_guests, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stackswitch", "run", str(wasi_guests["hello"]),
                            "--dir", str(tmp_path / "nope")], capture_output=True, text=True,
@@ -374,6 +387,113 @@ def test_wasi_0_3_stdin_is_read_only_as_fast_as_the_guest_reads(tmp_path):
         stream.read(None, HostWritableBuffer(stream.t, 100), None, results.append)
         assert results[-1] == 1  # DROPPED: the end of stdin
         assert done.pending_buffer is not None  # the future holds its ok value for a reader
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+# -- the 0.2 filesystem and streams, method by method ---------------------------------------------
+
+def _ok(result):
+    assert result.__class__.__name__ == "Ok", result
+    return result.value
+
+
+def test_descriptor_methods_behave_as_posix_does(tmp_path):
+    root = Descriptor.preopen(str(tmp_path))
+    rw = frozenset({"read", "write"})
+    f = _ok(root.open_at(frozenset(), "f.txt", frozenset({"create", "exclusive"}), rw))
+    assert root.open_at(frozenset(), "f.txt", frozenset({"create", "exclusive"}), rw).value == "exist"
+    assert _ok(f.write(b"hello world", 0)) == 11
+    assert _ok(f.read(5, 6)) == (b"world", False)
+    assert _ok(f.read(100, 6)) == (b"world", True)
+    assert _ok(f.get_type()) == "regular-file" and _ok(f.get_flags()) == rw
+    _ok(f.set_size(5))
+    assert _ok(f.stat())["size"] == 5
+    out = _ok(f.append_via_stream())
+    _ok(out.write(b"!!"))
+    _ok(f.sync())
+    _ok(f.sync_data())
+    _ok(f.advise(0, 0, "normal"))
+    assert (tmp_path / "f.txt").read_bytes() == b"hello!!"
+    stream = _ok(f.read_via_stream(5))
+    assert _ok(stream.blocking_read(10)) == b"!!"
+    assert stream.read(10).value.case == "closed"
+    w = _ok(f.write_via_stream(0))
+    _ok(w.blocking_write_and_flush(b"J"))
+    _ok(w.write_zeroes(1))
+    assert (tmp_path / "f.txt").read_bytes() == b"J\0llo!!"
+    _ok(f.set_times(Variant("no-change"), Variant("timestamp", {"seconds": 7, "nanoseconds": 0})))
+    assert _ok(f.stat())["data-modification-timestamp"] == {"seconds": 7, "nanoseconds": 0}
+    ro = _ok(root.open_at(frozenset(), "f.txt", frozenset(), frozenset({"read"})))
+    assert ro.write(b"x", 0).value == "bad-descriptor"
+    assert ro.is_same_object(f) and not ro.is_same_object(root)
+    assert _ok(ro.metadata_hash()) == _ok(root.metadata_hash_at(frozenset(), "f.txt"))
+
+    _ok(root.create_directory_at("d"))
+    assert root.create_directory_at("d").value == "exist"
+    _ok(root.symlink_at("f.txt", "link"))
+    assert _ok(root.readlink_at("link")) == "f.txt"
+    assert _ok(root.stat_at(frozenset(), "link"))["type"] == "symbolic-link"
+    assert _ok(root.stat_at(frozenset({"symlink-follow"}), "link"))["type"] == "regular-file"
+    _ok(root.link_at(frozenset(), "f.txt", root, "d/hard"))
+    _ok(root.rename_at("d/hard", root, "moved"))
+    _ok(root.set_times_at(frozenset(), "moved", Variant("now"), Variant("no-change")))
+    entries = _ok(root.read_directory())
+    names = []
+    while (entry := _ok(entries.read_directory_entry())) is not None:
+        names.append((entry["name"], entry["type"]))
+    assert names == [("d", "directory"), ("f.txt", "regular-file"), ("link", "symbolic-link"),
+                     ("moved", "regular-file")]
+    assert root.unlink_file_at("d").value == "is-directory"
+    assert root.remove_directory_at("f.txt").value == "not-directory"
+    _ok(root.unlink_file_at("moved"))
+    _ok(root.remove_directory_at("d"))
+    assert f.create_directory_at("x").value == "not-directory"
+    assert root.read(1, 0).value == "is-directory"
+    assert root.open_at(frozenset(), "nope", frozenset(), frozenset({"read"})).value == "no-entry"
+    for d in (f, ro, root):
+        d.close()
+
+
+def test_streams_and_pollables(tmp_path):
+    from stackswitch.wasi.io_streams import (
+        BinarySink,
+        BytesSource,
+        FdSource,
+        InputStream,
+        OutputStream,
+        deadline_pollable,
+        poll,
+    )
+    loop = EventLoop()
+    sink = io.BytesIO()
+    out = OutputStream(BinarySink(sink))
+    assert _ok(out.check_write()) > 0
+    src = InputStream(BytesSource(b"abcdef"), loop)
+    assert _ok(out.splice(src, 2)) == 2 and _ok(out.blocking_splice(src, 10)) == 4
+    assert sink.getvalue() == b"abcdef"
+    assert src.skip(1).value.case == "closed"
+    _ok(out.flush())
+    _ok(out.blocking_flush())
+    assert out.subscribe().ready()
+    r, w = os.pipe()
+    try:
+        pipe = InputStream(FdSource(r), loop)
+        assert _ok(pipe.read(10)) == b"" and not pipe.subscribe().ready()
+        loop.call_later(20_000_000, lambda: os.write(w, b"xyz"))
+        timer = deadline_pollable(time.monotonic_ns() + 5_000_000_000)
+        start = time.perf_counter()
+        assert poll(loop, [timer, pipe.subscribe()]) == [1]  # the pipe, long before the timer
+        assert time.perf_counter() - start < 2
+        assert _ok(pipe.blocking_skip(2)) == 2 and _ok(pipe.blocking_read(5)) == b"z"
+        os.close(w)
+        w = -1
+        assert pipe.blocking_read(5).value.case == "closed"
+        assert poll(loop, [deadline_pollable(time.monotonic_ns() + 10_000_000)]) == [0]
+        with pytest.raises(Trap, match="empty"):
+            poll(loop, [])
     finally:
         os.close(r)
         if w >= 0:

@@ -82,8 +82,15 @@ def prepare(binary: bytes, name: str, invoke: str | None, imports: dict[str, Any
     command = _wasi_command(instance.exports) if invoke is None else None
     if command is not None:
         return linker, command, []
-    export, texts = _choose_call(invoke, instance.exports)
-    func = instance.func(export)
+    target = instance
+    if invoke is not None and "#" in invoke.split("(", 1)[0]:
+        # IFACE#f(...): a function of an exported interface, e.g. 'wasi:cli/run@0.2.12#run()'.
+        interface, _, invoke = invoke.partition("#")
+        target = instance.exports.get(interface)
+        if not isinstance(target, Instance):
+            raise InputError(f"--invoke: the component exports no interface {interface!r}")
+    export, texts = _choose_call(invoke, target.exports)
+    func = target.func(export)
     params = func.ft.param_types()
     if len(texts) != len(params):
         raise InputError(f"{export} takes {len(params)} argument(s), {len(texts)} given")

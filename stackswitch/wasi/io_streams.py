@@ -198,7 +198,7 @@ class FileSink:
 
     def write(self, data: bytes) -> None:
         if self.offset is None:
-            os.write(self.fd, data)
+            os.pwrite(self.fd, data, os.fstat(self.fd).st_size)  # each write at the end
         else:
             written = os.pwrite(self.fd, data, self.offset)
             self.offset += written

@@ -143,7 +143,7 @@ class Preview3:
     def cli_environment(self) -> dict[str, Any]:
         return {"get-environment": lambda: list(self.config.env.items()),
                 "get-arguments": lambda: list(self.config.args),
-                "get-initial-cwd": lambda: None}
+                "get-initial-cwd": lambda: None, "initial-cwd": lambda: None}
 
     def cli_exit(self) -> dict[str, Any]:
         def exit_(status: Any) -> None:
@@ -224,7 +224,9 @@ class Preview3:
         def now() -> dict[str, int]:
             ns = time.time_ns()
             return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
-        return {"now": now, "get-resolution": lambda: _resolution(time.CLOCK_REALTIME)}
+        # The 0.3 release candidates named this interface wall-clock, with `resolution`.
+        return {"now": now, "get-resolution": lambda: _resolution(time.CLOCK_REALTIME),
+                "resolution": lambda: _resolution(time.CLOCK_REALTIME)}
 
     # -- wasi:random ---------------------------------------------------------------------
 
@@ -237,7 +239,7 @@ class Preview3:
                 "get-insecure-random-u64": lambda: self.insecure.getrandbits(64)}
 
     def random_insecure_seed(self) -> dict[str, Any]:
-        return {"get-insecure-seed": lambda: self.seed}
+        return {"get-insecure-seed": lambda: self.seed, "insecure-seed": lambda: self.seed}
 
 
 def _resolution(clock: int) -> int:
@@ -257,6 +259,7 @@ _INTERFACES: dict[str, Callable[[Preview3], dict[str, Any]]] = {
     "wasi:cli/terminal-stderr": Preview3.cli_terminal_stderr,
     "wasi:clocks/monotonic-clock": Preview3.clocks_monotonic_clock,
     "wasi:clocks/system-clock": Preview3.clocks_system_clock,
+    "wasi:clocks/wall-clock": Preview3.clocks_system_clock,
     "wasi:random/random": Preview3.random_random,
     "wasi:random/insecure": Preview3.random_insecure,
     "wasi:random/insecure-seed": Preview3.random_insecure_seed,
