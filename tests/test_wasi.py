@@ -498,3 +498,45 @@ def test_streams_and_pollables(tmp_path):
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+# -- WASI 0.3 filesystem -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_wasi_0_3_guest_writes_and_reads_files_through_streams(wasi_guests, tmp_path, strategy):
+    """files3.c writes data.txt through write-via-stream, reads it back through
+    read-via-stream, is refused ../escape.txt with error-code 30 (not-permitted), and
+    writes what it saw to report.txt."""
+    linker = Linker(strategy=strategy)
+    linker.add_wasi(dirs=[str(tmp_path)])
+    run = linker.instantiate(Component.from_file(wasi_guests["files3"]))[
+        "wasi:cli/run@0.3.0"].exports["run"]
+    assert run().__class__.__name__ == "Ok"
+    assert (tmp_path / "data.txt").read_text() == "hello, 0.3"
+    assert (tmp_path / "report.txt").read_text() == "read back: hello, 0.3; escape: error 30\n"
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_wasi_0_3_descriptors_speak_0_3_shapes(tmp_path):
+    from stackswitch.canon.host_streams import StreamReader
+    from stackswitch.wasi.filesystem3 import ERROR_CODES, Descriptor3
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("abc")
+    store = Linker().store
+    root = Descriptor3(Descriptor.preopen(str(tmp_path)), store, loop_of(store.scheduler))
+    assert ERROR_CODES.index("not-permitted") == 30
+    assert root.open_at(frozenset(), "../x", frozenset(), frozenset({"read"})).value \
+        == Variant("not-permitted")
+    assert _ok(root.get_type()) == Variant("directory")
+    assert _ok(root.stat_at(frozenset(), "a.txt"))["type"] == Variant("regular-file")
+    entries, done = root.read_directory()
+    assert StreamReader(store, entries).read_all() == [
+        {"type": Variant("regular-file"), "name": "a.txt"},
+        {"type": Variant("directory"), "name": "sub"}]
+    a = _ok(root.open_at(frozenset(), "a.txt", frozenset(), frozenset({"read"})))
+    data, done = a.read_via_stream(1)
+    assert StreamReader(store, data).read_all() == list(b"bc")
+    _, done = root.read_via_stream(0)
+    from stackswitch.canon.host_streams import FutureReader
+    assert FutureReader(store, done).get() == Variant("error", Variant("is-directory"))

@@ -16,7 +16,7 @@ stdin one the host hands out, and a sleep is an ``async func``
   (:func:`~stackswitch.canon.host_functions.sleep`): the task waits at no CPU
   cost while the others run.
 
-Filesystem, sockets and timezone are not implemented: their functions trap,
+Sockets and timezone are not implemented: their functions trap,
 naming themselves (docs/wasi.md).
 """
 
@@ -29,95 +29,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..canon.buffers import HostReadableBuffer, WritableBuffer
-from ..canon.futures import SharedFuture
 from ..canon.host_functions import sleep
-from ..canon.host_streams import StreamReader
-from ..canon.streams import CopyResult
-from ..canon.types import EnumType, FuncType, ResultType, U8Type, Variant
 from ..embed.pyvalues import HostResource, Ok
 from ..event_loop import EventLoop
+from . import filesystem as fs
+from . import filesystem3 as fs3
 from . import io_streams as io
+from .guest_streams import STDIO_RESULT, SourceStream, pump, resolved_later
 from .preview2 import Terminal, WasiExit
 from .wasi_config import WasiConfig
-
-ERROR_CODE = EnumType(["io", "illegal-byte-sequence", "pipe"])
-"""``wasi:cli/types.error-code``."""
-STDIO_RESULT = ResultType(None, ERROR_CODE)
-CHUNK = 65536
-"""The most bytes one copy moves between the host and a guest's stream."""
-
-
-def resolved_later(t: Any) -> SharedFuture:
-    """A future the host resolves later with :func:`resolve` (a guest reading it waits)."""
-    return SharedFuture(t)
-
-
-def resolve(future: SharedFuture, value: Any) -> None:
-    """Write the one value of a future made by :func:`resolved_later`."""
-    future.write(None, HostReadableBuffer(future.t, [value]), lambda result: None)
-
-
-class SourceStream:
-    """A ``stream<u8>`` read from a host source, only as fast as the guest reads it.
-
-    A read with nothing available parks until the event loop sees the source
-    ready; ``done`` is resolved ``ok`` at the end of the source, or with
-    ``io`` on an error.
-    """
-
-    def __init__(self, source: Any, loop: EventLoop, done: SharedFuture) -> None:
-        self.t = U8Type()
-        self.source = source
-        self.loop = loop
-        self.done = done
-        self.dropped = False
-        self._parked: tuple[WritableBuffer, Any] | None = None
-        self._unwatch: Callable[[], None] | None = None
-
-    def read(self, inst: Any, dst: WritableBuffer, on_copy: Any, on_copy_done: Any) -> None:
-        if dst.remain() == 0 or self.source.ready():
-            self._serve(dst, on_copy_done)
-            return
-        self._parked = (dst, on_copy_done)
-        self._unwatch = self.source.watch(self.loop, self._wake)
-
-    def _wake(self) -> None:
-        self._unwatch = None
-        if self._parked is not None:
-            dst, on_copy_done = self._parked
-            self._parked = None
-            self._serve(dst, on_copy_done)
-
-    def _serve(self, dst: WritableBuffer, on_copy_done: Any) -> None:
-        try:
-            chunk = self.source.read(min(dst.remain(), CHUNK))
-        except io.Closed:
-            resolve(self.done, Variant("ok", None))
-            on_copy_done(CopyResult.DROPPED)
-            return
-        except OSError:
-            resolve(self.done, Variant("error", "io"))
-            on_copy_done(CopyResult.DROPPED)
-            return
-        if chunk:
-            dst.write(list(chunk))
-        on_copy_done(CopyResult.COMPLETED)
-
-    def cancel(self) -> None:
-        if self._parked is not None:
-            _, on_copy_done = self._parked
-            self._parked = None
-            if self._unwatch is not None:
-                self._unwatch()
-                self._unwatch = None
-            on_copy_done(CopyResult.CANCELLED)
-
-    def drop(self) -> None:
-        self.dropped = True
-
-
-_PUMP = FuncType([], [], async_=True)
 
 
 class Preview3:
@@ -129,6 +49,7 @@ class Preview3:
         self.store = store
         self.terminal_input = HostResource(Terminal)
         self.terminal_output = HostResource(Terminal)
+        self.descriptor = HostResource(fs3.Descriptor3, dtor=fs3.Descriptor3.close)
         self.insecure = random.Random(int.from_bytes(os.urandom(8), "little"))
         self.seed = (int.from_bytes(os.urandom(8), "little"),
                      int.from_bytes(os.urandom(8), "little"))
@@ -153,28 +74,6 @@ class Preview3:
             raise WasiExit(code)
         return {"exit": exit_, "exit-with-code": exit_with_code}
 
-    def _pump(self, data: Any, file: Any, name: str) -> SharedFuture:
-        """Copy the guest's stream ``data`` to ``file`` on a host task of its own."""
-        done = resolved_later(STDIO_RESULT)
-        store = self.store
-
-        def pump() -> None:
-            reader = StreamReader(store, data)
-            outcome = Variant("ok", None)
-            for chunk in reader:
-                try:
-                    file.write(bytes(chunk))
-                    file.flush()
-                except OSError:
-                    outcome = Variant("error", "io")
-                    reader.close()
-                    break
-            resolve(done, outcome)
-
-        func_inst = store.host_function(pump, _PUMP, name)
-        func_inst(lambda: [], lambda result: None, None)
-        return done
-
     def cli_stdin(self) -> dict[str, Any]:
         def read_via_stream() -> tuple[Any, Any]:
             done = resolved_later(STDIO_RESULT)
@@ -190,12 +89,12 @@ class Preview3:
         return {"read-via-stream": read_via_stream}
 
     def cli_stdout(self) -> dict[str, Any]:
-        return {"write-via-stream": lambda data: self._pump(
-            data, self.config.stdout or sys.stdout.buffer, "wasi:cli/stdout pump")}
+        return {"write-via-stream": lambda data: pump(
+            self.store, data, self.config.stdout or sys.stdout.buffer, "wasi:cli/stdout pump")}
 
     def cli_stderr(self) -> dict[str, Any]:
-        return {"write-via-stream": lambda data: self._pump(
-            data, self.config.stderr or sys.stderr.buffer, "wasi:cli/stderr pump")}
+        return {"write-via-stream": lambda data: pump(
+            self.store, data, self.config.stderr or sys.stderr.buffer, "wasi:cli/stderr pump")}
 
     def cli_terminal_input(self) -> dict[str, Any]:
         return {"terminal-input": self.terminal_input}
@@ -227,6 +126,21 @@ class Preview3:
         # The 0.3 release candidates named this interface wall-clock, with `resolution`.
         return {"now": now, "get-resolution": lambda: _resolution(time.CLOCK_REALTIME),
                 "resolution": lambda: _resolution(time.CLOCK_REALTIME)}
+
+    # -- wasi:filesystem ------------------------------------------------------------------
+
+    def _descriptor(self, inner: fs.Descriptor) -> fs3.Descriptor3:
+        return fs3.Descriptor3(inner, self.store, self.loop)
+
+    def filesystem_types(self) -> dict[str, Any]:
+        methods = {f"[method]descriptor.{n}": getattr(fs3.Descriptor3, n.replace("-", "_"))
+                   for n in fs3.DESCRIPTOR_METHODS}
+        return {"descriptor": self.descriptor, **methods}
+
+    def filesystem_preopens(self) -> dict[str, Any]:
+        return {"descriptor": self.descriptor,
+                "get-directories": lambda: [(self._descriptor(fs.Descriptor.preopen(host)), guest)
+                                            for host, guest in self.config.dirs]}
 
     # -- wasi:random ---------------------------------------------------------------------
 
@@ -260,6 +174,8 @@ _INTERFACES: dict[str, Callable[[Preview3], dict[str, Any]]] = {
     "wasi:clocks/monotonic-clock": Preview3.clocks_monotonic_clock,
     "wasi:clocks/system-clock": Preview3.clocks_system_clock,
     "wasi:clocks/wall-clock": Preview3.clocks_system_clock,
+    "wasi:filesystem/types": Preview3.filesystem_types,
+    "wasi:filesystem/preopens": Preview3.filesystem_preopens,
     "wasi:random/random": Preview3.random_random,
     "wasi:random/insecure": Preview3.random_insecure,
     "wasi:random/insecure-seed": Preview3.random_insecure_seed,
