@@ -162,7 +162,8 @@ _LOOPS: weakref.WeakKeyDictionary[Any, EventLoop] = weakref.WeakKeyDictionary()
 
 
 def loop_of(scheduler: Any) -> EventLoop:
-    """The one event loop of ``scheduler`` (made, and installed as its ``idle`` hook, on first use)."""
+    """The one event loop of ``scheduler`` (made, and installed as its ``idle`` hook, on first
+    use: ``idle(None)`` blocks, ``idle(0)`` only serves what is due)."""
     loop = _LOOPS.get(scheduler)
     if loop is None:
         loop = _LOOPS[scheduler] = EventLoop()

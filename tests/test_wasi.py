@@ -172,15 +172,95 @@ def test_open_at_returns_the_error_code(sandbox):
     assert (sandbox / "made").is_dir()
 
 
-def test_sockets_are_not_reachable(sandbox):
-    """wasi:sockets links (so a program that imports it runs) but every function traps,
-    naming itself; with or without --allow-network (not implemented yet)."""
-    for allow in (False, True):
-        host = WasiHost(WasiConfig(allow_network=allow), Linker().store)
-        tcp = host.provide("wasi:sockets/tcp@0.2.12")
-        with pytest.raises(Trap, match=r"wasi:sockets/tcp@0\.2\.12#\[method\]tcp-socket\.start-connect "
-                                       "is not implemented"):
-            tcp["[method]tcp-socket.start-connect"](None, None, None)
+def test_what_is_not_implemented_links_and_traps_naming_itself():
+    host = WasiHost(WasiConfig(), Linker().store)
+    tcp = host.provide("wasi:sockets/tcp@0.3.0")  # 0.3's sockets are not implemented
+    with pytest.raises(Trap, match=r"wasi:sockets/tcp@0\.3\.0#\[method\]tcp-socket\.connect "
+                                   "is not implemented"):
+        tcp["[method]tcp-socket.connect"](None, None)
+    assert host.provide("ns:pkg/other") is None
+
+
+def _sockets(allow: bool):
+    host = WasiHost(WasiConfig(allow_network=allow), Linker().store)
+    p2 = host.preview2
+    api = {}
+    for name in ("network", "instance-network", "tcp", "tcp-create-socket", "udp",
+                 "udp-create-socket", "ip-name-lookup"):
+        api.update(p2.interface(f"wasi:sockets/{name}"))
+    return api, p2.loop
+
+
+def _v4(port, address=(127, 0, 0, 1)):
+    return Variant("ipv4", {"port": port, "address": address})
+
+
+def test_no_socket_reaches_the_network_unless_allowed():
+    api, _ = _sockets(allow=False)
+    network = api["instance-network"]()
+    sock = _ok(api["create-tcp-socket"]("ipv4"))
+    assert api["[method]tcp-socket.start-bind"](sock, network, _v4(0)).value == "access-denied"
+    assert api["[method]tcp-socket.start-connect"](sock, network, _v4(80)).value \
+        == "access-denied"
+    udp = _ok(api["create-udp-socket"]("ipv4"))
+    assert api["[method]udp-socket.start-bind"](udp, network, _v4(0)).value == "access-denied"
+    assert api["resolve-addresses"](network, "localhost").value == "access-denied"
+
+
+def test_tcp_and_udp_on_loopback_when_allowed():
+    from stackswitch.wasi.io_streams import poll
+
+    api, loop = _sockets(allow=True)
+    m = {k.removeprefix("[method]"): v for k, v in api.items()}
+    network = api["instance-network"]()
+    server = _ok(api["create-tcp-socket"]("ipv4"))
+    _ok(m["tcp-socket.start-bind"](server, network, _v4(0)))
+    _ok(m["tcp-socket.finish-bind"](server))
+    _ok(m["tcp-socket.start-listen"](server))
+    _ok(m["tcp-socket.finish-listen"](server))
+    assert m["tcp-socket.is-listening"](server)
+    port = _ok(m["tcp-socket.local-address"](server)).value["port"]
+    client = _ok(api["create-tcp-socket"]("ipv4"))
+    _ok(m["tcp-socket.start-connect"](client, network, _v4(port)))
+    poll(loop, [m["tcp-socket.subscribe"](client)])
+    c_in, c_out = _ok(m["tcp-socket.finish-connect"](client))
+    poll(loop, [m["tcp-socket.subscribe"](server)])
+    accepted, s_in, s_out = _ok(m["tcp-socket.accept"](server))
+    assert m["tcp-socket.accept"](server).value == "would-block"
+    assert _ok(m["tcp-socket.remote-address"](client)).value["port"] == port
+    _ok(c_out.blocking_write_and_flush(b"ping"))
+    assert _ok(s_in.blocking_read(100)) == b"ping"
+    _ok(s_out.write(b"pong"))
+    assert _ok(c_in.blocking_read(100)) == b"pong"
+    _ok(m["tcp-socket.shutdown"](accepted, "send"))
+    assert c_in.blocking_read(100).value.case == "closed"
+    _ok(m["tcp-socket.set-keep-alive-enabled"](client, True))
+    assert _ok(m["tcp-socket.keep-alive-enabled"](client)) is True
+    refused = _ok(api["create-tcp-socket"]("ipv4"))
+    _ok(m["tcp-socket.start-connect"](refused, network, _v4(port + 1 if port < 65535 else 1)))
+    poll(loop, [m["tcp-socket.subscribe"](refused)])
+    assert m["tcp-socket.finish-connect"](refused).value == "connection-refused"
+
+    a, b = (_ok(api["create-udp-socket"]("ipv4")) for _ in range(2))
+    for sock in (a, b):
+        _ok(m["udp-socket.start-bind"](sock, network, _v4(0)))
+        _ok(m["udp-socket.finish-bind"](sock))
+    b_port = _ok(m["udp-socket.local-address"](b)).value["port"]
+    _, a_out = _ok(m["udp-socket.stream"](a, None))
+    b_in, _ = _ok(m["udp-socket.stream"](b, None))
+    assert _ok(m["outgoing-datagram-stream.send"](
+        a_out, [{"data": b"hi", "remote-address": _v4(b_port)}])) == 1
+    poll(loop, [m["incoming-datagram-stream.subscribe"](b_in)])
+    [datagram] = _ok(m["incoming-datagram-stream.receive"](b_in, 10))
+    assert datagram["data"] == b"hi"
+
+    found = _ok(api["resolve-addresses"](network, "localhost"))
+    addresses = []
+    while (address := _ok(m["resolve-address-stream.resolve-next-address"](found))) is not None:
+        addresses.append(address)
+    assert Variant("ipv4", (127, 0, 0, 1)) in addresses
+    for sock in (server, client, accepted, refused):
+        sock.close()
 
 
 def test_bad_options_are_refused(tmp_path):
@@ -540,3 +620,32 @@ def test_wasi_0_3_descriptors_speak_0_3_shapes(tmp_path):
     _, done = root.read_via_stream(0)
     from stackswitch.canon.host_streams import FutureReader
     assert FutureReader(store, done).get() == Variant("error", Variant("is-directory"))
+
+
+def test_timers_fire_even_while_threads_keep_yielding():
+    """A host task yields until another one's 50 ms sleep is over: threads are ready on every
+    tick, so the scheduler never idles, yet it still serves the timer every few ticks."""
+    from stackswitch.canon.store import all_resolved
+    from stackswitch.canon.types import FuncType
+    from stackswitch.embed.host import sleep, yield_
+
+    store = Linker().store
+    woke = []
+
+    def sleeper():
+        sleep(0.05)
+        woke.append(True)
+
+    def yielder():
+        spins = 0
+        while not woke:
+            spins += 1
+            assert spins < 1_000_000, "the timer never fired"
+            yield_()
+
+    async_ft = FuncType([], [], async_=True)
+    calls = [store.invoke(store.host_function(f, async_ft, f.__name__), [])
+             for f in (sleeper, yielder)]
+    start = time.perf_counter()
+    store.run_until(all_resolved(calls))
+    assert 0.05 <= time.perf_counter() - start < 2

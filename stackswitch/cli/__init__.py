@@ -144,7 +144,8 @@ def _add_wasi(run: argparse.ArgumentParser) -> None:
     run.add_argument("--inherit-env", action="store_true",
                      help="give the guest the host's whole environment")
     run.add_argument("--allow-network", action="store_true",
-                     help="allow wasi:sockets (not implemented yet: they trap either way)")
+                     help="let wasi:sockets bind, connect and look names up (without it they "
+                          "fail with access-denied)")
 
 
 def _add_compare(commands: _Commands) -> None:

@@ -21,6 +21,7 @@ from ..embed.pyvalues import HostResource, Ok
 from ..event_loop import EventLoop
 from . import filesystem as fs
 from . import io_streams as io
+from . import sockets as net
 from .wasi_config import WasiConfig
 
 
@@ -55,6 +56,12 @@ class Preview2:
         self.directory_entry_stream = HostResource(fs.DirectoryEntryStream)
         self.terminal_input = HostResource(Terminal)
         self.terminal_output = HostResource(Terminal)
+        self.network = HostResource(net.Network)
+        self.tcp_socket = HostResource(net.TcpSocket, dtor=net.TcpSocket.close)
+        self.udp_socket = HostResource(net.UdpSocket, dtor=net.UdpSocket.close)
+        self.incoming = HostResource(net.IncomingDatagramStream)
+        self.outgoing = HostResource(net.OutgoingDatagramStream)
+        self.resolve_stream = HostResource(net.ResolveAddressStream)
         for host, _ in config.dirs:
             fs.Descriptor.preopen(host).close()  # fail now, not in the guest, if it cannot be opened
         self.stdin = io.InputStream(self._stdin_source(config.stdin), loop)
@@ -203,6 +210,46 @@ class Preview2:
                                             for host, guest in self.config.dirs]}
 
 
+    # -- wasi:sockets ----------------------------------------------------------------------
+
+    def sockets_network(self) -> dict[str, Any]:
+        return {"network": self.network, "error": self.error,
+                "network-error-code": net.network_error_code}
+
+    def sockets_instance_network(self) -> dict[str, Any]:
+        return {"network": self.network,
+                "instance-network": lambda: net.Network(self.config.allow_network)}
+
+    def sockets_tcp(self) -> dict[str, Any]:
+        return {"tcp-socket": self.tcp_socket, "network": self.network,
+                "input-stream": self.input_stream, "output-stream": self.output_stream,
+                "pollable": self.pollable, **methods("tcp-socket", net.TcpSocket, net.TCP_METHODS)}
+
+    def sockets_tcp_create_socket(self) -> dict[str, Any]:
+        return {"tcp-socket": self.tcp_socket, "network": self.network,
+                "create-tcp-socket": lambda family: Ok(net.TcpSocket(family, self.loop))}
+
+    def sockets_udp(self) -> dict[str, Any]:
+        return {"udp-socket": self.udp_socket, "network": self.network, "pollable": self.pollable,
+                "incoming-datagram-stream": self.incoming,
+                "outgoing-datagram-stream": self.outgoing,
+                **methods("udp-socket", net.UdpSocket, net.UDP_METHODS),
+                **methods("incoming-datagram-stream", net.IncomingDatagramStream,
+                          ["receive", "subscribe"]),
+                **methods("outgoing-datagram-stream", net.OutgoingDatagramStream,
+                          ["check-send", "send", "subscribe"])}
+
+    def sockets_udp_create_socket(self) -> dict[str, Any]:
+        return {"udp-socket": self.udp_socket, "network": self.network,
+                "create-udp-socket": lambda family: Ok(net.UdpSocket(family))}
+
+    def sockets_ip_name_lookup(self) -> dict[str, Any]:
+        return {"resolve-address-stream": self.resolve_stream, "network": self.network,
+                "pollable": self.pollable, "resolve-addresses": net.resolve_addresses,
+                **methods("resolve-address-stream", net.ResolveAddressStream,
+                          ["resolve-next-address", "subscribe"])}
+
+
 _DESCRIPTOR_METHODS = [
     "read-via-stream", "write-via-stream", "append-via-stream", "advise", "sync-data",
     "get-flags", "get-type", "set-size", "set-times", "read", "write", "read-directory", "sync",
@@ -237,6 +284,13 @@ _INTERFACES: dict[str, Callable[[Preview2], dict[str, Any]]] = {
     "wasi:random/insecure-seed": Preview2.random_insecure_seed,
     "wasi:filesystem/types": Preview2.filesystem_types,
     "wasi:filesystem/preopens": Preview2.filesystem_preopens,
+    "wasi:sockets/network": Preview2.sockets_network,
+    "wasi:sockets/instance-network": Preview2.sockets_instance_network,
+    "wasi:sockets/tcp": Preview2.sockets_tcp,
+    "wasi:sockets/tcp-create-socket": Preview2.sockets_tcp_create_socket,
+    "wasi:sockets/udp": Preview2.sockets_udp,
+    "wasi:sockets/udp-create-socket": Preview2.sockets_udp_create_socket,
+    "wasi:sockets/ip-name-lookup": Preview2.sockets_ip_name_lookup,
 }
 
 INTERFACES = tuple(_INTERFACES)
