@@ -391,7 +391,7 @@ def test_sleeping_host_calls_overlap_and_cost_no_cpu_while_waiting(c_guests):
     store.run_until(all_resolved(calls))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert [c.value for c in calls] == [[2 * i] for i in range(100)]
-    assert 0.3 <= wall < 1.5
+    assert 0.3 <= wall < 5  # one after another: 30 s
     assert cpu < wall - 0.2  # not spinning: the wait itself used no CPU
 
 
@@ -426,7 +426,7 @@ def test_wasi_0_3_sleeps_of_many_guests_overlap(wasi_guests, strategy):
     start = time.perf_counter()
     calls = [store.invoke(r.func_inst, []) for r in runs]
     store.run_until(all_resolved(calls))
-    assert 0.3 <= time.perf_counter() - start < 2.0
+    assert 0.3 <= time.perf_counter() - start < 3.0  # one after another: 6 s
     assert [c.value[0].case for c in calls] == ["ok"] * 20
     # The twenty writers share stdout, so their pieces may interleave in any order.
     assert sorted(out.getvalue()) == sorted(b"slept; arguments: sleep3 300\n" * 20)
@@ -644,8 +644,8 @@ def test_timers_fire_even_while_threads_keep_yielding():
             yield_()
 
     async_ft = FuncType([], [], async_=True)
+    start = time.perf_counter()  # before the sleeper starts its timer
     calls = [store.invoke(store.host_function(f, async_ft, f.__name__), [])
              for f in (sleeper, yielder)]
-    start = time.perf_counter()
     store.run_until(all_resolved(calls))
     assert 0.05 <= time.perf_counter() - start < 2
