@@ -49,7 +49,7 @@ def _stat(stat: dict[str, Any]) -> dict[str, Any]:
 def _convert(result: Any, value: Callable[[Any], Any] | None = None) -> Any:
     """A 0.2 result as 0.3's: the error-code enum becomes a variant case, ``value`` maps ok."""
     if isinstance(result, Err):
-        return Err(Variant(result.value))
+        return Err(_code(result.value))
     if value is not None:
         return Ok(value(result.value))
     return result
@@ -184,8 +184,13 @@ class Descriptor3:
         return _convert(self.inner.metadata_hash_at(path_flags, path))
 
 
+def _code(code: str) -> Variant:
+    """0.2's error-code as 0.3's; a code 0.3 dropped (``would-block``) is ``other(code)``."""
+    return Variant(code) if code in ERROR_CODES else Variant("other", code)
+
+
 def _error(code: str) -> Variant:
-    return Variant("error", Variant(code))
+    return Variant("error", _code(code))
 
 
 class _Sink:

@@ -16,8 +16,9 @@ stdin one the host hands out, and a sleep is an ``async func``
   (:func:`~stackswitch.canon.host_functions.sleep`): the task waits at no CPU
   cost while the others run.
 
-Sockets and timezone are not implemented: their functions trap,
-naming themselves (docs/wasi.md).
+The filesystem is :mod:`.filesystem3`'s (0.2's descriptors in 0.3's shapes).
+Sockets and timezone are not implemented: their functions trap, naming
+themselves (docs/wasi.md).
 """
 
 from __future__ import annotations
