@@ -18,6 +18,7 @@ import os
 import select
 import selectors
 import stat
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -213,6 +214,23 @@ class BinarySink:
     def write(self, data: bytes) -> None:
         self.file.write(data)
         self.file.flush()
+
+
+class ProcessStdio:
+    """The process's ``sys.stdout`` or ``sys.stderr`` as a binary sink, looked up at each write
+    and flushed first, so that the guest's bytes keep their order with the host's ``print``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, data: bytes) -> None:
+        text = getattr(sys, self.name)
+        text.flush()
+        text.buffer.write(data)
+        text.buffer.flush()
+
+    def flush(self) -> None:
+        return None
 
 
 # -- the stream resources -----------------------------------------------------------------------

@@ -65,8 +65,10 @@ class Preview2:
         for host, _ in config.dirs:
             fs.Descriptor.preopen(host).close()  # fail now, not in the guest, if it cannot be opened
         self.stdin = io.InputStream(self._stdin_source(config.stdin), loop)
-        self.stdout = io.OutputStream(io.BinarySink(config.stdout or sys.stdout.buffer))
-        self.stderr = io.OutputStream(io.BinarySink(config.stderr or sys.stderr.buffer))
+        self.stdout = io.OutputStream(io.BinarySink(config.stdout) if config.stdout
+                                      else io.ProcessStdio("stdout"))
+        self.stderr = io.OutputStream(io.BinarySink(config.stderr) if config.stderr
+                                      else io.ProcessStdio("stderr"))
         self.insecure = random.Random(int.from_bytes(os.urandom(8), "little"))
         self.seed = (int.from_bytes(os.urandom(8), "little"), int.from_bytes(os.urandom(8), "little"))
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -91,11 +90,13 @@ class Preview3:
 
     def cli_stdout(self) -> dict[str, Any]:
         return {"write-via-stream": lambda data: pump(
-            self.store, data, self.config.stdout or sys.stdout.buffer, "wasi:cli/stdout pump")}
+            self.store, data, self.config.stdout or io.ProcessStdio("stdout"),
+            "wasi:cli/stdout pump")}
 
     def cli_stderr(self) -> dict[str, Any]:
         return {"write-via-stream": lambda data: pump(
-            self.store, data, self.config.stderr or sys.stderr.buffer, "wasi:cli/stderr pump")}
+            self.store, data, self.config.stderr or io.ProcessStdio("stderr"),
+            "wasi:cli/stderr pump")}
 
     def cli_terminal_input(self) -> dict[str, Any]:
         return {"terminal-input": self.terminal_input}
