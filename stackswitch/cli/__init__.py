@@ -310,26 +310,29 @@ def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         args.policy = "fifo"
 
 
+def _parse_with_program_args(parser: argparse.ArgumentParser,
+                             argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; for ``run``, words after COMPONENT that are not options, and everything
+    after ``--``, are the WASI program's arguments (``args``), in order. argparse alone
+    matches a positional once, so arguments given after options would be refused."""
+    head, tail = argv, []
+    if "--" in argv:
+        cut = argv.index("--")
+        head, tail = argv[:cut], argv[cut + 1:]
+    args, extra = parser.parse_known_args(head)
+    if not isinstance(getattr(args, "args", None), list):
+        return parser.parse_args(argv)  # a command without program arguments: as before
+    if any(a.startswith("-") for a in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.args.extend(extra + tail)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
     parser, commands = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    # Everything after `--` is a WASI program's (argparse would not give it to a
-    # positional that already matched nothing).
-    tail: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, tail = argv[:cut], argv[cut + 1:]
-    args, extra = parser.parse_known_args(argv)
-    # A WASI program's arguments may also come after options given after COMPONENT
-    # (argparse matches a positional once): they are the program's, in order.
-    takes_args = isinstance(getattr(args, "args", None), list)
-    if extra and (not takes_args or any(a.startswith("-") for a in extra)):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if tail and not takes_args:
-        parser.error(f"unrecognized arguments: -- {' '.join(tail)}")
-    if takes_args:
-        args.args.extend(extra + tail)
+    args = _parse_with_program_args(parser, argv)
     if args.command is None:
         parser.print_help()
         return 2
