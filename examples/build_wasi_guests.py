@@ -77,7 +77,10 @@ def fetch_jco(cache: Path, verbose: bool = True) -> Path:
     home = cache / "npm" / JCO.replace("/", "+").lstrip("@")
     if (home / ADAPTER).exists():
         return home
-    partial = home.with_name(home.name + ".partial")
+    home.parent.mkdir(parents=True, exist_ok=True)
+    # Unpacked beside its final place, then renamed: another build fetching at the same
+    # time cannot see a half-written directory.
+    partial = Path(tempfile.mkdtemp(prefix=home.name + ".partial-", dir=home.parent))
     with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
         _step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose, cwd=Path(tmp))
         tarballs = list(Path(tmp).glob("*.tgz"))
@@ -95,8 +98,10 @@ def fetch_jco(cache: Path, verbose: bool = True) -> Path:
                 assert data is not None
                 (partial / target).parent.mkdir(parents=True, exist_ok=True)
                 (partial / target).write_bytes(data.read())
-    home.parent.mkdir(parents=True, exist_ok=True)
-    partial.replace(home)
+    try:
+        partial.rename(home)
+    except OSError:  # another build got there first
+        shutil.rmtree(partial, ignore_errors=True)
     return home
 
 
