@@ -8,9 +8,11 @@ which blocks in the selector (epoll on Linux) until the earliest timer or a
 registered descriptor fires: a task waiting on host I/O costs nothing while
 it waits, and nothing spins.
 
-Invariants: a callback runs on the host's stack (never on a task's) and must
-not block; ``run_once`` returns False only when nothing at all is pending (no
-timer, no descriptor), which is when the scheduler may declare a deadlock.
+Invariants: a callback must not block or switch stacks (it records, and
+touches wait keys); it runs from the scheduler's idle hook, or inside a WASI
+0.2 blocking call that waits with the whole store. ``run_once`` returns False
+only when nothing at all is pending (no timer, no descriptor), which is when
+the scheduler may declare a deadlock.
 """
 
 from __future__ import annotations
