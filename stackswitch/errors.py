@@ -37,6 +37,19 @@ class HostError(Exception):
         self.error = error
 
 
+class Exit(Exception):  # noqa: N818 (a request, not an error)
+    """A host function ends the whole run on purpose (WASI's ``exit``), with ``code``.
+
+    Not a failure of the host or the guest: it passes through every layer
+    unchanged (never wrapped in :class:`HostError`), and the command line
+    exits with ``code``.
+    """
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message or f"the guest exited with status {code}")
+        self.code = code
+
+
 def trap_if(cond: bool, message: str) -> None:
     """Raise :class:`Trap` with ``message`` when ``cond`` holds."""
     if cond:

@@ -378,7 +378,8 @@ class Instantiation:
                        outers: tuple[list[Any], ...]) -> Instance:
         """The host's mapping ``item`` as an instance of type ``itype`` (``outers``: the type
         spaces of the instance types it is nested in, innermost first)."""
-        declared = self._instance_exports(itype, name, item, outers)
+        types: dict[str, Any] = {}
+        declared = self._instance_exports(itype, name, item, outers, types)
         exports: dict[str, Any] = {}
         for export, (kind, t) in declared.items():
             if export not in item:
@@ -394,6 +395,8 @@ class Instantiation:
             if isinstance(value, pyvalues.HostResource):
                 value = value.type
             exports.setdefault(export, value)
+        for export, t in types.items():
+            exports.setdefault(export, t)
         return Instance(name, exports)
 
     def _resource_from_host(self, name: str, item: Any) -> ResourceType:
@@ -406,14 +409,16 @@ class Instantiation:
         return item
 
     def _instance_exports(self, itype: ast.InstanceType, name: str,
-                          given: Mapping[str, Any],
-                          outers: tuple[list[Any], ...]) -> dict[str, tuple[str, Any]]:
+                          given: Mapping[str, Any], outers: tuple[list[Any], ...],
+                          types: dict[str, Any] | None = None) -> dict[str, tuple[str, Any]]:
         """The function, nested instance and core module exports an instance type declares:
         name -> ("func", canon FuncType) / ("instance", (InstanceType, its outers)) /
         ("core module", None).
 
         A resource type export (``(sub resource)``) is the one ``given`` (the
-        host's mapping for instance ``name``) provides.
+        host's mapping for instance ``name``) provides. The type exports
+        (``(type (eq i))``, a WIT ``record`` or ``use``) go into ``types``, so
+        that the component may alias them from the host's instance.
         """
         local: list[Any] = []
         exports: dict[str, tuple[str, Any]] = {}
@@ -435,8 +440,10 @@ class Instantiation:
                     exports[export.name] = ("instance", (local[i], (local, *outers)))
                 case ast.ExportDecl(name=export, desc=ast.CoreModuleDesc()):
                     exports[export.name] = ("core module", None)
-                case ast.ExportDecl(desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
+                case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
                     local.append(local[i])
+                    if types is not None:
+                        types[export.name] = local[i]
                 case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.SubResource())):
                     if export.name not in given:
                         raise LinkError(f"{self.name}: missing import {name!r} export "
