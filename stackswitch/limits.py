@@ -41,8 +41,8 @@ class Limits:
     hostcall_fuel: int = 128 * MiB
     """Bytes the host lifts out of a guest's memory for one call or one copy (a call's
     arguments or results, one stream or future copy), wasmtime's "hostcall fuel" and
-    its default. Strings count their bytes, lists their elements' bytes, however many
-    times the same memory is named."""
+    its default. Strings count their bytes, lists their elements' bytes (at least 8 per
+    element, what a Python list slot costs), however many times the same memory is named."""
 
     fiber_stacks: int = 10_000
     """wasm calls suspended at once, in the whole process: each holds a native fiber
