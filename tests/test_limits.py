@@ -223,3 +223,10 @@ def test_deadlocked_tasks_give_their_fibers_back_when_the_linker_closes(strategy
     linker.close()
     assert fibers.live_calls() == base
     assert linker.store.live_threads == 0
+
+
+def test_wast_takes_the_limit_options_too(capsys):
+    streams = str(Path(__file__).resolve().parent / "wast" / "streams.wast")
+    assert main(["wast", streams, "--max-handles", "1"]) == 1
+    assert "too many handles in this instance's table (the limit is 1;" in capsys.readouterr().out
+    assert main(["wast", streams]) == 0

@@ -101,6 +101,7 @@ def _add_wast(commands: _Commands) -> None:
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
+    add_limit_options(wast)
 
 
 def _add_run(commands: _Commands) -> None:

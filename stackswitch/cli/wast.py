@@ -45,8 +45,10 @@ from ..component.instance import Instance
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
+from ..limits import Limits
 from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
+from .limit_options import limits_of
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
@@ -101,10 +103,12 @@ def _describe(e: BaseException) -> str:
 class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
-    def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str) -> None:
+    def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str,
+                 limits: Limits | None = None) -> None:
         self.dir = converted.directory
         self.converted = converted
-        self.linker = Linker(Store(policy, strategies.named(strategy)), interruptible=True)
+        self.linker = Linker(Store(policy, strategies.named(strategy), limits), interruptible=True,
+                             limits=limits)
         self.current: Instance | None = None
         self.instances: dict[str, Instance] = {}
         # definitions by name ("" for the latest); None if its definition failed
@@ -407,7 +411,8 @@ def converted(path: str | Path) -> Iterator[ConvertedScript]:
 
 
 def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
-                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+                  policy: str | Policy = "fifo", strategy: str = "stackful",
+                  limits: Limits | None = None) -> WastResult:
     """Run a converted script on a fresh linker and store, calling ``out`` with each
     failure line as it happens (no summary). Runs of one script are independent."""
     result = WastResult()
@@ -423,7 +428,7 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
         fail(_conversion_line(script.error), "json-from-wast",
              f"expected the script to convert, got {_conversion_error(script.error)}")
         return result
-    state = _Script(script, policy, strategy)
+    state = _Script(script, policy, strategy, limits)
     with state.linker:  # whatever the script left suspended is released at its end
         for cmd in script.commands:
             try:
@@ -439,10 +444,11 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
 
 
 def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
-                  policy: str | Policy = "fifo", strategy: str = "stackful") -> WastResult:
+                  policy: str | Policy = "fifo", strategy: str = "stackful",
+                  limits: Limits | None = None) -> WastResult:
     """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
     with converted(path) as script:
-        return run_converted(script, out=out, policy=policy, strategy=strategy)
+        return run_converted(script, out=out, policy=policy, strategy=strategy, limits=limits)
 
 
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
@@ -462,7 +468,8 @@ def command(args: argparse.Namespace) -> int:
     Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()
     for path in args.files:
-        result = run_wast_file(path, policy=args.policy, strategy=args.strategy)
+        result = run_wast_file(path, policy=args.policy, strategy=args.strategy,
+                               limits=limits_of(args))
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures
