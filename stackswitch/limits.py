@@ -27,8 +27,9 @@ class Limits:
     """The bounds of one store. Every field is a count or a number of bytes, ``>= 0``."""
 
     threads: int = 100_000
-    """Live threads (a task's implicit thread and every ``thread.new-indirect``) in one
-    store, at once. Each holds a stack of its own (a greenlet: ~7 KiB and up)."""
+    """Live threads (a task's implicit thread, from its call on, every
+    ``thread.new-indirect``, a host function's call) in one store, at once. Each holds
+    a stack of its own (a greenlet: ~7 KiB and up) or, under ``callback``, a record."""
 
     handles: int = 1_000_000
     """Handles in one instance's handle table at once (resources, waitables, waitable

@@ -75,13 +75,18 @@ def test_200000_suspended_subtasks_trap_at_the_fiber_limit_and_the_process_goes_
     add_still_works()
 
 
-def test_the_thread_limit_traps_under_the_callback_strategy_too():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_thread_limit_traps_naming_it(strategy):
     # Under `callback` the holders keep no fiber (asyncify unwinds them): the
-    # thread limit is what stops the guest.
-    linker, guest = spawner("callback", Limits(threads=1000))
+    # thread limit is what stops a guest that starts tasks without end.
+    linker, guest = spawner(strategy, Limits(threads=1000))
     with pytest.raises(Trap, match=r"too many live threads in this store \(the limit is 1000; "
                                    r"raise it with --max-threads"):
         guest["spawn"](200_000)
+    # The caller trapped making the 1000th thread; the 999 holders did nothing wrong
+    # and still wait, until the host closes the linker.
+    assert linker.store.live_threads == 999
+    linker.close()
     assert linker.store.live_threads == 0
     add_still_works()
 
