@@ -235,3 +235,17 @@ def test_wast_takes_the_limit_options_too(capsys):
     assert main(["wast", streams, "--max-handles", "1"]) == 1
     assert "too many handles in this instance's table (the limit is 1;" in capsys.readouterr().out
     assert main(["wast", streams]) == 0
+
+
+def test_the_host_out_of_memory_during_a_call_is_a_trap(monkeypatch):
+    # Fault injection: lifting a string fails as a huge allocation would.
+    from stackswitch.canon import values
+
+    def no_memory(*args):
+        raise MemoryError()
+
+    guest = Linker().instantiate(Component.from_file(GUESTS / "amplifier.wat"))
+    monkeypatch.setattr(values, "load_string_from_range", no_memory)
+    with pytest.raises(Trap, match=r"^wasm trap: the host ran out of memory while running the "
+                                   r"guest \(MemoryError\)"):
+        guest["strings"](1)
