@@ -27,8 +27,9 @@ class Limits:
     """The bounds of one store. Every field is a count or a number of bytes, ``>= 0``."""
 
     threads: int = 100_000
-    """Live threads (a task's implicit thread and every ``thread.new-indirect``) in one
-    store, at once. Each holds a stack of its own (a greenlet: ~7 KiB and up)."""
+    """Live threads (a task's implicit thread, from its call on, every
+    ``thread.new-indirect``, a host function's call) in one store, at once. Each holds
+    a stack of its own (a greenlet: ~7 KiB and up) or, under ``callback``, a record."""
 
     handles: int = 1_000_000
     """Handles in one instance's handle table at once (resources, waitables, waitable
@@ -41,8 +42,8 @@ class Limits:
     hostcall_fuel: int = 128 * MiB
     """Bytes the host lifts out of a guest's memory for one call or one copy (a call's
     arguments or results, one stream or future copy), wasmtime's "hostcall fuel" and
-    its default. Strings count their bytes, lists their elements' bytes, however many
-    times the same memory is named."""
+    its default. Strings count their bytes, lists their elements' bytes (at least 8 per
+    element, what a Python list slot costs), however many times the same memory is named."""
 
     fiber_stacks: int = 10_000
     """wasm calls suspended at once, in the whole process: each holds a native fiber

@@ -25,7 +25,8 @@ Everything else in the runtime blocks by calling :func:`suspend` (through
 ``Thread`` in :mod:`stackswitch.canon.threads`), so all switching can be seen
 here: each ``resume`` and ``suspend`` is reported with
 :func:`stackswitch.trace.emit` as ``stack.resume`` / ``stack.suspend`` /
-``stack.return``.
+``stack.return``, and a stack unwound for good (:meth:`Continuation.kill`)
+as ``stack.kill``.
 """
 
 from __future__ import annotations
@@ -102,12 +103,12 @@ class Continuation:
             trace.emit("stack.return" if finished else "stack.suspend", stack=self.name)
         return finished, result
 
-
     def kill(self) -> None:
         """Unwind this stack, which will never be resumed: ``GreenletExit`` is raised where
         it suspended, so that its ``finally`` blocks run and what it holds (a wasm call on
         a fiber) is released. A stack that suspends again while unwinding is dropped as
-        it is. Exceptions out of the unwinding are swallowed: nobody waits for them.
+        it is. Errors out of the unwinding are swallowed: nobody waits for them (a
+        ``KeyboardInterrupt`` still goes through).
         """
         global _current
         if self.state == NEW:
@@ -124,7 +125,7 @@ class Continuation:
         self.state = RUNNING
         try:
             self._greenlet.throw(greenlet.GreenletExit)
-        except BaseException:  # noqa: S110 (the stack is abandoned: its errors have no reader)
+        except Exception:  # noqa: S110 (the stack is abandoned: its errors have no reader)
             pass
         finally:
             _current = self._outer

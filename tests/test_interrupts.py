@@ -74,10 +74,12 @@ def test_ctrl_c_stops_a_guest_looping_in_wasm_within_a_second(strategy):
     assert err == "interrupted (Ctrl-C)\n"  # one line, no traceback
 
 
-def test_ctrl_c_stops_a_host_function_blocked_forever(tmp_path):
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_ctrl_c_stops_a_host_function_blocked_forever(tmp_path, strategy):
     host = tmp_path / "host.py"
     host.write_text(BLOCKED_HOST)
-    child = start("run", GREET, "--host", str(host), "--invoke", 'greet("x")')
+    child = start("run", GREET, "--host", str(host), "--invoke", 'greet("x")',
+                  "--strategy", strategy)
     took, err = interrupt_after(child, 1.0)
     assert child.returncode == 130
     assert took < 1.0

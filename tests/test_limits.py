@@ -75,13 +75,18 @@ def test_200000_suspended_subtasks_trap_at_the_fiber_limit_and_the_process_goes_
     add_still_works()
 
 
-def test_the_thread_limit_traps_under_the_callback_strategy_too():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_thread_limit_traps_naming_it(strategy):
     # Under `callback` the holders keep no fiber (asyncify unwinds them): the
-    # thread limit is what stops the guest.
-    linker, guest = spawner("callback", Limits(threads=1000))
+    # thread limit is what stops a guest that starts tasks without end.
+    linker, guest = spawner(strategy, Limits(threads=1000))
     with pytest.raises(Trap, match=r"too many live threads in this store \(the limit is 1000; "
                                    r"raise it with --max-threads"):
         guest["spawn"](200_000)
+    # The caller trapped making the 1000th thread; the 999 holders did nothing wrong
+    # and still wait, until the host closes the linker.
+    assert linker.store.live_threads == 999
+    linker.close()
     assert linker.store.live_threads == 0
     add_still_works()
 
@@ -223,3 +228,24 @@ def test_deadlocked_tasks_give_their_fibers_back_when_the_linker_closes(strategy
     linker.close()
     assert fibers.live_calls() == base
     assert linker.store.live_threads == 0
+
+
+def test_wast_takes_the_limit_options_too(capsys):
+    streams = str(Path(__file__).resolve().parent / "wast" / "streams.wast")
+    assert main(["wast", streams, "--max-handles", "1"]) == 1
+    assert "too many handles in this instance's table (the limit is 1;" in capsys.readouterr().out
+    assert main(["wast", streams]) == 0
+
+
+def test_the_host_out_of_memory_during_a_call_is_a_trap(monkeypatch):
+    # Fault injection: lifting a string fails as a huge allocation would.
+    from stackswitch.canon import values
+
+    def no_memory(*args):
+        raise MemoryError()
+
+    guest = Linker().instantiate(Component.from_file(GUESTS / "amplifier.wat"))
+    monkeypatch.setattr(values, "load_string_from_range", no_memory)
+    with pytest.raises(Trap, match=r"^wasm trap: the host ran out of memory while running the "
+                                   r"guest \(MemoryError\)"):
+        guest["strings"](1)

@@ -86,7 +86,7 @@ class Store:
         self.strategy = strategy
         self.limits = DEFAULT if limits is None else limits
         self.live_threads = 0
-        """Threads registered with a task and not yet ended (``Limits.threads`` bounds it)."""
+        """Threads made and not yet ended or abandoned (``Limits.threads`` bounds it)."""
         self.features = parse_features(features)
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)

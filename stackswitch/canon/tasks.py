@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import Trap, trap_if
-from ..limits import too_many_threads
 from ..scheduler import ChoicePoint
 from . import messages
 from .threads import Cancelled, Thread, current_thread
@@ -123,12 +122,8 @@ class Task:
 
     def register_thread(self, thread: Thread) -> None:
         assert thread not in self.threads and thread.task is self and thread.index is None
-        store = self.store
-        limit = store.limits.threads
-        trap_if(store.live_threads >= limit, too_many_threads(limit))
         thread.index = self.inst.threads.add(thread)
         self.threads.append(thread)
-        store.live_threads += 1
 
     def exit_implicit_thread(self) -> None:
         thread = self.implicit_thread
@@ -142,7 +137,6 @@ class Task:
         assert thread in self.threads
         self.threads.remove(thread)
         self.inst.threads.remove(thread.index)
-        self.store.live_threads -= 1
         if not self.threads:
             trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
@@ -153,7 +147,6 @@ class Task:
         if thread in self.threads:
             self.threads.remove(thread)
             self.inst.threads.remove(thread.index)
-            self.store.live_threads -= 1
 
     def check_may_block(self, thread: Thread) -> None:
         """Trap now if ``thread`` is about to block a sync task that has not returned.

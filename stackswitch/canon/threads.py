@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import stacks, trace
 from ..errors import Trap
+from ..limits import too_many_threads
 
 if TYPE_CHECKING:
     from ..scheduler import KeySource
@@ -58,7 +59,7 @@ class Thread:
 
     __slots__ = (
         "cont", "ready_func", "task", "cancellable", "index", "storage",
-        "name", "waits_on", "__weakref__",
+        "name", "waits_on", "counted", "__weakref__",
     )
 
     def __init__(self, task: Task, thread_func: Callable[[], None], name: str = "") -> None:
@@ -71,7 +72,18 @@ class Thread:
         self.cont = stacks.Continuation(body, self.name)
 
     def _setup(self, task: Task, name: str) -> None:
-        """The state every kind of thread has, whatever runs its code."""
+        """The state every kind of thread has, whatever runs its code.
+
+        Each thread counts against its store's ``Limits.threads`` from now until
+        it ends (or is abandoned); the one beyond the limit is never made: its
+        creator traps.
+        """
+        store = task.store
+        limit = store.limits.threads
+        if store.live_threads >= limit:
+            raise Trap(too_many_threads(limit))
+        store.live_threads += 1
+        self.counted = True
         self.task = task
         self.name = name or f"{task.name}/thread"
         self.ready_func: Callable[[], bool] | None = None
@@ -82,6 +94,12 @@ class Thread:
 
     def __repr__(self) -> str:
         return f"<Thread {self.name} {self.state()}>"
+
+    def _uncount(self) -> None:
+        """The thread ended: it no longer counts against the store's thread limit."""
+        if self.counted:
+            self.counted = False
+            self.task.store.live_threads -= 1
 
     # -- states -------------------------------------------------------------
 
@@ -167,6 +185,7 @@ class Thread:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
+                thread._uncount()
                 thread.task.forget_thread(thread)
                 if inst is not None and not inst.poisoned:
                     inst.poison()
@@ -176,6 +195,7 @@ class Thread:
             finally:
                 _current = outer
             if finished:
+                thread._uncount()
                 trace.emit("thread.exit", thread=thread.name)
             thread = switch_to
             cancelled = Cancelled.FALSE
@@ -203,6 +223,7 @@ class Thread:
             self._unwind()
         finally:
             _current = outer
+        self._uncount()
         self.task.forget_thread(self)
         trace.emit("thread.abandon", thread=self.name)
 

@@ -744,7 +744,7 @@ def load_list_from_valid_range(cx: LiftLowerContext, ptr: int, length: int,
     memory = cx.memory
     pt = memory.ptr_type
     size = _layout(t, pt).size
-    cx.consume_fuel(length * max(size, 1))
+    cx.consume_fuel(length * max(size, 8))  # a Python list slot is 8 bytes, whatever the element
     data = memory.read(ptr, length * size)
     code = _PACKED.get(type(t))
     if code is not None:

@@ -114,6 +114,7 @@ def _add_wast(commands: _Commands) -> None:
                            "named component importable by its name, so wasmtime's own "
                            "component-model tests run (docs/conformance.md)")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
+    add_limit_options(wast)
 
 
 def _add_run(commands: _Commands) -> None:

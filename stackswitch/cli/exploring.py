@@ -29,6 +29,7 @@ smaller (fewer deviations, then fewer decisions) by trying variants of it.
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 import traceback
@@ -67,6 +68,10 @@ class Program(Protocol):
 
 
 # -- policies that record ------------------------------------------------------------------
+
+
+_COLLECT_EVERY = 50
+"""Runs between two garbage collections (see :meth:`Explorer.run`)."""
 
 
 class Prefix(Recorder):
@@ -216,6 +221,11 @@ class Explorer:
         taken = [d.chosen for d in policy.decisions]
         run = Run(trimmed(taken), list(policy.decisions), outcome)
         self._note(run)
+        if self.report.runs % _COLLECT_EVERY == 0:
+            # Each run's linker is garbage (reference cycles) holding wasmtime stores,
+            # and each linear memory reserves 4+ GiB of address space: collecting only
+            # when Python's allocation counts say so let 200 runs hold 75 GB.
+            gc.collect()
         return run
 
     def _note(self, run: Run) -> None:

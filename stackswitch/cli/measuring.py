@@ -44,6 +44,7 @@ from ..canon.extensions import features, pumps
 from ..canon.store import all_resolved
 from ..component.linker import Linker
 from ..errors import Trap
+from ..limits import DEFAULT, Limits
 from . import run
 from .failures import FAILURES, status_of
 from .wast import run_wast_file
@@ -160,7 +161,11 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
                    policy: str = "fifo", repeat: int = 1, concurrent: int = 0) -> Figures:
     """Figures for one call of ``component``'s export under ``strategy`` (module docs)."""
     figures = Figures(strategy)
-    linker, func, args = run.load(component, invoke, host=host, policy=policy, strategy=strategy)
+    # Room for the --concurrent calls (each may hold a thread, and a fiber stack, of its own).
+    limits = Limits(threads=max(DEFAULT.threads, 4 * concurrent),
+                    fiber_stacks=max(DEFAULT.fiber_stacks, 2 * concurrent))
+    linker, func, args = run.load(component, invoke, host=host, policy=policy, strategy=strategy,
+                                  limits=limits)
     store = linker.store
 
     def once() -> list[str]:

@@ -46,8 +46,10 @@ from ..component.instance import Instance
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
+from ..limits import Limits
 from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
+from .limit_options import limits_of
 from .wasmtime_host import WasmtimeHost
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
@@ -104,10 +106,11 @@ class _Script:
     """The state of one script while it runs: its linker, instances and definitions."""
 
     def __init__(self, converted: ConvertedScript, policy: str | Policy, strategy: str,
-                 wasmtime_host: bool = False) -> None:
+                 wasmtime_host: bool = False, limits: Limits | None = None) -> None:
         self.dir = converted.directory
         self.converted = converted
-        self.linker = Linker(Store(policy, strategies.named(strategy)), interruptible=True)
+        self.linker = Linker(Store(policy, strategies.named(strategy), limits), interruptible=True,
+                             limits=limits)
         # wasmtime's runner conventions: its test host, and named components importable
         self.wasmtime_host = wasmtime_host
         if wasmtime_host:
@@ -421,7 +424,7 @@ def converted(path: str | Path, legacy_syntax: bool = False) -> Iterator[Convert
 
 def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
                   policy: str | Policy = "fifo", strategy: str = "stackful",
-                  wasmtime_host: bool = False) -> WastResult:
+                  wasmtime_host: bool = False, limits: Limits | None = None) -> WastResult:
     """Run a converted script on a fresh linker and store, calling ``out`` with each
     failure line as it happens (no summary). Runs of one script are independent.
     ``wasmtime_host``: as wasmtime's runner, supply its test host
@@ -439,7 +442,7 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
         fail(_conversion_line(script.error), "json-from-wast",
              f"expected the script to convert, got {_conversion_error(script.error)}")
         return result
-    state = _Script(script, policy, strategy, wasmtime_host)
+    state = _Script(script, policy, strategy, wasmtime_host, limits)
     with state.linker:  # whatever the script left suspended is released at its end
         for cmd in script.commands:
             try:
@@ -456,11 +459,11 @@ def run_converted(script: ConvertedScript, *, out: Callable[[str], Any] = print,
 
 def run_wast_file(path: str | Path, *, out: Callable[[str], Any] = print,
                   policy: str | Policy = "fifo", strategy: str = "stackful",
-                  wasmtime_host: bool = False) -> WastResult:
+                  wasmtime_host: bool = False, limits: Limits | None = None) -> WastResult:
     """Run one script, calling ``out`` with each failure line as it happens (no summary)."""
     with converted(path, legacy_syntax=wasmtime_host) as script:
         return run_converted(script, out=out, policy=policy, strategy=strategy,
-                             wasmtime_host=wasmtime_host)
+                             wasmtime_host=wasmtime_host, limits=limits)
 
 
 def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
@@ -481,7 +484,8 @@ def command(args: argparse.Namespace) -> int:
     total = WastResult()
     for path in args.files:
         result = run_wast_file(path, policy=args.policy, strategy=args.strategy,
-                               wasmtime_host=getattr(args, "wasmtime_host", False))
+                               wasmtime_host=getattr(args, "wasmtime_host", False),
+                               limits=limits_of(args))
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures

@@ -38,6 +38,11 @@ Only numeric core types (i32, i64, f32, f64) cross this boundary, packed
 and unpacked by :mod:`stackswitch.wasm.core_values`: i32/i64 values are
 unsigned Python ints (negative ints are accepted on the way in).
 
+At most ``Limits.fiber_stacks`` calls may be in flight at once in the whole
+process (:func:`set_max_fiber_stacks`): the next call traps instead of
+taking a fiber stack, and the memory maps it needs, from a process that may
+be running out of them.
+
 Several calls into one store may be suspended at once, each on its own fiber
 and polled in any order (one OS thread only: the bookkeeping is global). wasmtime's header asks for one live future per
 store; wasmtime 50 saves and restores all per-fiber state when it switches
@@ -230,11 +235,6 @@ def set_max_fiber_stacks(n: int) -> None:
     if n < 0:
         raise ValueError(f"fiber stack limit must be >= 0, got {n}")
     _max_live = n
-
-
-def max_fiber_stacks() -> int:
-    """The limit :func:`set_max_fiber_stacks` set."""
-    return _max_live
 
 
 def _check_fiber_available() -> None:
