@@ -181,7 +181,9 @@ def run_task(task: Task, thread: Thread) -> OnCancel:
                 # here could re-enter their instances.)
                 inst.poison()
                 trace.emit("trap", thread=thread.name, message=DEADLOCK_MESSAGE)
-                raise Trap(DEADLOCK_MESSAGE)
+                error = Trap(DEADLOCK_MESSAGE)
+                error.thread = thread  # type: ignore[attr-defined]  # see task_tree.annotate
+                raise error
             inst.store.scheduler.choose(candidates).resume()
     return task.request_cancellation
 

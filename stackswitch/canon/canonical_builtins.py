@@ -48,6 +48,7 @@ from .types import (
 from .values import (
     MAX_FLAT_PARAMS,
     CoreValueIter,
+    elem_size,
     flatten_types,
     lift_flat_values,
     load_string_from_range,
@@ -389,8 +390,9 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         assert e.copying()
         e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
         if trace.enabled():
+            size = elem_size(t.t) if t.t is not None else 0
             trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
-                       count=buffer.progress)
+                       count=buffer.progress, bytes=buffer.progress * size)
         return (event_code, i, int(result) | (buffer.progress << 4))
 
     def on_copy(reclaim_buffer: Any) -> None:

@@ -167,10 +167,13 @@ class Thread:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
+                if isinstance(e, Trap) and not hasattr(e, "thread"):
+                    e.thread = thread  # type: ignore[attr-defined]  # the innermost: see task_tree
                 if inst is not None and not inst.poisoned:
                     inst.poison()
                     if isinstance(e, Trap):
                         trace.emit("trap", thread=thread.name, message=str(e))
+                trace.emit("thread.unwind", thread=thread.name, error=type(e).__name__)
                 raise
             finally:
                 _current = outer

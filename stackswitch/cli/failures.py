@@ -2,7 +2,9 @@
 
 A failure the user should read, not a traceback: a trap is the guest's fault
 (exit status 1); a missing file, a bad value or an unlinkable component is the
-input's (exit status 2). Either is one line on stderr, ``error: ...``. A
+input's (exit status 2). Either is one line on stderr, ``error: ...``; a trap or
+a deadlock is followed by its wasm backtrace, the chain of tasks and the task
+tree (:func:`.observing.failure_details`). A
 ``ValueError`` out of a command is a bad option value (a scheduling policy):
 it is reported by argparse, with the command's usage, also with status 2.
 Anything else is a bug in stackswitch and keeps its traceback.
@@ -16,6 +18,7 @@ from collections.abc import Callable
 
 from ..component.decoder import DecodeError
 from ..errors import LinkError, Trap
+from .observing import failure_details
 
 TRAPPED = 1
 BAD_INPUT = 2
@@ -45,6 +48,9 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
         return command(args)
     except FAILURES as e:
         print(f"error: {e}", file=sys.stderr)
+        details = failure_details(e)
+        if details:
+            print(details, file=sys.stderr)
         return status_of(e)
     except ValueError as e:
         parser.error(str(e))

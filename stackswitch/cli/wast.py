@@ -47,6 +47,7 @@ from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
 from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
+from .observing import progress
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
 
@@ -465,5 +466,7 @@ def command(args: argparse.Namespace) -> int:
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures
+        if len(args.files) > 1:
+            progress(args, f"{path}: {result.summary}")
     print(total.summary)
     return 1 if total.failed else 0
