@@ -52,7 +52,9 @@ def _traced_main(argv: list[str]) -> tuple[int, Counter]:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("script", ["subtasks.wast", "streams.wast", "three-components.wast"])
+@pytest.mark.parametrize("script", ["subtasks.wast", "streams.wast", "three-components.wast",
+                                    "threads.wast", "cancel.wast", "backpressure.wast",
+                                    "traps.wast"])
 def test_wast_trace_has_one_slice_per_task(tmp_path, strategy, script, capsys):
     out = tmp_path / "t.json"
     status, started = _traced_main(["wast", str(WAST / script), "--strategy", strategy,
@@ -76,8 +78,11 @@ def test_cross_component_calls_are_flows_from_the_caller(tmp_path, strategy, cap
     for s in starts:
         f = ends[s["id"]]
         assert (s["pid"], s["tid"]) != (f["pid"], f["tid"])  # caller's track -> callee's
-    names = {e["args"]["name"] for e in events if e.get("name") == "thread_name"}
-    assert len(names) >= 2
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
+             if e.get("name") == "thread_name"}
+    assert len(set(names.values())) >= 2
+    blocks = [e for e in events if e.get("name") == "thread.block"]
+    assert blocks and all(names[e["pid"], e["tid"]] == e["args"]["thread"] for e in blocks)
     assert any(e["ph"] == "C" and e["name"] == "live tasks" for e in events)
 
 
@@ -347,3 +352,37 @@ def test_profile_writes_a_speedscope_file(tmp_path):
     assert "result: client.run() = 4212" in proc.stdout
     profile = json.loads(out.read_text())
     assert profile["$schema"].startswith("https://www.speedscope.app")
+
+
+def test_explore_traces_every_schedule_it_runs(tmp_path, capsys):
+    out = tmp_path / "e.json"
+    main(["explore", str(ROOT / "tests" / "explore" / "race.wast"), "--trace", str(out), "-q"])
+    assert "replay:" in capsys.readouterr().out
+    document = _load(out)
+    runs = [e for e in document["traceEvents"] if e.get("name") == "process_name"]
+    assert len(runs) > 2  # a process per instance tree of every run
+
+
+def test_ctrl_c_prints_the_interrupted_chain_and_the_task_tree(tmp_path):
+    import signal
+
+    host = tmp_path / "spin.py"
+    host.write_text("import sys\n\n"
+                    "def exclaim(s):\n"
+                    "    print('spinning', file=sys.stderr, flush=True)\n"
+                    "    while True:\n"
+                    "        pass\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackswitch", "run", str(ROOT / "examples" / "greet.wat"),
+         "--host", str(host), "--invoke", 'greet("x")'], cwd=ROOT, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stderr.readline() == "spinning\n"
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "interrupted in greet.greet#1 -> exclaim; the task tree after unwinding:" in err
+    assert "task greet.greet#1 in greet: STARTED" in err
+    assert err.rstrip().endswith("KeyboardInterrupt")

@@ -123,7 +123,7 @@ def describe_thread(thread: Thread) -> str:
         state = f"waiting on {thread.waits_on or 'a condition'}"
     inst = thread.task.inst
     if inst is not None and inst.poisoned:
-        state = "ended by the trap" if thread.finished() else state + " (its instance trapped)"
+        state = "unwound" if thread.finished() else state + " (its instance trapped)"
     return f"thread {thread.name}{index}: {state}"
 
 

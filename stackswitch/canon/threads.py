@@ -167,7 +167,7 @@ class Thread:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
-                if isinstance(e, Trap) and not hasattr(e, "thread"):
+                if isinstance(e, Trap | KeyboardInterrupt) and not hasattr(e, "thread"):
                     e.thread = thread  # type: ignore[attr-defined]  # the innermost: see task_tree
                 if inst is not None and not inst.poisoned:
                     inst.poison()

@@ -275,7 +275,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 def _add_observing(parsers: dict[str, argparse.ArgumentParser]) -> None:
     """Every command's --trace; --log/--tree/--tree-dot where a run happens in this process;
     -q where a command prints progress (explore has its own --quiet)."""
-    add_options(parsers["demo"])
+    add_options(parsers["demo"], log=False)  # the demo prints its log anyway
     add_options(parsers["run"])
     add_options(parsers["wast"], quiet=True)
     add_options(parsers["explore"])

@@ -14,6 +14,7 @@ one function a Ctrl-C handler calls to show where everything was.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..canon.store import LIVE_STORES
+from ..canon.task_tree import task_chain
 from ..observe.chrome_trace import traced
 from ..observe.event_log import EventLog
 from ..wasm.backtrace import frames_of
@@ -68,17 +70,25 @@ def observing(args: argparse.Namespace) -> Iterator[None]:
             stack.enter_context(traced(path))
         try:
             yield
+        except KeyboardInterrupt as e:
+            thread = getattr(e, "thread", None)
+            where = f" in {' -> '.join(task_chain(thread.task))}" if thread is not None else ""
+            print(f"interrupted{where}; the task tree after unwinding:", file=sys.stderr)
+            print_task_trees(sys.stderr)
+            raise
         finally:
             if getattr(args, "tree", False):
                 print_task_trees(sys.stdout)
             dot = getattr(args, "tree_dot", None)
             if dot is not None:
+                gc.collect()
                 Path(dot).write_text("".join(s.task_tree_dot() for s in list(LIVE_STORES)))
 
 
 def print_task_trees(out: TextIO | None = None) -> None:
     """Print the task tree of every live store (for ``--tree``, and for a Ctrl-C handler)."""
     out = sys.stderr if out is None else out
+    gc.collect()  # stores hold reference cycles: only the live ones, please
     stores = list(LIVE_STORES)
     if not stores:
         print("task tree: no store", file=out)

@@ -267,6 +267,8 @@ class ChromeTrace:
 
     def __call__(self, event: trace.Event) -> None:
         kind, fields = event.kind, event.fields
+        if kind in _INSTANTS:  # first: on the track of the thread it happened on
+            self._on_instant(kind, fields)
         if kind == "thread.resume":
             self._on_resume(fields)
         elif kind == "thread.block":
@@ -294,8 +296,6 @@ class ChromeTrace:
                           None, "p", track.pid if track is not None else 0)
         elif kind == "scheduler.deadlock":
             self._instant("deadlock", {"waiting": _jsonable(fields.get("waiting"))}, None, "g")
-        if kind in _INSTANTS:
-            self._on_instant(kind, fields)
 
     def _current_track(self) -> _Track | None:
         return self._tracks.get(id(self._running[-1])) if self._running else None
@@ -332,8 +332,12 @@ class ChromeTrace:
             return
         thread, track = popped
         self._end_run(track, {"exit": True})
+        task = thread.task
+        if getattr(task, "threads", None) and getattr(task, "state", None) is not None \
+                and task.state.name != "RESOLVED":
+            return  # other threads of the task run on: its slice ends when it resolves
         if track.open:  # a host task that resolved as cancelled, or a task left unresolved
-            had_task = self._tasks.pop(id(thread.task), None) is track
+            had_task = self._tasks.pop(id(task), None) is track
             while track.open:
                 self._end(track, {"thread exited": True})
             if had_task:
