@@ -265,6 +265,9 @@ def test_a_demo_trace_and_two_merged_side_by_side(tmp_path, capsys):
         {"client.run#1": 1, "server.fetch#2": 1, "disk.read": 1, "consumer.consume#3": 1})
     copied = [e for e in document["traceEvents"] if e.get("name") == "stream bytes copied"]
     assert copied and copied[-1]["args"]["value"] == 12
+    live = [e["args"]["value"] for e in document["traceEvents"]
+            if e.get("name") == "live waitables (all instances)"]
+    assert max(live) >= 3 and live[-1] == 0  # every set, subtask and end was dropped
     both = merge([document, document])
     assert trace_checks.check(both) == []
     assert len({e["pid"] for e in both["traceEvents"]}) == 2 * len(

@@ -379,6 +379,8 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
         return [int(Subtask.State.RETURNED)]
     index = inst.handles.add(subtask)
     assert 0 < index <= MAX_LENGTH
+    if trace.enabled():
+        trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
 
     def progress() -> None:
         def subtask_event() -> tuple[EventCode, int, int]:

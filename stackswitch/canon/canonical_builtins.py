@@ -233,7 +233,10 @@ def _waitable_set(inst: Any, si: int) -> WaitableSet:
 
 def canon_waitable_set_new() -> list[int]:
     inst = _inst()
-    return [inst.handles.add(WaitableSet())]
+    si = inst.handles.add(WaitableSet())
+    if trace.enabled():
+        trace.emit("waitable-set.new", instance=inst.name, index=si)
+    return [si]
 
 
 def _may_block() -> Any:
@@ -262,6 +265,8 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
     wset = _waitable_set(inst, si)
     wset.drop()
     inst.handles.remove(si)
+    if trace.enabled():
+        trace.emit("waitable-set.drop", instance=inst.name, index=si)
     return []
 
 
@@ -304,6 +309,8 @@ def canon_subtask_drop(i: int) -> list[Any]:
     trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
     subtask.drop()
     inst.handles.remove(i)
+    if trace.enabled():
+        trace.emit("subtask.drop", instance=inst.name, subtask=subtask.name, index=i)
     return []
 
 

@@ -19,8 +19,9 @@ runtime's events into the trace-event format
 * instant events (``i``) for every built-in that blocks or delivers an event,
   with its name and fields; process-scoped instants for traps and
   cancellations, a global one for a deadlock;
-* counters (``C``) per process: live tasks, live stream/future ends, and
-  bytes copied through streams (counted at the writable end).
+* counters (``C``): per process, live tasks and bytes copied through
+  streams (counted at the writable end); on pid 0, live waitables of all
+  instances (stream and future ends, waitable sets, subtasks held).
 
 Timestamps are microseconds from one monotonic clock
 (:func:`time.perf_counter_ns`), made strictly increasing per track so that
@@ -45,6 +46,7 @@ _INSTANTS = {
     "thread.block", "thread.new", "callback.event", "stream.event", "future.event",
     "stream.new", "future.new", "stream.drop", "future.drop", "backpressure",
     "subtask.cancel", "task.cancel-requested", "task.cancel", "host.invoke",
+    "waitable-set.new", "waitable-set.drop", "subtask.new", "subtask.drop",
 }
 """Event kinds shown as instant events on the track of the thread they happened on."""
 
@@ -364,10 +366,14 @@ class ChromeTrace:
             self._instant(kind, args, None, "p", pid)
         else:
             self._instant(kind, args, track)
+        # Ends move between instances (lifted into a callee, returned to a caller)
+        # without an event, so live waitables are counted for the whole store, on pid 0.
         if kind in ("stream.new", "future.new"):
-            self._counter(pid, "stream/future ends", self._ends, +2)
-        elif kind in ("stream.drop", "future.drop"):
-            self._counter(pid, "stream/future ends", self._ends, -1)
+            self._counter(0, "live waitables (all instances)", self._ends, +2)
+        elif kind in ("waitable-set.new", "subtask.new"):
+            self._counter(0, "live waitables (all instances)", self._ends, +1)
+        elif kind in ("stream.drop", "future.drop", "waitable-set.drop", "subtask.drop"):
+            self._counter(0, "live waitables (all instances)", self._ends, -1)
         elif kind == "stream.event" and fields.get("end") == "stream writable end":
             self._counter(pid, "stream bytes copied", self._copied, int(fields.get("bytes", 0)))
 

@@ -45,6 +45,10 @@ MORE_FORMATS: dict[str, Format] = {
                             f"writable {f['writable']})",
     "future.new": lambda f: f"{f['instance']} makes a future (readable {f['readable']}, "
                             f"writable {f['writable']})",
+    "waitable-set.new": lambda f: f"{f['instance']} makes waitable set {f['index']}",
+    "waitable-set.drop": lambda f: f"{f['instance']} drops waitable set {f['index']}",
+    "subtask.new": lambda f: f"{f['instance']} holds subtask {f['index']} ({f['subtask']})",
+    "subtask.drop": lambda f: f"{f['instance']} drops subtask {f['index']} ({f['subtask']})",
     "stream.drop": lambda f: f"  {f['end']} {f['index']} dropped",
     "future.drop": lambda f: f"  {f['end']} {f['index']} dropped",
     "trap": lambda f: f"TRAP in {f['thread']}: {f['message']}",
