@@ -389,3 +389,39 @@ def test_ctrl_c_prints_the_interrupted_chain_and_the_task_tree(tmp_path):
     assert "interrupted in greet.greet#1 -> exclaim; the task tree after unwinding:" in err
     assert "task greet.greet#1 in greet: STARTED" in err
     assert err.rstrip().endswith("KeyboardInterrupt")
+
+
+def test_the_tree_lists_a_task_still_waiting_to_enter():
+    from stackswitch.canon.types import FuncType, U32Type
+    from stackswitch.embed.guest import PyComponent
+
+    store = Store()
+    server = PyComponent(store, "server")
+    client = PyComponent(store, "client")
+    ft = FuncType([], [U32Type()], async_=True)
+
+    @server.export(FuncType([], []))
+    def close() -> None:
+        server.backpressure_inc()
+
+    @server.export(ft, abi="stackful")
+    def work() -> None:
+        server.task_return(7)
+
+    call_work = client.import_(work, ft, async_=True)
+
+    @client.export(ft, abi="stackful")
+    def run() -> None:
+        status = call_work(client.alloc(4, 4))
+        ws = client.waitable_set_new()
+        client.waitable_join(status >> 4, ws)
+        client.wait(ws)
+
+    store.call(close, [])
+    store.invoke(run, [])
+    lines = store.task_tree().splitlines()
+    assert "  instance server (backpressure 1, 1 waiting to enter)" in lines
+    assert "    handle 1: subtask -> server.work#3 STARTING (in a waitable set)" in lines
+    assert "      task server.work#3 in server: INITIAL" in lines
+    assert "        thread server.work#3: waiting on backpressure on server" in lines
+    assert "task2 -> task0 [label=call];" in store.task_tree_dot()
