@@ -57,14 +57,12 @@ class TaskNode:
 
 @dataclass
 class Snapshot:
-    """The live tasks of one store: roots are those the host called (or whose caller is gone)."""
+    """The live tasks of one store, by ``id``; the roots are those the host called. A
+    resolved supertask of a live task is kept, so that the callee hangs under it."""
 
     store: Any
     nodes: dict[int, TaskNode]
     roots: list[TaskNode]
-
-    def node_of(self, task: Any) -> TaskNode | None:
-        return self.nodes.get(id(task))
 
 
 def _callee_of(subtask: Subtask) -> Any:

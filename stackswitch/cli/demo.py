@@ -151,8 +151,6 @@ def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
     return run, {"client": client, "server": server, "consumer": consumer}
 
 
-
-
 def run_demo(policy: str = "fifo", show_switches: bool = False) -> int:
     """Run the scenario, printing the event log; returns the process exit code."""
     store = Store(policy)
