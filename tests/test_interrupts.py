@@ -71,7 +71,8 @@ def test_ctrl_c_stops_a_guest_looping_in_wasm_within_a_second(strategy):
     took, err = interrupt_after(child, 1.0)
     assert child.returncode == 130
     assert took < 1.0
-    assert err == "interrupted (Ctrl-C)\n"  # one line, no traceback
+    assert err.startswith("interrupted (Ctrl-C)")  # then the task tree, no traceback
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("strategy", ["stackful", "callback"])
@@ -83,7 +84,8 @@ def test_ctrl_c_stops_a_host_function_blocked_forever(tmp_path, strategy):
     took, err = interrupt_after(child, 1.0)
     assert child.returncode == 130
     assert took < 1.0
-    assert err == "interrupted (Ctrl-C)\n"
+    assert err.startswith("interrupted (Ctrl-C) in ")
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("strategy", ["stackful", "callback"])

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "stackswitch.component": 4,
     "stackswitch.wasi": 4,  # beside component: the linker's add_wasi reaches it; it uses no component module
     "stackswitch.text": 5,
+    "stackswitch.observe": 5,  # watching a run: traces and logs (reads canon, changes nothing)
     "callback_abi": 5,  # a strategy: may use everything below the command line
     "stackswitch.cli": 6,
     "stackswitch": 7,  # the package itself: the public API (lazy) and __main__

@@ -4,6 +4,7 @@
     python examples/c/pipeline.py build 1000                      # all sync-style
     python examples/c/pipeline.py build 1000 --styles callback    # all callback-style
     python examples/c/pipeline.py build 1000 --styles sync,callback,sync   # one per stage
+    python examples/c/pipeline.py build 20 --strategy callback --trace t.json  # watch it run
 
 Each stage is its own component instance; ``linker.define(name, func)``
 makes one instance's export the next one's import. The printed hash is the
@@ -19,6 +20,7 @@ from pathlib import Path
 from stackswitch.component.instance import Instance
 from stackswitch.component.linker import Linker
 from stackswitch.component.wasm_tools import load_component
+from stackswitch.observe.chrome_trace import traced
 
 STAGES = ("producer", "transform", "consumer")
 
@@ -50,13 +52,18 @@ def main() -> None:
     parser.add_argument("n", type=int, help="how many bytes to send down the pipeline")
     parser.add_argument("--styles", default="sync",
                         help="sync, callback, or one per stage: e.g. sync,callback,sync")
+    parser.add_argument("--strategy", default="stackful", choices=("stackful", "callback"),
+                        help="how the runtime runs the tasks (docs/strategies.md)")
+    parser.add_argument("--trace", metavar="FILE.json",
+                        help="write a Chrome/Perfetto trace of the call (docs/observability.md)")
     args = parser.parse_args()
     styles = args.styles.split(",")
     styles = tuple(styles * 3 if len(styles) == 1 else styles)
     if len(styles) != 3 or not set(styles) <= {"sync", "callback"}:
         parser.error("--styles: sync or callback, once or once per stage")
-    consumer = link_pipeline(Linker(), args.build, styles)
-    h = consumer.func("consume")(args.n)
+    consumer = link_pipeline(Linker(strategy=args.strategy), args.build, styles)
+    with traced(args.trace, args.strategy):
+        h = consumer.func("consume")(args.n)
     print(f"consume({args.n}) = {h:#018x} (expected {expected_hash(args.n):#018x})")
 
 

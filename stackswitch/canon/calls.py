@@ -181,7 +181,9 @@ def run_task(task: Task, thread: Thread) -> OnCancel:
                 # here could re-enter their instances.)
                 inst.poison()
                 trace.emit("trap", thread=thread.name, message=DEADLOCK_MESSAGE)
-                raise Trap(DEADLOCK_MESSAGE)
+                error = Trap(DEADLOCK_MESSAGE)
+                error.thread = thread  # type: ignore[attr-defined]  # see task_tree.annotate
+                raise error
             inst.store.scheduler.choose(candidates).resume()
     return task.request_cancellation
 
@@ -377,6 +379,8 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
         return [int(Subtask.State.RETURNED)]
     index = inst.handles.add(subtask)
     assert 0 < index <= MAX_LENGTH
+    if trace.enabled():
+        trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
 
     def progress() -> None:
         def subtask_event() -> tuple[EventCode, int, int]:

@@ -49,6 +49,7 @@ from .types import (
 from .values import (
     MAX_FLAT_PARAMS,
     CoreValueIter,
+    elem_size,
     flatten_types,
     lift_flat_values,
     load_string_from_range,
@@ -222,7 +223,10 @@ def _waitable_set(inst: Any, si: int) -> WaitableSet:
 
 def canon_waitable_set_new() -> list[int]:
     inst = _inst()
-    return [inst.handles.add(WaitableSet())]
+    si = inst.handles.add(WaitableSet())
+    if trace.enabled():
+        trace.emit("waitable-set.new", instance=inst.name, index=si)
+    return [si]
 
 
 def _may_block() -> Any:
@@ -251,6 +255,8 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
     wset = _waitable_set(inst, si)
     wset.drop()
     inst.handles.remove(si)
+    if trace.enabled():
+        trace.emit("waitable-set.drop", instance=inst.name, index=si)
     return []
 
 
@@ -293,6 +299,8 @@ def canon_subtask_drop(i: int) -> list[Any]:
     trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
     subtask.drop()
     inst.handles.remove(i)
+    if trace.enabled():
+        trace.emit("subtask.drop", instance=inst.name, subtask=subtask.name, index=i)
     return []
 
 
@@ -379,8 +387,9 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         assert e.copying()
         e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
         if trace.enabled():
+            size = elem_size(t.t) if t.t is not None else 0
             trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
-                       count=buffer.progress)
+                       count=buffer.progress, bytes=buffer.progress * size)
         return (event_code, i, int(result) | (buffer.progress << 4))
 
     def on_copy(reclaim_buffer: Any) -> None:

@@ -14,6 +14,7 @@ can interact. The host
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +28,7 @@ from .extensions.features import parse_features
 from .host_functions import host_function
 from .options import CanonicalOptions
 from .strategy import STACKFUL, Strategy
+from .task_tree import annotate, render_dot, render_text
 from .tasks import OnResolve, OnStart
 from .threads import Thread, current_thread_or_none
 from .types import FuncType
@@ -72,6 +74,10 @@ def all_resolved(calls: list[CallResult]) -> Callable[[], bool]:
     return done
 
 
+LIVE_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Every store not yet garbage: what ``--tree`` and Ctrl-C print the task tree of."""
+
+
 class Store:
     """All component instances that can call each other, plus their scheduler."""
 
@@ -90,6 +96,7 @@ class Store:
         self.features = parse_features(features)
         self.instances: list[ComponentInstance] = []
         self._counter = itertools.count(1)
+        LIVE_STORES.add(self)
 
     def new_instance(self, name: str = "", parent: ComponentInstance | None = None) -> ComponentInstance:
         inst = ComponentInstance(self, name or f"instance{len(self.instances) + 1}", parent)
@@ -150,23 +157,51 @@ class Store:
             result.value = value
 
         trace.emit("host.invoke", func=getattr(f, "__name__", "func"), args=args)
-        result.on_cancel = f(on_start, on_resolve, None)
+        try:
+            result.on_cancel = f(on_start, on_resolve, None)
+        except Trap as e:
+            annotate(e, getattr(e, "thread", None), self)
+            raise
         return result
 
     def tick(self) -> bool:
         """Let one ready thread make one quantum of progress; False if none was ready."""
         _check_host_stack("Store.tick")
-        return self.scheduler.tick()
+        try:
+            return self.scheduler.tick()
+        except Trap as e:
+            annotate(e, getattr(e, "thread", None), self)
+            raise
 
     def run_until(self, done: Callable[[], bool]) -> None:
         """Run ready threads until ``done()``; raises Deadlock if progress stops first."""
         _check_host_stack("Store.run_until")
-        self.scheduler.run_until(done)
+        try:
+            self.scheduler.run_until(done)
+        except Trap as e:
+            annotate(e, getattr(e, "thread", None), self)
+            raise
 
     def run(self) -> int:
         """Run until no thread is ready; returns the number of quanta run."""
         _check_host_stack("Store.run")
         return self.scheduler.run_all()
+
+    # -- observing ---------------------------------------------------------------
+
+    def task_tree(self) -> str:
+        """A text dump of the live task tree: instances, tasks by caller, their threads and
+        what each waits on, the handle tables (see :mod:`.task_tree`)."""
+        return render_text(self)
+
+    def annotate(self, error: BaseException, thread: Thread | None) -> None:
+        """Attach to ``error``, once, the chain of tasks down to ``thread`` and the task tree
+        as they are now (:func:`.task_tree.annotate`)."""
+        annotate(error, thread, self)
+
+    def task_tree_dot(self) -> str:
+        """The same tree as a Graphviz DOT graph."""
+        return render_dot(self)
 
     def call(self, f: FuncInst, args: list[Any]) -> list[Any] | None:
         """Invoke ``f`` and run the event loop until it resolves; its result (None if cancelled).

@@ -185,12 +185,19 @@ class Thread:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 inst = thread.task.inst
-                thread._uncount()
-                thread.task.forget_thread(thread)
+                innermost = isinstance(e, Trap | KeyboardInterrupt) and not hasattr(e, "thread")
+                if innermost:
+                    e.thread = thread  # type: ignore[attr-defined]  # the innermost: see task_tree
                 if inst is not None and not inst.poisoned:
                     inst.poison()
                     if isinstance(e, Trap):
                         trace.emit("trap", thread=thread.name, message=str(e))
+                store = getattr(thread.task, "store", None)
+                if innermost and store is not None:
+                    store.annotate(e, thread)  # the tree as it is, before its threads unwind
+                thread._uncount()
+                thread.task.forget_thread(thread)
+                trace.emit("thread.unwind", thread=thread.name, error=type(e).__name__)
                 raise
             finally:
                 _current = outer

@@ -19,6 +19,7 @@ from typing import TypeAlias
 from ..canon import strategy as strategies
 from .failures import TRACEBACK_HELP, run_command
 from .limit_options import add_limit_options
+from .observing import add_options, observing
 
 STRATEGY_HELP = ("how tasks run: 'stackful' (default: every task on a stack of its own) or "
                  "'callback' (no stack per task: callback-lifted exports run as records the "
@@ -288,7 +289,7 @@ def _add_explore(commands: _Commands) -> None:
                          help="print the report as JSON (outcomes, counts, tokens, bounds)")
     explore.add_argument("--verbose", action="store_true",
                          help="also print the decisions of each outcome's schedule")
-    explore.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    explore.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_limit_options(explore)
 
 
@@ -308,7 +309,43 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         add(commands)
     for command in commands.choices.values():
         command.add_argument("--traceback", action="store_true", help=TRACEBACK_HELP)
+    _add_observing(commands.choices)
+    _add_profile(commands)
     return parser, dict(commands.choices)
+
+
+def _add_observing(parsers: dict[str, argparse.ArgumentParser]) -> None:
+    """Every command's --trace; --log/--tree/--tree-dot where a run happens in this process;
+    -q where a command prints progress (explore has its own --quiet)."""
+    add_options(parsers["demo"], log=False)  # the demo prints its log anyway
+    add_options(parsers["run"])
+    add_options(parsers["wast"], quiet=True)
+    add_options(parsers["explore"])
+    add_options(parsers["compare"], log=False, tree=False, quiet=True)
+
+
+def _add_profile(commands: _Commands) -> None:
+    profile = commands.add_parser(
+        "profile",
+        help="run another stackswitch command under py-spy and write a flame graph",
+        description=(
+            "Run any other stackswitch command under py-spy (pip install py-spy; the dev extra "
+            "has it) and write a flame graph: speedscope JSON (open in speedscope.app) or SVG. "
+            "Example: stackswitch profile -o prof.json -- wast tests/wast/streams.wast. "
+            "Greenlets and wasmtime fibers confuse stack sampling: see docs/observability.md."
+        ),
+    )
+    profile.add_argument("-o", "--output", default="profile.speedscope.json", metavar="FILE",
+                         help="where to write the profile (default profile.speedscope.json)")
+    profile.add_argument("--format", choices=("speedscope", "flamegraph", "raw"),
+                         default="speedscope",
+                         help="speedscope JSON (default), flamegraph SVG, or raw folded stacks")
+    profile.add_argument("--rate", type=int, default=1000, metavar="HZ",
+                         help="samples per second (default 1000)")
+    profile.add_argument("--native", action="store_true",
+                         help="also sample native frames (wasmtime, greenlet's C code)")
+    profile.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND ...",
+                         help="the stackswitch command to profile, with its arguments")
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
@@ -358,15 +395,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _scheduling(args, commands[args.command])
-    if getattr(args, "features", None):
-        from ..canon.extensions import features
-        try:
-            enabled = features.parse_features(args.features)
-        except ValueError as e:
-            commands[args.command].error(str(e))
-        saved, features.default = features.default, enabled
-        try:
-            return run_command(_command(args.command), args, commands[args.command])
-        finally:
-            features.default = saved
-    return run_command(_command(args.command), args, commands[args.command])
+    with observing(args):
+        if getattr(args, "features", None):
+            from ..canon.extensions import features
+            try:
+                enabled = features.parse_features(args.features)
+            except ValueError as e:
+                commands[args.command].error(str(e))
+            saved, features.default = features.default, enabled
+            try:
+                return run_command(_command(args.command), args, commands[args.command])
+            finally:
+                features.default = saved
+        return run_command(_command(args.command), args, commands[args.command])

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,6 +30,7 @@ from ..canon.extensions import features
 from ..component import ast
 from ..component.decoder import decode_component
 from ..component.wasm_tools import load_component
+from ..observe.chrome_trace import merge
 from ..scheduler import Scheduler
 from .failures import InputError
 from .measuring import Figures, figures_in
@@ -45,19 +47,22 @@ def command(args: argparse.Namespace) -> int:
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     return compare(args.component, args.invoke, host=args.host, wast=args.wast,
                    strategies=strategies, repeat=args.repeat, rounds=args.rounds,
-                   concurrent=args.concurrent, policy=args.policy, plot=args.plot)
+                   concurrent=args.concurrent, policy=args.policy, plot=args.plot,
+                   trace=args.trace, quiet=args.quiet)
 
 
 def compare(component: str | None = None, invoke: str | None = None, *, host: str | None = None,
             wast: str | None = None, strategies: Sequence[str] = DEFAULT_STRATEGIES,
             repeat: int = 1, rounds: int = 1, concurrent: int = 1000, policy: str = "fifo",
             plot: str | None = None, out: TextIO | None = None,
-            err: TextIO | None = None) -> int:
+            err: TextIO | None = None, trace: str | None = None, quiet: bool = True) -> int:
     """Measure the guest under each strategy, print the table; the exit status.
 
     0: all ran and gave the same result; 1: a trap, or the results differ;
     2: bad input (:class:`~.failures.InputError` is raised before anything runs,
-    ``ValueError`` for a bad policy).
+    ``ValueError`` for a bad policy). ``trace``: write a Chrome trace of each strategy's
+    untimed warm-up run (first round), side by side, there. Unless ``quiet``, a progress
+    line per round and strategy goes to ``err``.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -69,14 +74,27 @@ def compare(component: str | None = None, invoke: str | None = None, *, host: st
             "policy": policy, "repeat": repeat, "concurrent": concurrent,
             "features": sorted(features.default)}
     best: dict[str, Figures] = {}
-    for _ in range(rounds):
-        for name in strategies:  # interleaved, so that a slow spell hits every strategy
-            figures = _run_child({**spec, "strategy": name})
-            if figures.error is not None:
-                print(f"error: under {name}: {figures.error}", file=err)
-                return figures.status or 1
-            if name not in best or figures.median_s < best[name].median_s:
-                best[name] = figures
+    with tempfile.TemporaryDirectory() as scratch:
+        traces = []
+        for round_ in range(rounds):
+            for name in strategies:  # interleaved, so that a slow spell hits every strategy
+                child_trace = None
+                if trace is not None and round_ == 0:
+                    child_trace = str(Path(scratch) / f"{name}.json")
+                    traces.append(child_trace)
+                figures = _run_child({**spec, "strategy": name, "trace": child_trace})
+                if not quiet:
+                    print(f"round {round_ + 1}/{rounds} {name}: "
+                          f"{figures.error or f'{figures.median_s * 1e3:.3f} ms per run'}",
+                          file=err, flush=True)
+                if figures.error is not None:
+                    print(f"error: under {name}: {figures.error}", file=err)
+                    return figures.status or 1
+                if name not in best or figures.median_s < best[name].median_s:
+                    best[name] = figures
+        if trace is not None:
+            documents = [json.loads(Path(t).read_text()) for t in traces if Path(t).exists()]
+            Path(trace).write_text(json.dumps(merge(documents)))
     columns = [best[name] for name in strategies]
     what = f"--wast {wast}" if wast is not None else f"{component} {invoke or ''}".rstrip()
     if rounds > 1:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 
-from .. import trace
 from ..canon.store import Store
 from ..canon.types import FuncType, StreamType, U8Type, U32Type
 from ..embed.guest import PyComponent
 from ..embed.host import yield_
+from ..observe.event_log import FORMATS, EventLog
 
 BLOCKED = 0xFFFF_FFFF
 SUBTASK, STREAM_READ, STREAM_WRITE = 1, 2, 3
@@ -151,43 +151,14 @@ def build(store: Store) -> tuple[object, dict[str, PyComponent]]:
     return run, {"client": client, "server": server, "consumer": consumer}
 
 
-_SHOWN = {
-    "host.invoke": lambda f: f"host calls {f['func']}{tuple(f['args'])}",
-    "task.start": lambda f: f"{f['task']} starts with args {f['args']}",
-    "thread.block": lambda f: f"{f['thread']} blocks on {f['on']}",
-    "thread.resume": lambda f: f"{f['thread']} resumes" + (" (cancelled)" if f["cancelled"] else ""),
-    "thread.exit": lambda f: f"{f['thread']} exits",
-    "task.return": lambda f: f"{f['task']} returns {f['result']}",
-    "callback.event": lambda f: f"{f['task']} callback gets {f['event']} (index {f['index']}, payload {f['payload']})",
-    "stream.event": lambda f: f"  {f['instance']}'s {f['end']} {f['index']}: {f['result']}, "
-                              f"{f['count']} element(s) copied",
-    "future.event": lambda f: f"  {f['instance']}'s {f['end']} {f['index']}: {f['result']}",
-    "backpressure": lambda f: f"{f['instance']} backpressure = {f['value']}",
-}
-
-
 def run_demo(policy: str = "fifo", show_switches: bool = False) -> int:
     """Run the scenario, printing the event log; returns the process exit code."""
     store = Store(policy)
     run, _ = build(store)
-    step = 0
-
-    def show(event: trace.Event) -> None:
-        nonlocal step
-        fmt = _SHOWN.get(event.kind)
-        if fmt is None and not (show_switches and event.kind.startswith("stack.")):
-            return
-        step += 1
-        text = fmt(event.fields) if fmt else str(event)
-        print(f"{step:3}  {text}")
-
     print(f"stackswitch demo (scheduler: {policy})")
     print("client.run: async call of server.fetch(7), then 12 bytes streamed to a slow consumer\n")
-    unsubscribe = trace.subscribe(show)
-    try:
+    with EventLog(formats=FORMATS, switches=show_switches):
         result = store.call(run, [])
-    finally:
-        unsubscribe()
     print(f"\nresult: client.run() = {result[0]}  (fetch(7) = {result[0] // 100}, "
           f"bytes consumed = {result[0] % 100})")
     print(f"scheduler ticks: {store.scheduler.ticks}")

@@ -138,9 +138,10 @@ def _progress_printer(quiet: bool) -> Callable[[Report], None] | None:
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY:
             last = now
+            rate = report.runs / report.seconds if report.seconds > 0 else 0.0
             print(f"explore: {report.runs} runs, {report.schedules} schedules, "
-                  f"{len(report.outcomes)} outcome(s), {report.seconds:.0f} s",
-                  file=sys.stderr, flush=True)
+                  f"{len(report.outcomes)} outcome(s), {report.seconds:.0f} s, "
+                  f"{rate:.0f} runs/s", file=sys.stderr, flush=True)
 
     return show
 

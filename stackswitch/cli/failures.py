@@ -4,7 +4,9 @@ A failure the user should read, not a traceback: a trap is the guest's fault
 and an exception out of a host function (a ``--host`` file's) the host's; both
 exit with status 1. A missing file, a bad value, a host file that cannot be
 loaded or an unlinkable component is the input's (exit status 2). Each is one
-line on stderr, ``error: ...``; ``--traceback`` adds the Python trace behind it.
+line on stderr, ``error: ...``; ``--traceback`` adds the Python trace behind it;
+a trap or a deadlock is followed by its wasm backtrace, the chain of tasks and
+the task tree (:func:`.observing.failure_details`).
 A ``ValueError`` out of a command is a bad option value (a scheduling policy):
 it is reported by argparse, with the command's usage, also with status 2.
 Anything else is a bug in stackswitch and keeps its traceback.
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from ..component.decoder import DecodeError
 from ..errors import HostError, LinkError, Trap
 from ..wasm import interrupts
+from .observing import failure_details, interruption_details
 
 TRAPPED = 1
 BAD_INPUT = 2
@@ -53,22 +56,21 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
     try:
         with interrupts.handling():
             return command(args)
-    except KeyboardInterrupt:
-        interrupted()
+    except KeyboardInterrupt as e:
+        interrupted(e)
         return INTERRUPTED
     except FAILURES as e:
         if getattr(args, "traceback", False):
             traceback.print_exception(e, file=sys.stderr)
         print(f"error: {e}", file=sys.stderr)
+        details = failure_details(e)
+        if details:
+            print(details, file=sys.stderr)
         return status_of(e)
     except ValueError as e:
         parser.error(str(e))
 
 
-def interrupted() -> None:
-    """Report a Ctrl-C: one line, no traceback.
-
-    The place to print the task tree (what every task was doing) once the
-    runtime can render one: call the renderer here.
-    """
-    print("interrupted (Ctrl-C)", file=sys.stderr)
+def interrupted(error: KeyboardInterrupt) -> None:
+    """Report a Ctrl-C: no traceback, but what was running and the task tree."""
+    print("interrupted (Ctrl-C)" + interruption_details(error), file=sys.stderr)

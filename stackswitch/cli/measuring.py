@@ -45,6 +45,7 @@ from ..canon.store import all_resolved
 from ..component.linker import Linker
 from ..errors import Trap
 from ..limits import DEFAULT, Limits
+from ..observe.chrome_trace import traced
 from . import run
 from .failures import FAILURES, status_of
 from .wast import run_wast_file
@@ -158,7 +159,8 @@ def _timed(figures: Figures, repeat: int, once: Callable[[], Any], base: int) ->
 
 
 def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: str | None = None,
-                   policy: str = "fifo", repeat: int = 1, concurrent: int = 0) -> Figures:
+                   policy: str = "fifo", repeat: int = 1, concurrent: int = 0,
+                   warmup_trace: str | None = None) -> Figures:
     """Figures for one call of ``component``'s export under ``strategy`` (module docs)."""
     figures = Figures(strategy)
     # Room for the --concurrent calls (each may hold a thread, and a fiber stack, of its own).
@@ -172,7 +174,8 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
         return list(run.show_results(store, func, func.call_canon(*args)))
 
     base = _start_peak(figures)
-    figures.result = "\n".join(once())
+    with traced(warmup_trace, strategy):
+        figures.result = "\n".join(once())
     figures.module_sizes = list(linker.module_sizes)
     _timed(figures, repeat, once, base)
     if concurrent > 0:
@@ -194,8 +197,10 @@ def measure_invoke(strategy: str, component: str, invoke: str | None, *, host: s
     return figures
 
 
-def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: int = 1) -> Figures:
-    """Figures for runs of a ``.wast`` script under ``strategy`` (module docs)."""
+def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: int = 1,
+                 warmup_trace: str | None = None) -> Figures:
+    """Figures for runs of a ``.wast`` script under ``strategy`` (module docs); with
+    ``warmup_trace``, the untimed first run is traced there (Chrome trace JSON)."""
     figures = Figures(strategy)
     sizes: list[int] = []
     hook = Linker._compiled
@@ -207,7 +212,9 @@ def measure_wast(strategy: str, script: str, *, policy: str = "fifo", repeat: in
     Linker._compiled = compiled  # type: ignore[method-assign]
     base = _start_peak(figures)
     try:
-        result = run_wast_file(script, out=lambda line: None, policy=policy, strategy=strategy)
+        with traced(warmup_trace, strategy):
+            result = run_wast_file(script, out=lambda line: None, policy=policy,
+                                   strategy=strategy)
     finally:
         Linker._compiled = hook  # type: ignore[method-assign]
     figures.result = result.summary
@@ -228,10 +235,10 @@ def measure(spec: dict[str, Any]) -> Figures:
     try:
         if spec["wast"] is not None:
             return measure_wast(strategy, spec["wast"], policy=spec["policy"],
-                                repeat=spec["repeat"])
+                                repeat=spec["repeat"], warmup_trace=spec.get("trace"))
         return measure_invoke(strategy, spec["component"], spec["invoke"], host=spec["host"],
                               policy=spec["policy"], repeat=spec["repeat"],
-                              concurrent=spec["concurrent"])
+                              concurrent=spec["concurrent"], warmup_trace=spec.get("trace"))
     except (*FAILURES, ValueError) as e:
         return Figures(strategy, error=str(e), status=status_of(e))
 

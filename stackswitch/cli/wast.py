@@ -50,6 +50,7 @@ from ..limits import Limits
 from ..scheduler import Deadlock, Policy, Scheduler
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
 from .limit_options import limits_of
+from .observing import progress
 from .wasmtime_host import WasmtimeHost
 
 MAX_SHOWN = 300  # characters of one value or message in a failure line
@@ -489,5 +490,7 @@ def command(args: argparse.Namespace) -> int:
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures
+        if len(args.files) > 1:
+            progress(args, f"{path}: {result.summary}")
     print(total.summary)
     return 1 if total.failed else 0

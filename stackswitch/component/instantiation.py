@@ -479,6 +479,7 @@ class Instantiation:
                 raise Trap(messages.CANNOT_ENTER)
             return lifted(on_start, on_resolve, caller)
 
+        func_inst.__name__ = label  # what the event log and traces call it
         return Func(label, ft, func_inst, self.store)
 
     def _check_lift(self, label: str, ft: FuncType, core: Any, opts: CanonicalOptions,

@@ -64,6 +64,7 @@ import wasmtime
 
 from .. import limits, stacks, trace
 from ..errors import Trap
+from . import backtrace as wasm_backtrace
 from . import capi
 from .core_values import CoreCodec, Value
 
@@ -536,6 +537,7 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
         exc: BaseException = Trap(cause)
         if backtrace:
             exc.add_note(backtrace)
+            exc.wasm_frames = wasm_backtrace.parse(backtrace)  # type: ignore[attr-defined]
         return exc
     return wasmtime.WasmtimeError(message)
 
