@@ -382,13 +382,23 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
         stacks.restore_switching(token)
 
 
-@capi.FINALIZER
-def _forget_import(env: int | None) -> None:
-    """wasmtime dropped a host function: its handler can go too."""
-    try:
-        _imports.pop(env or 0, None)
-    except BaseException:  # during interpreter shutdown the dict may be gone
-        pass
+_NO_FINALIZER = ctypes.cast(None, capi.FINALIZER)
+"""A null finalizer: see :func:`_forgetter` for why none is given to wasmtime."""
+
+
+def _forgetter(env: int) -> Callable[[weakref.ref[_Import]], None]:
+    """The weakref callback that drops ``env``'s entry once its import is gone.
+
+    Not a wasmtime finalizer: wasmtime would call that from C while it frees a
+    store, which at interpreter shutdown happens after Python can no longer take
+    calls from C (the process crashed on exit with a segmentation fault).
+    """
+    def forget(_ref: weakref.ref[_Import]) -> None:
+        try:
+            _imports.pop(env, None)
+        except BaseException:  # during interpreter shutdown the dict may be gone
+            pass
+    return forget
 
 
 # -- defining imports ---------------------------------------------------------
@@ -421,14 +431,14 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     imp = _Import(module, name, handler, CoreCodec.of(functype.params),
                   CoreCodec.of(functype.results), may_block)
     env = next(_next_env)
-    _imports[env] = weakref.ref(imp)
+    _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
     args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
     if may_block:
-        error = capi.linker_define_async_func(*args, _on_async_call, env, _forget_import)
+        error = capi.linker_define_async_func(*args, _on_async_call, env, _NO_FINALIZER)
     else:
-        error = capi.linker_define_func(*args, _on_sync_call, env, _forget_import)
+        error = capi.linker_define_func(*args, _on_sync_call, env, _NO_FINALIZER)
     if error:
         _imports.pop(env, None)
         raise wasmtime.WasmtimeError(capi.take_error_message(error))
