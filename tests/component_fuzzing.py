@@ -139,7 +139,9 @@ def run_case(binary: bytes, strategies: tuple[str, ...] = STRATEGIES) -> dict[st
 
 def mutate(binary: bytes, edits: list[tuple[int, int, int]]) -> bytes:
     """Apply ``(kind, position, value)`` edits: 0 sets a byte, 1 inserts one, 2 deletes one,
-    3 truncates; positions wrap around the current length (the header is kept)."""
+    3 truncates, 4 nudges a byte by +-1 keeping its LEB128 continuation bit (so the binary
+    more often still decodes and the edit reaches an index, a count or an opcode);
+    positions wrap around the current length (the header is kept)."""
     data = bytearray(binary)
     for kind, position, value in edits:
         if len(data) <= 8:
@@ -151,8 +153,11 @@ def mutate(binary: bytes, edits: list[tuple[int, int, int]]) -> bytes:
             data.insert(at, value)
         elif kind == 2:
             del data[at]
-        else:
+        elif kind == 3:
             del data[at:]
+        else:
+            byte = data[at]
+            data[at] = (byte & 0x80) | ((byte + (1 if value & 1 else -1)) & 0x7F)
     return bytes(data)
 
 

@@ -144,3 +144,44 @@ def test_a_gc_reference_type_is_a_link_error_not_an_abort(tmp_path, text, messag
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+NO_REALLOC = """(component
+  (core module $M
+    (memory (export "mem") 1)
+    (func (export "f") (param i32 i32) (result i32) local.get 1))
+  (core instance $m (instantiate $M))
+  (func (export "f") (param "s" string) (result u32)
+    (canon lift (core func $m "f") (memory (core memory $m "mem")))))"""
+
+NO_MEMORY = """(component
+  (import "g" (func $g (param "s" string)))
+  (core func $g' (canon lower (func $g)))
+  (core module $M
+    (import "" "g" (func $g (param i32 i32)))
+    (func (export "f") (call $g (i32.const 0) (i32.const 0))))
+  (core instance $m (instantiate $M (with "" (instance (export "g" (func $g'))))))
+  (func (export "f") (canon lift (core func $m "f"))))"""
+
+DUPLICATE_LABELS = """(component
+  (type $v (variant (case "a") (case "a")))
+  (core module $M (func (export "f") (result i32) i32.const 0))
+  (core instance $m (instantiate $M))
+  (func (export "f") (result $v) (canon lift (core func $m "f"))))"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (NO_REALLOC, "canon lift of f: the canonical option `realloc` is required"),
+    (NO_MEMORY, "canon lower of g: the canonical option `memory` is required"),
+    (DUPLICATE_LABELS, "variant has duplicate labels: ['a', 'a']"),
+], ids=["realloc", "memory", "labels"])
+def test_options_and_types_validation_requires_are_link_errors(text, message):
+    """Found by the fuzzer: these failed at call time with a TypeError (or at
+    instantiation with a ValueError) instead."""
+    binary = load_component(text)
+    assert validate(binary) is not None
+    linker = Linker()
+    linker.define("g", lambda s: None)
+    with pytest.raises(LinkError) as e:
+        linker.instantiate(binary, "bad")
+    assert message in str(e.value)

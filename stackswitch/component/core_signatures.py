@@ -12,10 +12,23 @@ instance is made (:func:`check_import`), so that their mismatch reads the same w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import wasmtime
 
+from ..canon.options import CanonicalOptions
+from ..canon.types import (
+    FuncType,
+    ListType,
+    OptionType,
+    RecordType,
+    ResultType,
+    StringType,
+    TupleType,
+    ValType,
+    VariantType,
+)
+from ..canon.values import MAX_FLAT_ASYNC_PARAMS, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, flatten_types
 from ..errors import LinkError
 from ..wasm.core_values import OTHER_REFERENCE, type_name
 from . import ast
@@ -181,3 +194,52 @@ def _core_name(t: Any) -> str:
         if t.heap == ast.CoreAbsHeapType.EXTERN:
             return "externref"
     return OTHER_REFERENCE
+
+
+def check_options(what: str, ft: FuncType, opts: CanonicalOptions,
+                  context: Literal["lift", "lower"]) -> None:
+    """The options a lift or lower of ``ft`` must have (Explainer.md, "Canonical
+    Options"): ``memory`` when a value goes through linear memory (a string or list, or
+    parameters and results that spill), ``realloc`` when this side receives one that must
+    be allocated (a lift's parameters, a lower's results)."""
+    params, results = ft.param_types(), ft.result_types()
+    n_params, n_results = len(flatten_types(params)), len(flatten_types(results))
+    if context == "lift":
+        spill = n_params > MAX_FLAT_PARAMS
+        needs_memory = spill or _dynamic(params) or (
+            not opts.async_ and (_dynamic(results) or n_results > MAX_FLAT_RESULTS))
+        needs_realloc = spill or _dynamic(params)
+    else:
+        limit = MAX_FLAT_ASYNC_PARAMS if opts.async_ else MAX_FLAT_PARAMS
+        needs_memory = (n_params > limit or _dynamic(params) or _dynamic(results)
+                        or n_results > MAX_FLAT_RESULTS or (opts.async_ and n_results > 0))
+        needs_realloc = _dynamic(results)
+    if needs_memory and opts.memory is None:
+        raise LinkError(f"{what}: the canonical option `memory` is required (its values "
+                        "go through linear memory)")
+    if needs_realloc and opts.realloc is None:
+        raise LinkError(f"{what}: the canonical option `realloc` is required (it receives "
+                        "strings, lists or spilled parameters)")
+
+
+def _dynamic(ts: Sequence[ValType]) -> bool:
+    """Whether any of ``ts`` holds a string or a variable-length list (anywhere inside)."""
+    return any(_dynamic_one(t) for t in ts)
+
+
+def _dynamic_one(t: ValType) -> bool:
+    if isinstance(t, StringType):
+        return True
+    if isinstance(t, ListType):
+        return t.length is None or _dynamic_one(t.t)
+    if isinstance(t, RecordType):
+        return any(_dynamic_one(f.t) for f in t.fields)
+    if isinstance(t, TupleType):
+        return _dynamic(t.ts)
+    if isinstance(t, VariantType):
+        return any(c.t is not None and _dynamic_one(c.t) for c in t.cases)
+    if isinstance(t, OptionType):
+        return _dynamic_one(t.t)
+    if isinstance(t, ResultType):
+        return any(x is not None and _dynamic_one(x) for x in (t.ok, t.error))
+    return False

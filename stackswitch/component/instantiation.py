@@ -41,7 +41,7 @@ from ..canon.component_instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
 from ..canon.strategy import Linking
-from ..canon.types import FuncType
+from ..canon.types import FuncType, InvalidType
 from ..canon.values import flatten_functype
 from ..embed import pyvalues
 from ..errors import LinkError, Trap
@@ -141,7 +141,7 @@ class Instantiation:
         try:
             for d in component.definitions:
                 self._define(d, args)
-        except (typeconv.UnresolvedType, builtin_imports.Unsupported) as e:
+        except (typeconv.UnresolvedType, builtin_imports.Unsupported, InvalidType) as e:
             raise LinkError(f"{self.name}: {e}") from None
         return Instance(self.name, self.exports, self.canon)
 
@@ -471,6 +471,7 @@ class Instantiation:
         """The core types a lift implies: its function, its post-return and callback."""
         flat = flatten_functype(opts, ft, "lift")
         what = f"{self.name}: canon lift of {label}"
+        core_signatures.check_options(what, ft, opts, "lift")
         core_signatures.check(what, core, self.wasm_store,
                               core_signatures.signature(flat.params, flat.results))
         if options.post_return is not None:
@@ -487,6 +488,8 @@ class Instantiation:
         if not isinstance(func, Func):
             raise LinkError(f"{self.name}: canon lower of a non-function")
         opts = self.options(d.options, async_=d.options.is_async)
+        core_signatures.check_options(f"{self.name}: canon lower of {func.name}", func.ft,
+                                      opts, "lower")
         flat = flatten_functype(opts, func.ft, "lower")
         callee, ft, name = func.func_inst, func.ft, func.name
 
