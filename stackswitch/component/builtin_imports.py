@@ -21,6 +21,7 @@ from ..canon import canonical_builtins as b
 from ..canon.options import CanonicalOptions
 from ..canon.types import FuncType
 from ..canon.values import flatten_functype
+from ..errors import LinkError
 from . import ast
 from .corefuncs import HostCoreFunc
 
@@ -64,6 +65,9 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         if kind == B.RESOURCE_DROP:
             return _f(name, "i32", "", lambda i: b.canon_resource_drop(rt, i), True)
         return _f(name, "i32", "i32", lambda i: b.canon_resource_rep(rt, i), False)
+    if kind in (B.CONTEXT_GET, B.CONTEXT_SET) and d.slot not in (0, 1):
+        # validation admits slots 0 and 1 only (found by the fuzzer: it was an assert)
+        raise LinkError(f"{name}: there is no context slot {d.slot} (only 0 and 1)")
     if kind == B.CONTEXT_GET:
         slot = d.slot
         return _f(name, "", "i32", lambda: b.canon_context_get(slot), False)
