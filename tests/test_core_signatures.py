@@ -217,3 +217,50 @@ def test_more_fuzzer_findings_are_link_errors(text, message):
     with pytest.raises(LinkError) as e:
         Linker().instantiate(binary, "bad")
     assert message in str(e.value)
+
+
+MODULE_PROVIDER = """(component
+  (core module $m
+    (import "env" "f" (func (param i32)))
+    (memory (export "mem") 1 2)
+    (table (export "t") 1 funcref)
+    (global (export "g") (mut i32) (i32.const 0))
+    (func (export "h") (param i32) (result i32) local.get 0))
+  (export "m" (core module $m)))"""
+
+
+def module_importer(module_type: str) -> str:
+    return f"""(component
+  (import "p" (instance (export "m" (core module {module_type})))))"""
+
+
+@pytest.mark.parametrize("module_type, message", [
+    ("(import \"env\" \"f\" (func (param i32))) (export \"h\" (func (param i32) (result i32)))",
+     None),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"x\" (func))",
+     "module export `x` not defined"),
+    ("(export \"h\" (func (param i32) (result i32)))", "module import `env::f` not defined"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"h\" (func (param i64) (result i32)))",
+     "module export `h` has the wrong type: expected type `(func (param i64) (result i32))`"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"h\" (global i32))",
+     "module export `h`: expected global found func"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"g\" (global i32))",
+     "module export `g` has the wrong type"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"mem\" (memory 1 1))",
+     "module export `mem` has the wrong type"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"t\" (table 1 externref))",
+     "module export `t` has the wrong type"),
+    ("(import \"env\" \"f\" (func (param i32))) (export \"mem\" (memory 1))", None),
+    ("(import \"env\" \"f\" (func (param i64)))", "module import `env::f` has the wrong type"),
+], ids=["fits", "missing export", "missing import", "signature", "kind", "global",
+        "memory limits", "table element", "memory fits", "import type"])
+def test_an_imported_core_module_must_fit_its_module_type(module_type, message):
+    linker = Linker()
+    linker.define("p", linker.instantiate(load_component(MODULE_PROVIDER), "provider"))
+    importer = load_component(module_importer(module_type))
+    if message is None:
+        linker.instantiate(importer, "importer")
+        return
+    with pytest.raises(LinkError) as e:
+        linker.instantiate(importer, "importer")
+    assert message in str(e.value)
