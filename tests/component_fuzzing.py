@@ -1,7 +1,7 @@
 """Mutated component binaries, run under every strategy in one process (the fuzz harness).
 
 The corpus is every component our own ``.wast`` scripts instantiate on their own (plus the
-examples), converted once with ``wasm-tools json-from-wast``. A case is one corpus entry
+examples and benchmarks/counter.wat), converted once with ``wasm-tools json-from-wast``. A case is one corpus entry
 with a few byte edits; :func:`run_case` decodes, links and instantiates it under each
 strategy and calls every export whose parameters it can make up, within a fuel budget and
 a wall-clock limit per call. What it may end in: results, or one of the project's own errors
@@ -162,9 +162,10 @@ def mutate(binary: bytes, edits: list[tuple[int, int, int]]) -> bytes:
 
 
 def corpus() -> list[bytes]:
-    """Every component of tests/wast/*.wast that instantiates alone, and the examples."""
-    found: list[bytes] = [load_component(p) for p in sorted((ROOT / "examples").glob("*.wat"))
-                          if "import" not in p.read_text()]
+    """Every component of tests/wast/*.wast that instantiates alone, and the examples and
+    benchmark components that import nothing."""
+    texts = [*sorted((ROOT / "examples").glob("*.wat")), ROOT / "benchmarks" / "counter.wat"]
+    found: list[bytes] = [load_component(p) for p in texts if "(import" not in p.read_text()]
     with tempfile.TemporaryDirectory() as tmp:
         for script in sorted((ROOT / "tests" / "wast").glob("*.wast")):
             out = Path(tmp) / f"{script.stem}.json"

@@ -1,17 +1,22 @@
-"""Checking, at instantiation, that each core function given to a canon definition has
-the core type the definition implies (CanonicalABI.md, "canon lift" and "Canonical
-Options"): the lifted function (``flatten_functype``), ``realloc``, ``post-return``,
-``callback`` and a resource's destructor. ``wasm-tools validate`` rejects a component that
-breaks one of these rules; a component given to us without validation gets a
-:class:`~stackswitch.errors.LinkError` naming both types rather than a failure at call time.
+"""The core-level rules validation enforces, checked at instantiation.
 
-The core imports a ``canon lower`` or a built-in satisfies are checked where a core
-instance is made (:func:`check_import`), so that their mismatch reads the same way.
+``wasm-tools validate`` rejects a component that breaks one of these; a component given
+to us without validation gets a :class:`~stackswitch.errors.LinkError` (naming both types
+where there are two) rather than a failure, or a wrong result, at call time:
+
+* each core function given to a canon definition has the core type the definition
+  implies (CanonicalABI.md, "canon lift" and "Canonical Options"): the lifted function
+  (``flatten_functype``), ``realloc``, ``post-return``, ``callback``, a resource's
+  destructor (:func:`check`), and the core imports a ``canon lower`` or a built-in
+  satisfies (:func:`check_import`, where a core instance is made);
+* a lift or lower has the options its function type needs and no result holds a borrow
+  (:func:`check_options`);
+* a core module given for an import fits its module type (:func:`check_module`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import wasmtime
@@ -39,7 +44,8 @@ Signature = tuple[tuple[str, ...], tuple[str, ...]]
 """``(params, results)`` as core type names (``i32``, ``i64``, ``f32``, ``f64``...)."""
 
 
-def signature(params: Sequence[str], results: Sequence[str]) -> Signature:
+def signature(params: Iterable[str], results: Iterable[str]) -> Signature:
+    """A :data:`Signature` from any iterables of core type names."""
     return tuple(params), tuple(results)
 
 

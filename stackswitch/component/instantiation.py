@@ -282,7 +282,7 @@ class Instantiation:
             raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)})")
         else:
             item = self._from_host(name, args[name], d.desc)
-        expected = _IMPORT_KINDS.get(sort)
+        expected = _import_kind(sort)
         if expected is not None and not isinstance(item, expected):
             raise LinkError(f"{self.name}: import {name!r} must be a {_sort_name(sort)}, "
                             f"got {type(item).__name__}")
@@ -331,7 +331,7 @@ class Instantiation:
                                             f"{export.name!r}: mismatched resource types")
                     local.append(given)
                 case ast.ExportDecl(name=export, desc=desc):
-                    kind = _IMPORT_KINDS.get(_IMPORT_SORTS.get(type(desc)))
+                    kind = _import_kind(_IMPORT_SORTS.get(type(desc)))
                     given = item.exports.get(export.name)
                     if kind is not None and not isinstance(given, kind):
                         what = "was not found" if given is None else \
@@ -564,9 +564,12 @@ class Instantiation:
         return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
 
 
-_IMPORT_KINDS: dict[Any, type] = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance,
-                                   ast.CoreSort.MODULE: wasmtime.Module}
-"""What an import (or an imported instance's export) of each sort must be, where we check."""
+def _import_kind(sort: ast.AnySort | None) -> type | None:
+    """What an import (or an imported instance's export) of ``sort`` must be, where we check.
+    (Not a dict: ``Sort`` and ``CoreSort`` are IntEnums whose values overlap.)"""
+    if isinstance(sort, ast.CoreSort):
+        return wasmtime.Module if sort is ast.CoreSort.MODULE else None
+    return {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort) if sort else None
 
 
 def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:
