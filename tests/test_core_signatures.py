@@ -264,3 +264,26 @@ def test_an_imported_core_module_must_fit_its_module_type(module_type, message):
     with pytest.raises(LinkError) as e:
         linker.instantiate(importer, "importer")
     assert message in str(e.value)
+
+
+FUTURE_WRITE_WITHOUT_MEMORY = """(component
+  (type $f (future u32))
+  (core func $new (canon future.new $f))
+  (core func $write (canon future.write $f))
+  (core module $M
+    (import "" "new" (func $new (result i64)))
+    (import "" "write" (func $write (param i32 i32) (result i32)))
+    (func (export "f") (result i32)
+      (call $write (i32.wrap_i64 (i64.shr_u (call $new) (i64.const 32))) (i32.const 0))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "new" (func $new)) (export "write" (func $write))))))
+  (func (export "f") (result u32) (canon lift (core func $m "f"))))"""
+
+
+def test_a_future_write_without_memory_is_a_link_error():
+    """Found by the fuzzer: an AttributeError at call time."""
+    binary = load_component(FUTURE_WRITE_WITHOUT_MEMORY)
+    assert validate(binary) is not None
+    with pytest.raises(LinkError, match="future.write: the canonical option `memory` is "
+                                        "required"):
+        Linker().instantiate(binary, "bad")

@@ -23,6 +23,7 @@ from ..canon.types import FuncType
 from ..canon.values import flatten_functype
 from ..errors import LinkError
 from . import ast
+from .core_signatures import check_copy_options
 from .corefuncs import HostCoreFunc
 
 B = ast.Builtin
@@ -101,12 +102,14 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind in (B.STREAM_READ, B.STREAM_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
+        check_copy_options(name, t.t, opts, receives=kind == B.STREAM_READ)
         copy = b.canon_stream_read if kind == B.STREAM_READ else b.canon_stream_write
         return _f(name, "i32 i32 i32", "i32", lambda i, ptr, n: copy(t, opts, i, ptr, n), True,
                   not opts.async_)
     if kind in (B.FUTURE_READ, B.FUTURE_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
+        check_copy_options(name, t.t, opts, receives=kind == B.FUTURE_READ)
         copy = b.canon_future_read if kind == B.FUTURE_READ else b.canon_future_write
         return _f(name, "i32 i32", "i32", lambda i, ptr: copy(t, opts, i, ptr), True,
                   not opts.async_)

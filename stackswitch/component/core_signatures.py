@@ -271,3 +271,16 @@ def _has_borrow(t: ValType | None) -> bool:
     if isinstance(t, ResultType):
         return _has_borrow(t.ok) or _has_borrow(t.error)
     return False
+
+
+def check_copy_options(what: str, element: ValType | None, opts: CanonicalOptions,
+                       receives: bool) -> None:
+    """A ``stream.read/write`` or ``future.read/write`` of ``element`` values: ``memory``
+    unless the element type is absent, and ``realloc`` for a read of strings or lists
+    (found by the fuzzer: an AttributeError at call time without them)."""
+    if element is not None and opts.memory is None:
+        raise LinkError(f"{what}: the canonical option `memory` is required (it copies "
+                        f"{element!r} values through linear memory)")
+    if receives and element is not None and _dynamic_one(element) and opts.realloc is None:
+        raise LinkError(f"{what}: the canonical option `realloc` is required (it receives "
+                        f"{element!r} values)")
