@@ -2,6 +2,7 @@
 `wasm-tools validate` rejects for a core type mismatch fail to link with a LinkError naming
 both types, instead of failing (or running wrongly) at call time."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -286,4 +287,37 @@ def test_a_future_write_without_memory_is_a_link_error():
     assert validate(binary) is not None
     with pytest.raises(LinkError, match="future.write: the canonical option `memory` is "
                                         "required"):
+        Linker().instantiate(binary, "bad")
+
+
+ERROR_CONTEXT_WITHOUT_MEMORY = """(component
+  (core func $new (canon error-context.new))
+  (core module $M
+    (import "" "new" (func $new (param i32 i32) (result i32)))
+    (func (export "f") (result i32) (call $new (i32.const 0) (i32.const 0))))
+  (core instance $m (instantiate $M (with "" (instance (export "new" (func $new))))))
+  (func (export "f") (result u32) (canon lift (core func $m "f"))))"""
+
+TASK_RETURN_WITHOUT_MEMORY = """(component
+  (core func $ret (canon task.return (result string)))
+  (core module $M
+    (import "" "ret" (func $ret (param i32 i32)))
+    (func (export "f") (call $ret (i32.const 0) (i32.const 0))))
+  (core instance $m (instantiate $M (with "" (instance (export "ret" (func $ret))))))
+  (core module $Mem (memory (export "mem") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0))
+  (core instance $mem (instantiate $Mem))
+  (func (export "f") async (result string) (canon lift (core func $m "f") async
+    (memory (core memory $mem "mem")) (realloc (core func $mem "realloc")))))"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (ERROR_CONTEXT_WITHOUT_MEMORY, "error-context.new: the canonical option `memory` is required"),
+    (TASK_RETURN_WITHOUT_MEMORY, "task.return: the canonical option `memory` is required"),
+], ids=["error-context.new", "task.return"])
+def test_built_ins_without_the_memory_they_need_are_link_errors(text, message):
+    """Like the fuzzer's stream/future finding, for the other built-ins taking options."""
+    binary = load_component(text)
+    assert validate(binary) is not None
+    with pytest.raises(LinkError, match=re.escape(message)):
         Linker().instantiate(binary, "bad")

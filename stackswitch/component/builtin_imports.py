@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from ..canon import canonical_builtins as b
 from ..canon.options import CanonicalOptions
-from ..canon.types import FuncType
+from ..canon.types import FuncType, StringType
 from ..canon.values import flatten_functype
 from ..errors import LinkError
 from . import ast
-from .core_signatures import check_copy_options
+from .core_signatures import check_copy_options, check_task_return_options
 from .corefuncs import HostCoreFunc
 
 B = ast.Builtin
@@ -82,6 +82,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind == B.TASK_RETURN:
         result_types = [] if d.result is None else [env.valtype(d.result)]
         opts = env.options(d.options)
+        check_task_return_options(name, result_types, opts)
         flat = flatten_functype(CanonicalOptions(memory=opts.memory, async_=False),
                                 FuncType([(f"r{i}", t) for i, t in enumerate(result_types)], []),
                                 "lower")
@@ -124,10 +125,12 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         return _f(name, "i32", "", lambda i: drop(t, i), False)
     if kind == B.ERROR_CONTEXT_NEW:
         opts = env.options(d.options)
+        check_copy_options(name, StringType(), opts, receives=False)
         return _f(name, "i32 i32", "i32",
                   lambda ptr, units: b.canon_error_context_new(opts, ptr, units), False)
     if kind == B.ERROR_CONTEXT_DEBUG_MESSAGE:
         opts = env.options(d.options)
+        check_copy_options(name, StringType(), opts, receives=True)
         return _f(name, "i32 i32", "",
                   lambda i, ptr: b.canon_error_context_debug_message(opts, i, ptr), True)
     if kind == B.ERROR_CONTEXT_DROP:

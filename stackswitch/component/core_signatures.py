@@ -284,3 +284,12 @@ def check_copy_options(what: str, element: ValType | None, opts: CanonicalOption
     if receives and element is not None and _dynamic_one(element) and opts.realloc is None:
         raise LinkError(f"{what}: the canonical option `realloc` is required (it receives "
                         f"{element!r} values)")
+
+
+def check_task_return_options(what: str, result_types: Sequence[ValType],
+                              opts: CanonicalOptions) -> None:
+    """``task.return`` lifts its result: ``memory`` if that reads linear memory."""
+    if opts.memory is None and (_dynamic(result_types)
+                                or len(flatten_types(result_types)) > MAX_FLAT_PARAMS):
+        raise LinkError(f"{what}: the canonical option `memory` is required (its result is "
+                        "read from linear memory)")
