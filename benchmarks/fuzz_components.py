@@ -42,7 +42,7 @@ def main() -> int:
     while time.monotonic() - started < args.seconds and (args.cases is None or cases < args.cases):
         cases += 1
         seed = rng.randrange(len(seeds))
-        edits = [(rng.randrange(4), rng.randrange(1 << 16), rng.randrange(256))
+        edits = [(rng.choice((0, 1, 2, 3, 4, 4, 4, 4)), rng.randrange(1 << 16), rng.randrange(256))
                  for _ in range(rng.randint(1, 4))]
         binary = mutate(seeds[seed], edits)
         if args.out is not None:  # if the process dies, this is the case that killed it

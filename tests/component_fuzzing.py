@@ -1,7 +1,7 @@
 """Mutated component binaries, run under every strategy in one process (the fuzz harness).
 
 The corpus is every component our own ``.wast`` scripts instantiate on their own (plus the
-examples), converted once with ``wasm-tools json-from-wast``. A case is one corpus entry
+examples and benchmarks/counter.wat), converted once with ``wasm-tools json-from-wast``. A case is one corpus entry
 with a few byte edits; :func:`run_case` decodes, links and instantiates it under each
 strategy and calls every export whose parameters it can make up, within a fuel budget and
 a wall-clock limit per call. What it may end in: results, or one of the project's own errors
@@ -139,7 +139,9 @@ def run_case(binary: bytes, strategies: tuple[str, ...] = STRATEGIES) -> dict[st
 
 def mutate(binary: bytes, edits: list[tuple[int, int, int]]) -> bytes:
     """Apply ``(kind, position, value)`` edits: 0 sets a byte, 1 inserts one, 2 deletes one,
-    3 truncates; positions wrap around the current length (the header is kept)."""
+    3 truncates, 4 nudges a byte by +-1 keeping its LEB128 continuation bit (so the binary
+    more often still decodes and the edit reaches an index, a count or an opcode);
+    positions wrap around the current length (the header is kept)."""
     data = bytearray(binary)
     for kind, position, value in edits:
         if len(data) <= 8:
@@ -151,15 +153,19 @@ def mutate(binary: bytes, edits: list[tuple[int, int, int]]) -> bytes:
             data.insert(at, value)
         elif kind == 2:
             del data[at]
-        else:
+        elif kind == 3:
             del data[at:]
+        else:
+            byte = data[at]
+            data[at] = (byte & 0x80) | ((byte + (1 if value & 1 else -1)) & 0x7F)
     return bytes(data)
 
 
 def corpus() -> list[bytes]:
-    """Every component of tests/wast/*.wast that instantiates alone, and the examples."""
-    found: list[bytes] = [load_component(p) for p in sorted((ROOT / "examples").glob("*.wat"))
-                          if "import" not in p.read_text()]
+    """Every component of tests/wast/*.wast that instantiates alone, and the examples and
+    benchmark components that import nothing."""
+    texts = [*sorted((ROOT / "examples").glob("*.wat")), ROOT / "benchmarks" / "counter.wat"]
+    found: list[bytes] = [load_component(p) for p in texts if "(import" not in p.read_text()]
     with tempfile.TemporaryDirectory() as tmp:
         for script in sorted((ROOT / "tests" / "wast").glob("*.wast")):
             out = Path(tmp) / f"{script.stem}.json"

@@ -36,9 +36,10 @@ def test_a_host_exception_is_one_line_naming_the_function_and_exits_1(tmp_path, 
     text, expected = HOSTS[case]
     status = main(["run", GREET, "--host", host_file(tmp_path, text), "--invoke", 'greet("x")',
                    "--strategy", strategy])
-    err = capsys.readouterr().err
+    lines = capsys.readouterr().err.strip().splitlines()
     assert status == 1
-    assert err.strip().splitlines() == [expected]
+    # one line; CPython words a RecursionError differently depending on where it hit
+    assert len(lines) == 1 and lines[0].startswith(expected)
 
 
 def test_traceback_shows_the_python_trace_behind_it(tmp_path, capsys):

@@ -10,7 +10,7 @@ from component_fuzzing import corpus, mutate, run_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), st.integers(0, 255)),
+EDITS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 16), st.integers(0, 255)),
                  min_size=1, max_size=4)
 
 

@@ -16,7 +16,7 @@ SCRIPT = Path(__file__).parent / "wasmtime_host" / "host.wast"
 def test_the_host_and_named_components_serve_a_script(strategy):
     lines: list[str] = []
     result = run_wast_file(SCRIPT, out=lines.append, strategy=strategy, wasmtime_host=True)
-    assert lines == [] and result.failed == 0 and result.passed == 11
+    assert lines == [] and result.failed == 0 and result.passed == 13
 
 
 def test_without_the_option_the_host_is_not_there(capsys):

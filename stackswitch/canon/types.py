@@ -102,6 +102,11 @@ class ErrorContextType(PrimValType):
     wit = "error-context"
 
 
+class InvalidType(ValueError):
+    """A type validation rejects (no labels, duplicate labels, an empty tuple, a
+    fixed-length list of length 0): a component that defines one cannot be linked."""
+
+
 def _freeze(obj: object, name: str, items: Iterable[Any]) -> tuple[Any, ...]:
     """Store ``items`` as a tuple on a frozen dataclass (so the type is hashable)."""
     frozen = tuple(items)
@@ -112,9 +117,9 @@ def _freeze(obj: object, name: str, items: Iterable[Any]) -> tuple[Any, ...]:
 def _check_labels(kind: str, labels: tuple[str, ...]) -> None:
     """Reject the empty and duplicate-label types that validation would reject."""
     if not labels:
-        raise ValueError(f"{kind} must have at least one label")
+        raise InvalidType(f"{kind} must have at least one label")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"{kind} has duplicate labels: {list(labels)}")
+        raise InvalidType(f"{kind} has duplicate labels: {list(labels)}")
 
 
 @_valtype
@@ -126,7 +131,7 @@ class ListType(ValType):
 
     def __post_init__(self) -> None:
         if self.length is not None and self.length < 1:
-            raise ValueError("a fixed-length list needs a length of at least 1")
+            raise InvalidType("a fixed-length list needs a length of at least 1")
 
     def __repr__(self) -> str:
         if self.length is None:
@@ -160,7 +165,7 @@ class TupleType(ValType):
 
     def __post_init__(self) -> None:
         if not _freeze(self, "ts", self.ts):
-            raise ValueError("tuple must have at least one element type")
+            raise InvalidType("tuple must have at least one element type")
 
     def __repr__(self) -> str:
         return "tuple<" + ", ".join(repr(t) for t in self.ts) + ">"

@@ -21,9 +21,11 @@ from ..canon import canonical_builtins as b
 from ..canon.extensions import extension_builtins as x
 from ..canon.extensions.features import not_enabled
 from ..canon.options import CanonicalOptions
-from ..canon.types import FuncType
+from ..canon.types import FuncType, StringType
 from ..canon.values import flatten_functype
+from ..errors import LinkError
 from . import ast
+from .core_signatures import check_copy_options, check_task_return_options
 from .corefuncs import HostCoreFunc
 
 B = ast.Builtin
@@ -68,6 +70,9 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         if kind == B.RESOURCE_DROP:
             return _f(name, "i32", "", lambda i: b.canon_resource_drop(rt, i), True)
         return _f(name, "i32", "i32", lambda i: b.canon_resource_rep(rt, i), False)
+    if kind in (B.CONTEXT_GET, B.CONTEXT_SET) and d.slot not in (0, 1):
+        # validation admits slots 0 and 1 only (found by the fuzzer: it was an assert)
+        raise LinkError(f"{name}: there is no context slot {d.slot} (only 0 and 1)")
     if kind == B.CONTEXT_GET:
         slot = d.slot
         return _f(name, "", "i32", lambda: b.canon_context_get(slot), False)
@@ -81,6 +86,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind == B.TASK_RETURN:
         result_types = [] if d.result is None else [env.valtype(d.result)]
         opts = env.options(d.options)
+        check_task_return_options(name, result_types, opts)
         flat = flatten_functype(CanonicalOptions(memory=opts.memory, async_=False),
                                 FuncType([(f"r{i}", t) for i, t in enumerate(result_types)], []),
                                 "lower")
@@ -101,12 +107,14 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind in (B.STREAM_READ, B.STREAM_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
+        check_copy_options(name, t.t, opts, receives=kind == B.STREAM_READ)
         copy = b.canon_stream_read if kind == B.STREAM_READ else b.canon_stream_write
         return _f(name, "i32 i32 i32", "i32", lambda i, ptr, n: copy(t, opts, i, ptr, n), True,
                   not opts.async_)
     if kind in (B.FUTURE_READ, B.FUTURE_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
+        check_copy_options(name, t.t, opts, receives=kind == B.FUTURE_READ)
         copy = b.canon_future_read if kind == B.FUTURE_READ else b.canon_future_write
         return _f(name, "i32 i32", "i32", lambda i, ptr: copy(t, opts, i, ptr), True,
                   not opts.async_)
@@ -121,10 +129,12 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         return _f(name, "i32", "", lambda i: drop(t, i), False)
     if kind == B.ERROR_CONTEXT_NEW:
         opts = env.options(d.options)
+        check_copy_options(name, StringType(), opts, receives=False)
         return _f(name, "i32 i32", "i32",
                   lambda ptr, units: b.canon_error_context_new(opts, ptr, units), False)
     if kind == B.ERROR_CONTEXT_DEBUG_MESSAGE:
         opts = env.options(d.options)
+        check_copy_options(name, StringType(), opts, receives=True)
         return _f(name, "i32 i32", "",
                   lambda i, ptr: b.canon_error_context_debug_message(opts, i, ptr), True)
     if kind == B.ERROR_CONTEXT_DROP:

@@ -1,21 +1,40 @@
-"""Checking, at instantiation, that each core function given to a canon definition has
-the core type the definition implies (CanonicalABI.md, "canon lift" and "Canonical
-Options"): the lifted function (``flatten_functype``), ``realloc``, ``post-return``,
-``callback`` and a resource's destructor. ``wasm-tools validate`` rejects a component that
-breaks one of these rules; a component given to us without validation gets a
-:class:`~stackswitch.errors.LinkError` naming both types rather than a failure at call time.
+"""The core-level rules validation enforces, checked at instantiation.
 
-The core imports a ``canon lower`` or a built-in satisfies are checked where a core
-instance is made (:func:`check_import`), so that their mismatch reads the same way.
+``wasm-tools validate`` rejects a component that breaks one of these; a component given
+to us without validation gets a :class:`~stackswitch.errors.LinkError` (naming both types
+where there are two) rather than a failure, or a wrong result, at call time:
+
+* each core function given to a canon definition has the core type the definition
+  implies (CanonicalABI.md, "canon lift" and "Canonical Options"): the lifted function
+  (``flatten_functype``), ``realloc``, ``post-return``, ``callback``, a resource's
+  destructor (:func:`check`), and the core imports a ``canon lower`` or a built-in
+  satisfies (:func:`check_import`, where a core instance is made);
+* a lift or lower has the options its function type needs and no result holds a borrow
+  (:func:`check_options`);
+* a core module given for an import fits its module type (:func:`check_module`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import wasmtime
 
+from ..canon.options import CanonicalOptions
+from ..canon.types import (
+    BorrowType,
+    FuncType,
+    ListType,
+    OptionType,
+    RecordType,
+    ResultType,
+    StringType,
+    TupleType,
+    ValType,
+    VariantType,
+)
+from ..canon.values import MAX_FLAT_ASYNC_PARAMS, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, flatten_types
 from ..errors import LinkError
 from ..wasm.core_values import OTHER_REFERENCE, type_name
 from . import ast
@@ -25,7 +44,8 @@ Signature = tuple[tuple[str, ...], tuple[str, ...]]
 """``(params, results)`` as core type names (``i32``, ``i64``, ``f32``, ``f64``...)."""
 
 
-def signature(params: Sequence[str], results: Sequence[str]) -> Signature:
+def signature(params: Iterable[str], results: Iterable[str]) -> Signature:
+    """A :data:`Signature` from any iterables of core type names."""
     return tuple(params), tuple(results)
 
 
@@ -181,3 +201,95 @@ def _core_name(t: Any) -> str:
         if t.heap == ast.CoreAbsHeapType.EXTERN:
             return "externref"
     return OTHER_REFERENCE
+
+
+def check_options(what: str, ft: FuncType, opts: CanonicalOptions,
+                  context: Literal["lift", "lower"]) -> None:
+    """The options a lift or lower of ``ft`` must have (Explainer.md, "Canonical
+    Options"): ``memory`` when a value goes through linear memory (a string or list, or
+    parameters and results that spill), ``realloc`` when this side receives one that must
+    be allocated (a lift's parameters, a lower's results)."""
+    params, results = ft.param_types(), ft.result_types()
+    if any(_has_borrow(t) for t in results):
+        # validation: a borrow may not outlive the call (found by the fuzzer: an assert)
+        raise LinkError(f"{what}: a function result may not contain a borrow handle")
+    n_params, n_results = len(flatten_types(params)), len(flatten_types(results))
+    if context == "lift":
+        spill = n_params > MAX_FLAT_PARAMS
+        needs_memory = spill or _dynamic(params) or (
+            not opts.async_ and (_dynamic(results) or n_results > MAX_FLAT_RESULTS))
+        needs_realloc = spill or _dynamic(params)
+    else:
+        limit = MAX_FLAT_ASYNC_PARAMS if opts.async_ else MAX_FLAT_PARAMS
+        needs_memory = (n_params > limit or _dynamic(params) or _dynamic(results)
+                        or n_results > MAX_FLAT_RESULTS or (opts.async_ and n_results > 0))
+        needs_realloc = _dynamic(results)
+    if needs_memory and opts.memory is None:
+        raise LinkError(f"{what}: the canonical option `memory` is required (its values "
+                        "go through linear memory)")
+    if needs_realloc and opts.realloc is None:
+        raise LinkError(f"{what}: the canonical option `realloc` is required (it receives "
+                        "strings, lists or spilled parameters)")
+
+
+def _dynamic(ts: Sequence[ValType]) -> bool:
+    """Whether any of ``ts`` holds a string or a variable-length list (anywhere inside)."""
+    return any(_dynamic_one(t) for t in ts)
+
+
+def _dynamic_one(t: ValType) -> bool:
+    if isinstance(t, StringType):
+        return True
+    if isinstance(t, ListType):
+        return t.length is None or _dynamic_one(t.t)
+    if isinstance(t, RecordType):
+        return any(_dynamic_one(f.t) for f in t.fields)
+    if isinstance(t, TupleType):
+        return _dynamic(t.ts)
+    if isinstance(t, VariantType):
+        return any(c.t is not None and _dynamic_one(c.t) for c in t.cases)
+    if isinstance(t, OptionType):
+        return _dynamic_one(t.t)
+    if isinstance(t, ResultType):
+        return any(x is not None and _dynamic_one(x) for x in (t.ok, t.error))
+    return False
+
+
+def _has_borrow(t: ValType | None) -> bool:
+    if t is None:
+        return False
+    if isinstance(t, BorrowType):
+        return True
+    if isinstance(t, ListType | OptionType):
+        return _has_borrow(t.t)
+    if isinstance(t, RecordType):
+        return any(_has_borrow(f.t) for f in t.fields)
+    if isinstance(t, TupleType):
+        return any(_has_borrow(x) for x in t.ts)
+    if isinstance(t, VariantType):
+        return any(_has_borrow(c.t) for c in t.cases)
+    if isinstance(t, ResultType):
+        return _has_borrow(t.ok) or _has_borrow(t.error)
+    return False
+
+
+def check_copy_options(what: str, element: ValType | None, opts: CanonicalOptions,
+                       receives: bool) -> None:
+    """A ``stream.read/write`` or ``future.read/write`` of ``element`` values: ``memory``
+    unless the element type is absent, and ``realloc`` for a read of strings or lists
+    (found by the fuzzer: an AttributeError at call time without them)."""
+    if element is not None and opts.memory is None:
+        raise LinkError(f"{what}: the canonical option `memory` is required (it copies "
+                        f"{element!r} values through linear memory)")
+    if receives and element is not None and _dynamic_one(element) and opts.realloc is None:
+        raise LinkError(f"{what}: the canonical option `realloc` is required (it receives "
+                        f"{element!r} values)")
+
+
+def check_task_return_options(what: str, result_types: Sequence[ValType],
+                              opts: CanonicalOptions) -> None:
+    """``task.return`` lifts its result: ``memory`` if that reads linear memory."""
+    if opts.memory is None and (_dynamic(result_types)
+                                or len(flatten_types(result_types)) > MAX_FLAT_PARAMS):
+        raise LinkError(f"{what}: the canonical option `memory` is required (its result is "
+                        "read from linear memory)")

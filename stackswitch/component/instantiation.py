@@ -42,7 +42,7 @@ from ..canon.component_instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
 from ..canon.strategy import Linking
-from ..canon.types import FuncType
+from ..canon.types import FuncType, InvalidType
 from ..canon.values import flatten_functype
 from ..embed import pyvalues
 from ..errors import LinkError, Trap
@@ -142,7 +142,7 @@ class Instantiation:
         try:
             for d in component.definitions:
                 self._define(d, args)
-        except (typeconv.UnresolvedType, builtin_imports.Unsupported) as e:
+        except (typeconv.UnresolvedType, builtin_imports.Unsupported, InvalidType) as e:
             raise LinkError(f"{self.name}: {e}") from None
         return Instance(self.name, self.exports, self.canon)
 
@@ -286,7 +286,7 @@ class Instantiation:
             raise LinkError(f"{self.name}: missing import {name!r} ({_sort_name(sort)}){hint}")
         else:
             item = self._from_host(name, args[name], d.desc)
-        expected = _IMPORT_KINDS.get(sort)
+        expected = _import_kind(sort)
         if expected is not None and not isinstance(item, expected):
             raise LinkError(f"{self.name}: import {name!r} must be a {_sort_name(sort)}, "
                             f"got {type(item).__name__}")
@@ -335,7 +335,7 @@ class Instantiation:
                                             f"{export.name!r}: mismatched resource types")
                     local.append(given)
                 case ast.ExportDecl(name=export, desc=desc):
-                    kind = _IMPORT_KINDS.get(_IMPORT_SORTS.get(type(desc)))
+                    kind = _import_kind(_IMPORT_SORTS.get(type(desc)))
                     given = item.exports.get(export.name)
                     if kind is not None and not isinstance(given, kind):
                         what = "was not found" if given is None else \
@@ -487,6 +487,7 @@ class Instantiation:
         """The core types a lift implies: its function, its post-return and callback."""
         flat = flatten_functype(opts, ft, "lift")
         what = f"{self.name}: canon lift of {label}"
+        core_signatures.check_options(what, ft, opts, "lift")
         core_signatures.check(what, core, self.wasm_store,
                               core_signatures.signature(flat.params, flat.results))
         if options.post_return is not None:
@@ -505,6 +506,8 @@ class Instantiation:
         opts = self.options(d.options, async_=d.options.is_async)
         if isinstance(func, seed_streams.SeedFunc):  # an extension built-in (docs/extensions.md)
             return func.lower(opts)
+        core_signatures.check_options(f"{self.name}: canon lower of {func.name}", func.ft,
+                                      opts, "lower")
         flat = flatten_functype(opts, func.ft, "lower")
         callee, ft, name = func.func_inst, func.ft, func.name
 
@@ -579,9 +582,12 @@ class Instantiation:
         return _CoreSig([p.name.lower() for p in t.params], [r.name.lower() for r in t.results])
 
 
-_IMPORT_KINDS: dict[Any, type] = {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance,
-                                   ast.CoreSort.MODULE: wasmtime.Module}
-"""What an import (or an imported instance's export) of each sort must be, where we check."""
+def _import_kind(sort: ast.AnySort | None) -> type | None:
+    """What an import (or an imported instance's export) of ``sort`` must be, where we check.
+    (Not a dict: ``Sort`` and ``CoreSort`` are IntEnums whose values overlap.)"""
+    if isinstance(sort, ast.CoreSort):
+        return wasmtime.Module if sort is ast.CoreSort.MODULE else None
+    return {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort) if sort else None
 
 
 def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:

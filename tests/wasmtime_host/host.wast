@@ -83,3 +83,21 @@
   (import "provider" (instance $p (export "five" (func (result u32)))))
   (export "five" (func $p "five")))
 (assert_return (invoke "five") (u32.const 5))
+
+;; the concurrent host functions that yield once before answering, called from a stackful task
+(component
+  (import "host" (instance $host
+    (export "return-two-slowly" (func async (result s32)))
+    (export "echo-slowly" (func async (param "v" u32) (result u32)))))
+  (core func $two (canon lower (func $host "return-two-slowly")))
+  (core func $echo (canon lower (func $host "echo-slowly")))
+  (core func $ret (canon task.return (result u32)))
+  (core module $m
+    (import "" "two" (func $two (result i32)))
+    (import "" "echo" (func $echo (param i32) (result i32)))
+    (import "" "ret" (func $ret (param i32)))
+    (func (export "run") (call $ret (i32.add (call $two) (call $echo (i32.const 40))))))
+  (core instance $i (instantiate $m (with "" (instance
+    (export "two" (func $two)) (export "echo" (func $echo)) (export "ret" (func $ret))))))
+  (func (export "run") async (result u32) (canon lift (core func $i "run") async)))
+(assert_return (invoke "run") (u32.const 42))
