@@ -77,6 +77,37 @@ class Network:
             raise SocketError("access-denied")
 
 
+def _same(value: int) -> int:
+    return value
+
+
+def _seconds_to_ns(seconds: int) -> int:
+    return seconds * 1_000_000_000
+
+
+def _ns_to_seconds(ns: int) -> int:
+    return max(1, ns // 1_000_000_000)  # the host takes whole seconds, at least one
+
+
+def _buffer_size(size: int) -> int:
+    return min(size, 1 << 30)
+
+
+def _option(name: str, level: int, option: int, to_guest: Callable[[int], Any] = _same,
+            to_host: Callable[[Any], int] = _same) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The getter and setter methods ``name`` and ``set_name`` of one socket option.
+
+    Both return ``result<_, error-code>`` (through :func:`_net`); the socket is ``self.sock``.
+    """
+    def get(self: Any) -> Any:
+        return to_guest(self.sock.getsockopt(level, option))
+
+    def set_(self: Any, value: Any) -> None:
+        self.sock.setsockopt(level, option, to_host(value))
+    get.__name__, set_.__name__ = name, f"set_{name}"
+    return _net(get), _net(set_)
+
+
 # -- addresses ---------------------------------------------------------------------------------
 
 def _family(family: str) -> int:
@@ -247,67 +278,19 @@ class TcpSocket:
         if self.state == "listening":
             self.sock.listen(self.backlog)
 
-    def _option(self, level: int, name: int, value: int | None = None) -> int:
-        if value is None:
-            return self.sock.getsockopt(level, name)
-        self.sock.setsockopt(level, name, value)
-        return value
-
-    @_net
-    def keep_alive_enabled(self) -> bool:
-        return bool(self._option(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
-
-    @_net
-    def set_keep_alive_enabled(self, value: bool) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(value))
-
-    @_net
-    def keep_alive_idle_time(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) * 1_000_000_000
-
-    @_net
-    def set_keep_alive_idle_time(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, value // 1_000_000_000))
-
-    @_net
-    def keep_alive_interval(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) * 1_000_000_000
-
-    @_net
-    def set_keep_alive_interval(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, value // 1_000_000_000))
-
-    @_net
-    def keep_alive_count(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
-
-    @_net
-    def set_keep_alive_count(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, value)
-
-    @_net
-    def hop_limit(self) -> int:
-        return self._option(socket.IPPROTO_IP, socket.IP_TTL)
-
-    @_net
-    def set_hop_limit(self, value: int) -> None:
-        self._option(socket.IPPROTO_IP, socket.IP_TTL, value)
-
-    @_net
-    def receive_buffer_size(self) -> int:
-        return self._option(socket.SOL_SOCKET, socket.SO_RCVBUF)
-
-    @_net
-    def set_receive_buffer_size(self, value: int) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_RCVBUF, min(value, 1 << 30))
-
-    @_net
-    def send_buffer_size(self) -> int:
-        return self._option(socket.SOL_SOCKET, socket.SO_SNDBUF)
-
-    @_net
-    def set_send_buffer_size(self, value: int) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_SNDBUF, min(value, 1 << 30))
+    keep_alive_enabled, set_keep_alive_enabled = _option(
+        "keep_alive_enabled", socket.SOL_SOCKET, socket.SO_KEEPALIVE, bool, int)
+    keep_alive_idle_time, set_keep_alive_idle_time = _option(
+        "keep_alive_idle_time", socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, _seconds_to_ns, _ns_to_seconds)
+    keep_alive_interval, set_keep_alive_interval = _option(
+        "keep_alive_interval", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, _seconds_to_ns, _ns_to_seconds)
+    keep_alive_count, set_keep_alive_count = _option(
+        "keep_alive_count", socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+    hop_limit, set_hop_limit = _option("hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
+    receive_buffer_size, set_receive_buffer_size = _option(
+        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
+    send_buffer_size, set_send_buffer_size = _option(
+        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
 
     def subscribe(self) -> Pollable:
         return _pollable(self.sock, lambda: self.state == "connect-started")
@@ -379,29 +362,12 @@ class UdpSocket:
     def address_family(self) -> str:
         return self.family
 
-    @_net
-    def unicast_hop_limit(self) -> int:
-        return self.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TTL)
-
-    @_net
-    def set_unicast_hop_limit(self, value: int) -> None:
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, value)
-
-    @_net
-    def receive_buffer_size(self) -> int:
-        return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-
-    @_net
-    def set_receive_buffer_size(self, value: int) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(value, 1 << 30))
-
-    @_net
-    def send_buffer_size(self) -> int:
-        return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-
-    @_net
-    def set_send_buffer_size(self, value: int) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, min(value, 1 << 30))
+    unicast_hop_limit, set_unicast_hop_limit = _option(
+        "unicast_hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
+    receive_buffer_size, set_receive_buffer_size = _option(
+        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
+    send_buffer_size, set_send_buffer_size = _option(
+        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
 
     def subscribe(self) -> Pollable:
         return Pollable(lambda: True)
