@@ -108,22 +108,14 @@ def _datetime(ns: int) -> dict[str, int]:
     return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
 
 
+_FILE_TYPES = {stat.S_IFDIR: "directory", stat.S_IFREG: "regular-file",
+               stat.S_IFLNK: "symbolic-link", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+               stat.S_IFCHR: "character-device", stat.S_IFBLK: "block-device"}
+"""``descriptor-type`` by the file-type bits of a host ``st_mode``."""
+
+
 def _type_of(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISREG(mode):
-        return "regular-file"
-    if stat.S_ISLNK(mode):
-        return "symbolic-link"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "character-device"
-    if stat.S_ISBLK(mode):
-        return "block-device"
-    return "unknown"
+    return _FILE_TYPES.get(stat.S_IFMT(mode), "unknown")
 
 
 def _stat_record(st: os.stat_result) -> dict[str, Any]:
