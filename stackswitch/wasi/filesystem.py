@@ -22,7 +22,7 @@ import stat
 from typing import Any
 
 from ..embed.pyvalues import Err, Ok, Variant
-from .io_streams import FileSink, FileSource, InputStream, OutputStream, WasiError
+from .io_streams import ErrorCode, FileSink, FileSource, InputStream, OutputStream, WasiError
 
 MAX_SYMLINKS = 40
 """Symbolic links followed in one resolution before ``error-code::loop`` (Linux's limit)."""
@@ -45,12 +45,8 @@ _ERRNO_CODES = {
 }
 
 
-class FsError(Exception):
+class FsError(ErrorCode):
     """A filesystem operation failed with ``error-code::code``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def error_code(e: OSError) -> str:
@@ -60,7 +56,7 @@ def error_code(e: OSError) -> str:
 
 def filesystem_error_code(err: WasiError) -> str | None:
     """``filesystem-error-code``: the error-code of a stream's ``error``, if it has one."""
-    return _ERRNO_CODES.get(err.errno) if err.errno is not None else None
+    return err.code(_ERRNO_CODES)
 
 
 def resolve_beneath(base: str, path: str, follow_final: bool) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from ..canon.types import Variant
 from ..embed.pyvalues import Err, Ok
 from ..event_loop import EventLoop
-from .io_streams import FdSource, InputStream, OutputStream, Pollable, WasiError
+from .io_streams import ErrorCode, FdSource, InputStream, OutputStream, Pollable, WasiError
 
 _ERRNO_CODES = {
     errnos.EACCES: "access-denied", errnos.EPERM: "access-denied",
@@ -37,10 +37,8 @@ _ERRNO_CODES = {
 }
 
 
-class SocketError(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class SocketError(ErrorCode):
+    """A socket operation failed with ``error-code::code``."""
 
 
 def _code(e: OSError) -> str:
@@ -63,7 +61,7 @@ def _net(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def network_error_code(err: WasiError) -> str | None:
-    return _ERRNO_CODES.get(err.errno) if err.errno is not None else None
+    return err.code(_ERRNO_CODES)
 
 
 class Network:
