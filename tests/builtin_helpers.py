@@ -52,6 +52,23 @@ def run_sync(store, comp, body):
     return out[0]
 
 
+def bytes_at(comp, data):
+    """A pointer to a fresh copy of ``data`` in ``comp``'s memory (one byte for empty data)."""
+    ptr = comp.alloc(max(len(data), 1), 1)
+    comp.memory.write(ptr, data)
+    return ptr
+
+
+def event_of(comp, end):
+    """The event ``end`` delivers: joined alone to a new waitable set, waited for, then unjoined."""
+    ws = comp.waitable_set_new()
+    comp.waitable_join(end, ws)
+    event = comp.wait(ws)
+    comp.waitable_join(end, 0)
+    comp.waitable_set_drop(ws)
+    return event
+
+
 def trap_in(store, body, message):
     """Run ``body(a)`` in an async export of a fresh component ``a``: it must trap with ``message``."""
     a = PyComponent(store, "a")

@@ -25,6 +25,8 @@ from builtin_helpers import (
     SUBTASK,
     U32,
     WAIT,
+    bytes_at,
+    event_of,
     run_async,
 )
 
@@ -68,21 +70,6 @@ def splice_payload(n, src=COMPLETED, dst=COMPLETED):
     return src | dst << 2 | n << 4
 
 
-def at(a, data):
-    ptr = a.alloc(max(len(data), 1), 1)
-    a.memory.write(ptr, data)
-    return ptr
-
-
-def event_of(a, end):
-    ws = a.waitable_set_new()
-    a.waitable_join(end, ws)
-    event = a.wait(ws)
-    a.waitable_join(end, 0)
-    a.waitable_set_drop(ws)
-    return event
-
-
 # -- enabling ------------------------------------------------------------------------------------
 
 
@@ -116,7 +103,7 @@ def test_only_the_features_named_are_enabled():
 
     def body():
         r, w = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w, at(a, b"xyz"), 3) == BLOCKED
+        assert a.stream_write(S_U8, w, bytes_at(a, b"xyz"), 3) == BLOCKED
         assert a.stream_skip(S_U8, r, 2) == 2 << 4
         a.stream_splice(S_U8, r, w, 1)
 
@@ -168,7 +155,7 @@ def test_a_splice_waits_for_both_sides_then_reports_on_dst(strategy):
         dst = a.alloc(8, 1)
         assert a.stream_splice(S_U8, r1, w2, 5) == BLOCKED     # nothing on either side
         assert a.stream_read(S_U8, r2, dst, 8) == BLOCKED      # a reader: still no values
-        assert a.stream_write(S_U8, w1, at(a, b"abcdefgh"), 8) == 5 << 4  # moved at once
+        assert a.stream_write(S_U8, w1, bytes_at(a, b"abcdefgh"), 8) == 5 << 4  # moved at once
         assert event_of(a, r2) == (STREAM_READ, r2, 5 << 4)
         assert event_of(a, w2) == (STREAM_WRITE, w2, splice_payload(5))
         return a.memory.read(dst, 5)
@@ -189,7 +176,7 @@ def test_a_splice_ends_when_its_source_or_sink_goes_away():
         with pytest.raises(Trap, match="after being notified"):
             a.stream_read(S_U8, r1, 0, 1)                        # src is DONE now
         r3, w3 = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w3, at(a, b"zz"), 2) == BLOCKED
+        assert a.stream_write(S_U8, w3, bytes_at(a, b"zz"), 2) == BLOCKED
         assert a.stream_splice(S_U8, r3, w2, 5) == BLOCKED
         a.stream_drop_readable(S_U8, r2)                        # the sink ends
         return first, event_of(a, w2)
@@ -243,7 +230,7 @@ def test_skip_over_a_prefix_never_writes_the_prefix_into_memory(strategy):
 
     def body():
         r, w = a.stream_new(S_U8)
-        src = at(a, b"HEADER:payload")
+        src = bytes_at(a, b"HEADER:payload")
         written.written = written.read = 0
         assert a.stream_write(S_U8, w, src, 14) == BLOCKED
         assert a.stream_skip(S_U8, r, 7) == 7 << 4
@@ -270,7 +257,7 @@ def test_a_skip_waits_for_a_writer_and_reports_on_its_end():
     def body():
         r, w = a.stream_new(S_U8)
         assert a.stream_skip(S_U8, r, 4) == BLOCKED
-        src = at(a, b"abcdef")
+        src = bytes_at(a, b"abcdef")
         assert a.stream_write(S_U8, w, src, 6) == 4 << 4       # the skip took 4 at once
         assert event_of(a, r) == (STREAM_READ, r, 4 << 4)
         assert a.stream_write(S_U8, w, src + 4, 2) == BLOCKED  # the writer arrives first now
@@ -426,12 +413,12 @@ def _main_program(strategy):
         @shell.export(FuncType([], [U32], async_=True), abi="stackful", name="shell")
         def go():
             r_in, w_in = shell.stream_new(S_U8)
-            words = [at(shell, a) for a in argv]
+            words = [bytes_at(shell, a) for a in argv]
             lst = shell.alloc(8 * max(len(argv), 1), 4)
             for i, (ptr, a) in enumerate(zip(words, argv, strict=True)):
                 shell.memory.store_u32(lst + 8 * i, ptr)
                 shell.memory.store_u32(lst + 8 * i + 4, len(a))
-            assert shell.stream_write(S_U8, w_in, at(shell, text), len(text)) == BLOCKED
+            assert shell.stream_write(S_U8, w_in, bytes_at(shell, text), len(text)) == BLOCKED
             r_out = call_main(r_in, lst, len(argv))
             event_of(shell, w_in)                              # main took stdin (or dropped it)
             shell.stream_drop_writable(S_U8, w_in)
@@ -506,7 +493,7 @@ def test_write_end_on_a_busy_end_traps():
 
     def body():
         r, w = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w, at(a, b"x"), 1) == BLOCKED
+        assert a.stream_write(S_U8, w, bytes_at(a, b"x"), 1) == BLOCKED
         a.stream_write_end(S_OUT, w, 0)
 
     with pytest.raises(Trap, match=CONCURRENT):
@@ -691,7 +678,7 @@ def test_a_forward_ends_its_source_when_its_reader_leaves():
         r1, w1 = a.stream_new(S_U8)
         r2, w2 = a.stream_new(S_U8)
         a.stream_forward(S_U8, r1, w2)
-        assert a.stream_write(S_U8, w1, at(a, b"abc"), 3) == BLOCKED
+        assert a.stream_write(S_U8, w1, bytes_at(a, b"abc"), 3) == BLOCKED
         dst = a.alloc(2, 1)
         assert a.stream_read(S_U8, r2, dst, 2) == 2 << 4
         a.stream_drop_readable(S_U8, r2)                 # the sink leaves ...
