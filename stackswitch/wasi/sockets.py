@@ -167,22 +167,43 @@ class _SocketSink:
             self.sock.setblocking(False)
 
 
+class _Socket:
+    """What TCP and UDP sockets share: a non-blocking host socket, its family and its state."""
+
+    def __init__(self, family: str, sock: socket.socket, state: str) -> None:
+        self.family = family
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.state = state
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @_net
+    def local_address(self) -> Variant:
+        if self.state == "unbound":
+            raise SocketError("invalid-state")
+        return from_host(self.sock.getsockname())
+
+    def address_family(self) -> str:
+        return self.family
+
+    receive_buffer_size, set_receive_buffer_size = _option(
+        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
+    send_buffer_size, set_send_buffer_size = _option(
+        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
+
+
 # -- TCP -------------------------------------------------------------------------------------------
 
-class TcpSocket:
+class TcpSocket(_Socket):
     """``tcp-socket``: a host socket and its state (the WIT's state machine, simplified)."""
 
     def __init__(self, family: str, loop: EventLoop, sock: socket.socket | None = None,
                  state: str = "unbound") -> None:
-        self.family = family
+        super().__init__(family, sock or socket.socket(_family(family), socket.SOCK_STREAM), state)
         self.loop = loop
-        self.sock = sock or socket.socket(_family(family), socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.state = state
         self.backlog = 128
-
-    def close(self) -> None:
-        self.sock.close()
 
     def _streams(self) -> tuple[InputStream, OutputStream]:
         return InputStream(FdSource(self.sock.fileno()), self.loop), \
@@ -192,27 +213,32 @@ class TcpSocket:
         if self.state not in states:
             raise SocketError(otherwise)
 
-    @_net
-    def start_bind(self, network: Network, address: Variant) -> None:
+    def _start(self, network: Network, address: Variant, *states: str) -> None:
+        """What starting a bind or a connect checks: the network, the state, the address's family."""
         network.check()
-        self._expect("unbound")
+        self._expect(*states)
         if address.case != self.family:
             raise SocketError("invalid-argument")
+
+    def _finish(self, started: str, done: str) -> None:
+        """The second half of a two-phase operation: ``started`` becomes ``done``."""
+        self._expect(started, otherwise="not-in-progress")
+        self.state = done
+
+    @_net
+    def start_bind(self, network: Network, address: Variant) -> None:
+        self._start(network, address, "unbound")
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(to_host(address))
         self.state = "bind-started"
 
     @_net
     def finish_bind(self) -> None:
-        self._expect("bind-started", otherwise="not-in-progress")
-        self.state = "bound"
+        self._finish("bind-started", "bound")
 
     @_net
     def start_connect(self, network: Network, address: Variant) -> None:
-        network.check()
-        self._expect("unbound", "bound")
-        if address.case != self.family:
-            raise SocketError("invalid-argument")
+        self._start(network, address, "unbound", "bound")
         result = self.sock.connect_ex(to_host(address))
         if result not in (0, errnos.EINPROGRESS):
             raise OSError(result, "connect")
@@ -238,8 +264,7 @@ class TcpSocket:
 
     @_net
     def finish_listen(self) -> None:
-        self._expect("listen-started", otherwise="not-in-progress")
-        self.state = "listening"
+        self._finish("listen-started", "listening")
 
     @_net
     def accept(self) -> tuple[TcpSocket, InputStream, OutputStream]:
@@ -252,21 +277,12 @@ class TcpSocket:
         return (client, *client._streams())
 
     @_net
-    def local_address(self) -> Variant:
-        if self.state == "unbound":
-            raise SocketError("invalid-state")
-        return from_host(self.sock.getsockname())
-
-    @_net
     def remote_address(self) -> Variant:
         self._expect("connected")
         return from_host(self.sock.getpeername())
 
     def is_listening(self) -> bool:
         return self.state == "listening"
-
-    def address_family(self) -> str:
-        return self.family
 
     @_net
     def set_listen_backlog_size(self, value: int) -> None:
@@ -285,10 +301,6 @@ class TcpSocket:
     keep_alive_count, set_keep_alive_count = _option(
         "keep_alive_count", socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
     hop_limit, set_hop_limit = _option("hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
-    receive_buffer_size, set_receive_buffer_size = _option(
-        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
-    send_buffer_size, set_send_buffer_size = _option(
-        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
 
     def subscribe(self) -> Pollable:
         return _pollable(self.sock, lambda: self.state == "connect-started")
@@ -313,17 +325,11 @@ TCP_METHODS = [
 
 # -- UDP -------------------------------------------------------------------------------------------
 
-class UdpSocket:
+class UdpSocket(_Socket):
     """``udp-socket``."""
 
     def __init__(self, family: str) -> None:
-        self.family = family
-        self.sock = socket.socket(_family(family), socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        self.state = "unbound"
-
-    def close(self) -> None:
-        self.sock.close()
+        super().__init__(family, socket.socket(_family(family), socket.SOCK_DGRAM), "unbound")
 
     @_net
     def start_bind(self, network: Network, address: Variant) -> None:
@@ -348,24 +354,11 @@ class UdpSocket:
         return IncomingDatagramStream(self.sock), OutgoingDatagramStream(self.sock, remote)
 
     @_net
-    def local_address(self) -> Variant:
-        if self.state == "unbound":
-            raise SocketError("invalid-state")
-        return from_host(self.sock.getsockname())
-
-    @_net
     def remote_address(self) -> Variant:
         return from_host(self.sock.getpeername())
 
-    def address_family(self) -> str:
-        return self.family
-
     unicast_hop_limit, set_unicast_hop_limit = _option(
         "unicast_hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
-    receive_buffer_size, set_receive_buffer_size = _option(
-        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
-    send_buffer_size, set_send_buffer_size = _option(
-        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
 
     def subscribe(self) -> Pollable:
         return Pollable(lambda: True)
