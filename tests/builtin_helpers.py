@@ -59,11 +59,12 @@ def bytes_at(comp, data):
     return ptr
 
 
-def event_of(comp, end):
-    """The event ``end`` delivers: joined alone to a new waitable set, waited for, then unjoined."""
+def event_of(comp, end, poll=False):
+    """The event ``end`` delivers: joined alone to a new waitable set, waited for (or polled,
+    which does not block), then unjoined."""
     ws = comp.waitable_set_new()
     comp.waitable_join(end, ws)
-    event = comp.wait(ws)
+    event = comp.poll(ws) if poll else comp.wait(ws)
     comp.waitable_join(end, 0)
     comp.waitable_set_drop(ws)
     return event

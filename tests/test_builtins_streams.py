@@ -45,15 +45,6 @@ def progress(n, result=COMPLETED):
     return result | (n << 4)
 
 
-def poll_one(a, end):
-    ws = a.waitable_set_new()
-    a.waitable_join(end, ws)
-    event = a.poll(ws)
-    a.waitable_join(end, 0)
-    a.waitable_set_drop(ws)
-    return event
-
-
 # -- stream.new / read / write -------------------------------------------------------------------
 
 
@@ -176,7 +167,7 @@ def test_a_zero_length_write_completes_at_once_and_leaves_the_read_parked(store)
         dst = a.alloc(4, 1)
         assert a.stream_read(S_U8, r, dst, 4) == BLOCKED
         assert a.stream_write(S_U8, w, 0, 0) == progress(0)
-        assert poll_one(a, r) == (NONE, 0, 0)               # the reader still waits
+        assert event_of(a, r, poll=True) == (NONE, 0, 0)               # the reader still waits
         assert a.stream_write(S_U8, w, bytes_at(a, b"hi"), 2) == progress(2)
         return event_of(a, r)
 
@@ -206,7 +197,7 @@ def test_zero_length_read_and_write_the_write_completes_the_read_stays(store):
         r, w = a.stream_new(S_U8)
         assert a.stream_read(S_U8, r, 0, 0) == BLOCKED
         assert a.stream_write(S_U8, w, 0, 0) == progress(0)
-        assert poll_one(a, r) == (NONE, 0, 0)
+        assert event_of(a, r, poll=True) == (NONE, 0, 0)
         assert a.stream_cancel_read(S_U8, r) == progress(0, CANCELLED)
         return a.stream_write(S_U8, w, 0, 0)          # and a zero-length write may park too
 
