@@ -1,4 +1,4 @@
-"""Constants and small drivers shared by the test_builtins*.py files."""
+"""Constants, small drivers and component texts shared by the test files."""
 
 import pytest
 
@@ -75,3 +75,19 @@ def trap_in(store, body, message):
     a = PyComponent(store, "a")
     with pytest.raises(Trap, match=message):
         run_async(store, a, lambda: body(a))
+
+
+def string_lift_with_realloc(realloc, prelude=""):
+    """A component exporting ``f: func(s: string) -> u32`` (the string's length), lifted with a
+    memory and the core function ``realloc`` (its WAT, exported as "realloc") as its realloc;
+    ``prelude`` goes first in the core module (a tag the realloc throws, say)."""
+    return f"""(component
+  (core module $m
+    {prelude}
+    (memory (export "mem") 1)
+    {realloc}
+    (func (export "f") (param i32 i32) (result i32) local.get 1))
+  (core instance $i (instantiate $m))
+  (func (export "f") (param "s" string) (result u32)
+    (canon lift (core func $i "f") (memory (core memory $i "mem"))
+      (realloc (core func $i "realloc")))))"""
