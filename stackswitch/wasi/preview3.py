@@ -36,7 +36,13 @@ from . import filesystem as fs
 from . import filesystem3 as fs3
 from . import io_streams as io
 from .guest_streams import STDIO_RESULT, SourceStream, pump, resolved_later
-from .preview2 import Terminal, clock_resolution, environment_functions, exit_functions
+from .preview2 import (
+    Terminal,
+    clock_resolution,
+    environment_functions,
+    exit_functions,
+    methods,
+)
 from .wasi_config import WasiConfig
 
 
@@ -128,9 +134,8 @@ class Preview3:
         return fs3.Descriptor3(inner, self.store, self.loop)
 
     def filesystem_types(self) -> dict[str, Any]:
-        methods = {f"[method]descriptor.{n}": getattr(fs3.Descriptor3, n.replace("-", "_"))
-                   for n in fs3.DESCRIPTOR_METHODS}
-        return {"descriptor": self.descriptor, **methods}
+        return {"descriptor": self.descriptor,
+                **methods("descriptor", fs3.Descriptor3, fs3.DESCRIPTOR_METHODS)}
 
     def filesystem_preopens(self) -> dict[str, Any]:
         return {"descriptor": self.descriptor,
