@@ -1,4 +1,4 @@
-"""Constants and small drivers shared by the test_builtins*.py files."""
+"""Constants, small drivers and component texts shared by the test files."""
 
 import pytest
 
@@ -52,8 +52,42 @@ def run_sync(store, comp, body):
     return out[0]
 
 
+def bytes_at(comp, data):
+    """A pointer to a fresh copy of ``data`` in ``comp``'s memory (one byte for empty data)."""
+    ptr = comp.alloc(max(len(data), 1), 1)
+    comp.memory.write(ptr, data)
+    return ptr
+
+
+def event_of(comp, end, poll=False):
+    """The event ``end`` delivers: joined alone to a new waitable set, waited for (or polled,
+    which does not block), then unjoined."""
+    ws = comp.waitable_set_new()
+    comp.waitable_join(end, ws)
+    event = comp.poll(ws) if poll else comp.wait(ws)
+    comp.waitable_join(end, 0)
+    comp.waitable_set_drop(ws)
+    return event
+
+
 def trap_in(store, body, message):
     """Run ``body(a)`` in an async export of a fresh component ``a``: it must trap with ``message``."""
     a = PyComponent(store, "a")
     with pytest.raises(Trap, match=message):
         run_async(store, a, lambda: body(a))
+
+
+def string_lift_with_realloc(realloc, prelude=""):
+    """A component exporting ``f: func(s: string) -> u32`` (the string's length), lifted with a
+    memory and the core function ``realloc`` (its WAT, exported as "realloc") as its realloc;
+    ``prelude`` goes first in the core module (a tag the realloc throws, say)."""
+    return f"""(component
+  (core module $m
+    {prelude}
+    (memory (export "mem") 1)
+    {realloc}
+    (func (export "f") (param i32 i32) (result i32) local.get 1))
+  (core instance $i (instantiate $m))
+  (func (export "f") (param "s" string) (result u32)
+    (canon lift (core func $i "f") (memory (core memory $i "mem"))
+      (realloc (core func $i "realloc")))))"""

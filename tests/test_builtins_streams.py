@@ -25,6 +25,8 @@ from builtin_helpers import (
     SUBTASK,
     SYNC_AND_ASYNC,
     U32,
+    bytes_at,
+    event_of,
     run_async,
     trap_in,
 )
@@ -43,31 +45,6 @@ def progress(n, result=COMPLETED):
     return result | (n << 4)
 
 
-def bytes_at(a, data):
-    ptr = a.alloc(max(len(data), 1), 1)
-    a.memory.store_bytes(ptr, data)
-    return ptr
-
-
-def in_set(a, end):
-    """(waitable set, event) after joining ``end`` to a new set and waiting for it."""
-    ws = a.waitable_set_new()
-    a.waitable_join(end, ws)
-    event = a.wait(ws)
-    a.waitable_join(end, 0)
-    a.waitable_set_drop(ws)
-    return event
-
-
-def poll_one(a, end):
-    ws = a.waitable_set_new()
-    a.waitable_join(end, ws)
-    event = a.poll(ws)
-    a.waitable_join(end, 0)
-    a.waitable_set_drop(ws)
-    return event
-
-
 # -- stream.new / read / write -------------------------------------------------------------------
 
 
@@ -84,7 +61,7 @@ def test_a_write_parks_until_a_read_takes_it_then_both_report_the_count(store):
         dst = a.alloc(8, 1)
         assert a.stream_write(S_U8, w, bytes_at(a, b"abcd"), 4) == BLOCKED
         assert a.stream_read(S_U8, r, dst, 8) == progress(4)
-        assert in_set(a, w) == (STREAM_WRITE, w, progress(4))
+        assert event_of(a, w) == (STREAM_WRITE, w, progress(4))
         return a.memory.read(dst, 4)
 
     assert run_async(store, a, body) == b"abcd"
@@ -100,7 +77,7 @@ def test_a_read_parks_until_a_write_fills_it(store):
         a.memory.store_u32(src + 4, 0xFFFF_FFFF)
         assert a.stream_read(S_U32, r, dst, 3) == BLOCKED
         assert a.stream_write(S_U32, w, src, 2) == progress(2)
-        assert in_set(a, r) == (STREAM_READ, r, progress(2))
+        assert event_of(a, r) == (STREAM_READ, r, progress(2))
         return a.memory.load_u32(dst), a.memory.load_u32(dst + 4)
 
     assert run_async(store, a, body) == (7, 0xFFFF_FFFF)
@@ -115,7 +92,7 @@ def test_several_partial_reads_accumulate_in_the_writers_progress(store):
         assert a.stream_write(S_U8, w, bytes_at(a, b"wxyz"), 4) == BLOCKED
         assert a.stream_read(S_U8, r, dst, 1) == progress(1)
         assert a.stream_read(S_U8, r, dst + 1, 2) == progress(2)
-        event = in_set(a, w)                       # the writer's buffer is reclaimed now
+        event = event_of(a, w)                       # the writer's buffer is reclaimed now
         assert a.stream_read(S_U8, r, dst + 3, 1) == BLOCKED
         return event, a.memory.read(dst, 3)
 
@@ -143,7 +120,7 @@ def test_dropping_the_readable_end_reports_dropped_with_the_progress_made(store)
         assert a.stream_write(S_U8, w, bytes_at(a, b"abcd"), 4) == BLOCKED
         assert a.stream_read(S_U8, r, a.alloc(2, 1), 2) == progress(2)
         a.stream_drop_readable(S_U8, r)
-        event = in_set(a, w)
+        event = event_of(a, w)
         a.stream_drop_writable(S_U8, w)
         return event
 
@@ -157,7 +134,7 @@ def test_dropping_the_writable_end_wakes_a_parked_reader_with_dropped(store):
         r, w = a.stream_new(S_U8)
         assert a.stream_read(S_U8, r, a.alloc(2, 1), 2) == BLOCKED
         a.stream_drop_writable(S_U8, w)
-        return in_set(a, r)
+        return event_of(a, r)
 
     assert run_async(store, a, body) == (STREAM_READ, 1, DROPPED)
 
@@ -190,9 +167,9 @@ def test_a_zero_length_write_completes_at_once_and_leaves_the_read_parked(store)
         dst = a.alloc(4, 1)
         assert a.stream_read(S_U8, r, dst, 4) == BLOCKED
         assert a.stream_write(S_U8, w, 0, 0) == progress(0)
-        assert poll_one(a, r) == (NONE, 0, 0)               # the reader still waits
+        assert event_of(a, r, poll=True) == (NONE, 0, 0)               # the reader still waits
         assert a.stream_write(S_U8, w, bytes_at(a, b"hi"), 2) == progress(2)
-        return in_set(a, r)
+        return event_of(a, r)
 
     assert run_async(store, a, body) == (STREAM_READ, 1, progress(2))
 
@@ -204,10 +181,10 @@ def test_a_zero_length_read_is_told_when_a_writer_arrives_and_the_writer_stays_p
         r, w = a.stream_new(S_U8)
         assert a.stream_read(S_U8, r, 0, 0) == BLOCKED
         assert a.stream_write(S_U8, w, bytes_at(a, b"abc"), 3) == BLOCKED
-        ready = in_set(a, r)                                 # readiness, no data
+        ready = event_of(a, r)                                 # readiness, no data
         dst = a.alloc(3, 1)
         assert a.stream_read(S_U8, r, dst, 3) == progress(3)
-        return ready, in_set(a, w), a.memory.read(dst, 3)
+        return ready, event_of(a, w), a.memory.read(dst, 3)
 
     assert run_async(store, a, body) == (
         (STREAM_READ, 1, progress(0)), (STREAM_WRITE, 2, progress(3)), b"abc")
@@ -220,7 +197,7 @@ def test_zero_length_read_and_write_the_write_completes_the_read_stays(store):
         r, w = a.stream_new(S_U8)
         assert a.stream_read(S_U8, r, 0, 0) == BLOCKED
         assert a.stream_write(S_U8, w, 0, 0) == progress(0)
-        assert poll_one(a, r) == (NONE, 0, 0)
+        assert event_of(a, r, poll=True) == (NONE, 0, 0)
         assert a.stream_cancel_read(S_U8, r) == progress(0, CANCELLED)
         return a.stream_write(S_U8, w, 0, 0)          # and a zero-length write may park too
 
@@ -256,7 +233,7 @@ def test_streams_carry_strings_between_instances_through_the_readers_realloc(sto
             a.memory.store_u32(elems + 8 * i + 4, len(text.encode()))
         assert a.stream_write(S_STR, w, elems, 2) == progress(2)
         a.stream_drop_writable(S_STR, w)       # before B took its event: B's buffer is
-        assert in_set(a, status >> 4) == (SUBTASK, status >> 4, RETURNED)   # still parked
+        assert event_of(a, status >> 4) == (SUBTASK, status >> 4, RETURNED)   # still parked
         return a.memory.load_u32(retptr)
 
     # one event tells B both: two strings arrived, and the writer dropped
@@ -564,7 +541,7 @@ def test_future_write_then_read_delivers_the_value_once(store):
         a.memory.store_u32(src, 1234)
         assert a.future_write(F_U32, w, src) == BLOCKED
         assert a.future_read(F_U32, r, dst) == COMPLETED
-        assert in_set(a, w) == (FUTURE_WRITE, w, COMPLETED)
+        assert event_of(a, w) == (FUTURE_WRITE, w, COMPLETED)
         a.future_drop_writable(F_U32, w)
         a.future_drop_readable(F_U32, r)
         return (r, w), a.memory.load_u32(dst)
@@ -581,7 +558,7 @@ def test_future_read_then_write_wakes_the_reader(store):
         a.memory.store_u32(src, 99)
         assert a.future_read(F_U32, r, dst) == BLOCKED
         assert a.future_write(F_U32, w, src) == COMPLETED
-        return in_set(a, r), a.memory.load_u32(dst)
+        return event_of(a, r), a.memory.load_u32(dst)
 
     assert run_async(store, a, body) == ((FUTURE_READ, 1, COMPLETED), 99)
 
@@ -593,7 +570,7 @@ def test_a_future_without_value_type_signals_completion_only(store):
     def body():
         r, w = a.future_new(ft)
         assert a.future_read(ft, r, 10**9) == BLOCKED
-        return a.future_write(ft, w, 10**9), in_set(a, r)
+        return a.future_write(ft, w, 10**9), event_of(a, r)
 
     assert run_async(store, a, body) == (COMPLETED, (FUTURE_READ, 1, COMPLETED))
 
@@ -672,7 +649,7 @@ def test_a_parked_future_writer_learns_that_the_reader_dropped(store):
         r, w = a.future_new(F_U32)
         assert a.future_write(F_U32, w, a.alloc(4, 4)) == BLOCKED
         a.future_drop_readable(F_U32, r)
-        event = in_set(a, w)
+        event = event_of(a, w)
         a.future_drop_writable(F_U32, w)          # DONE: the writer may drop now
         return event
 

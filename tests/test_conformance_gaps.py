@@ -2,6 +2,7 @@
 wasmtime, where the spec's reference code says nothing) has it."""
 
 import pytest
+from builtin_helpers import string_lift_with_realloc
 
 from stackswitch import Linker
 from stackswitch.canon.store import Store
@@ -29,16 +30,8 @@ THROWS_IN_POST_RETURN = """(component
   (func (export "f") (result u32)
     (canon lift (core func $i "f") (post-return (core func $i "post")))))"""
 
-THROWS_IN_REALLOC = """(component
-  (core module $m
-    (tag $t)
-    (memory (export "mem") 1)
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (throw $t))
-    (func (export "f") (param i32 i32) (result i32) local.get 1))
-  (core instance $i (instantiate $m))
-  (func (export "f") (param "s" string) (result u32)
-    (canon lift (core func $i "f") (memory (core memory $i "mem"))
-      (realloc (core func $i "realloc")))))"""
+THROWS_IN_REALLOC = string_lift_with_realloc(
+    '(func (export "realloc") (param i32 i32 i32 i32) (result i32) (throw $t))', prelude="(tag $t)")
 
 CAUGHT_INSIDE = """(component
   (core module $m

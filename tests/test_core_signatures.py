@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from builtin_helpers import string_lift_with_realloc
 
 from stackswitch import Linker
 from stackswitch.canon.store import Store
@@ -34,15 +35,8 @@ CALLBACK = """(component
   (core instance $m (instantiate $M))
   (func (export "f") async (canon lift (core func $m "f") async (callback (core func $m "cb")))))"""
 
-REALLOC = """(component
-  (core module $M
-    (memory (export "mem") 1)
-    (func (export "realloc") (param i32 i32 i32) (result i32) i32.const 16)
-    (func (export "f") (param i32 i32) (result i32) local.get 1))
-  (core instance $m (instantiate $M))
-  (func (export "f") (param "s" string) (result u32)
-    (canon lift (core func $m "f") (memory (core memory $m "mem"))
-      (realloc (core func $m "realloc")))))"""
+REALLOC = string_lift_with_realloc(  # realloc takes four parameters, not three
+    '(func (export "realloc") (param i32 i32 i32) (result i32) i32.const 16)')
 
 POST_RETURN = """(component
   (core module $M

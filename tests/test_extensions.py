@@ -25,6 +25,8 @@ from builtin_helpers import (
     SUBTASK,
     U32,
     WAIT,
+    bytes_at,
+    event_of,
     run_async,
 )
 
@@ -40,6 +42,7 @@ from stackswitch.canon.types import (
     StringType,
     U8Type,
 )
+from stackswitch.cli import main
 from stackswitch.embed.guest import PyComponent
 from stackswitch.errors import Trap
 
@@ -64,23 +67,30 @@ def new_store(strategy="stackful", enabled="all"):
     return Store(strategy=strategies.named(strategy), features=enabled)
 
 
+def new_component(strategy="stackful"):
+    """A store with every extension enabled and one component ``a`` in it."""
+    store = new_store(strategy)
+    return store, PyComponent(store, "a")
+
+
+def two_streams(a):
+    """``r1, w1, r2, w2``: the ends of two new ``stream<u8>``, in that order."""
+    return (*a.stream_new(S_U8), *a.stream_new(S_U8))
+
+
+def run_pipeline(mode, n, **options):
+    """The benchmark's pipeline in ``mode``: it must deliver all ``n`` bytes, in order.
+
+    The pump counters are reset after building it, so they count this run only."""
+    p = pipeline.build(mode, n, **options)
+    pumps.counts.reset()
+    assert p.store.call(p.consume, [n]) == [n]
+    assert bytes(p.received) == pipeline.data(n)
+    return p
+
+
 def splice_payload(n, src=COMPLETED, dst=COMPLETED):
     return src | dst << 2 | n << 4
-
-
-def at(a, data):
-    ptr = a.alloc(max(len(data), 1), 1)
-    a.memory.write(ptr, data)
-    return ptr
-
-
-def event_of(a, end):
-    ws = a.waitable_set_new()
-    a.waitable_join(end, ws)
-    event = a.wait(ws)
-    a.waitable_join(end, 0)
-    a.waitable_set_drop(ws)
-    return event
 
 
 # -- enabling ------------------------------------------------------------------------------------
@@ -116,7 +126,7 @@ def test_only_the_features_named_are_enabled():
 
     def body():
         r, w = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w, at(a, b"xyz"), 3) == BLOCKED
+        assert a.stream_write(S_U8, w, bytes_at(a, b"xyz"), 3) == BLOCKED
         assert a.stream_skip(S_U8, r, 2) == 2 << 4
         a.stream_splice(S_U8, r, w, 1)
 
@@ -130,28 +140,20 @@ def test_only_the_features_named_are_enabled():
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_splice_between_two_streams_moves_no_byte_through_the_splicers_memory(strategy):
     """The design's splice: producer -> relay (splicing) -> consumer, the relay's memory untouched."""
-    p = pipeline.build("splice", 10_000, relays=1, chunk=300, strategy=strategy)
-    pumps.counts.reset()
-    assert p.store.call(p.consume, [10_000]) == [10_000]
-    assert bytes(p.received) == pipeline.data(10_000)
+    p = run_pipeline("splice", 10_000, relays=1, chunk=300, strategy=strategy)
     assert p.counters[0].read == p.counters[0].written == 0
     assert pumps.counts.moved == 10_000
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_read_plus_write_moves_every_byte_through_the_relays_memory_twice(strategy):
-    p = pipeline.build("copy", 10_000, relays=2, chunk=300, strategy=strategy)
-    assert p.store.call(p.consume, [10_000]) == [10_000]
-    assert bytes(p.received) == pipeline.data(10_000)
+    p = run_pipeline("copy", 10_000, relays=2, chunk=300, strategy=strategy)
     assert [c.read + c.written for c in p.counters] == [20_000, 20_000]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_chain_of_splices_copies_each_value_once_first_memory_to_last(strategy):
-    p = pipeline.build("splice", 5000, relays=3, chunk=128, strategy=strategy)
-    pumps.counts.reset()
-    assert p.store.call(p.consume, [5000]) == [5000]
-    assert bytes(p.received) == pipeline.data(5000)
+    p = run_pipeline("splice", 5000, relays=3, chunk=128, strategy=strategy)
     assert all(c.read == c.written == 0 for c in p.counters)
     assert pumps.counts.bytes_copied == 5000  # once, not once per relay
     assert pumps.counts.moved == 3 * 5000
@@ -159,16 +161,14 @@ def test_a_chain_of_splices_copies_each_value_once_first_memory_to_last(strategy
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_splice_waits_for_both_sides_then_reports_on_dst(strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         dst = a.alloc(8, 1)
         assert a.stream_splice(S_U8, r1, w2, 5) == BLOCKED     # nothing on either side
         assert a.stream_read(S_U8, r2, dst, 8) == BLOCKED      # a reader: still no values
-        assert a.stream_write(S_U8, w1, at(a, b"abcdefgh"), 8) == 5 << 4  # moved at once
+        assert a.stream_write(S_U8, w1, bytes_at(a, b"abcdefgh"), 8) == 5 << 4  # moved at once
         assert event_of(a, r2) == (STREAM_READ, r2, 5 << 4)
         assert event_of(a, w2) == (STREAM_WRITE, w2, splice_payload(5))
         return a.memory.read(dst, 5)
@@ -177,19 +177,17 @@ def test_a_splice_waits_for_both_sides_then_reports_on_dst(strategy):
 
 
 def test_a_splice_ends_when_its_source_or_sink_goes_away():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         assert a.stream_splice(S_U8, r1, w2, 5) == BLOCKED
         a.stream_drop_writable(S_U8, w1)                        # the source ends
         first = event_of(a, w2)
         with pytest.raises(Trap, match="after being notified"):
             a.stream_read(S_U8, r1, 0, 1)                        # src is DONE now
         r3, w3 = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w3, at(a, b"zz"), 2) == BLOCKED
+        assert a.stream_write(S_U8, w3, bytes_at(a, b"zz"), 2) == BLOCKED
         assert a.stream_splice(S_U8, r3, w2, 5) == BLOCKED
         a.stream_drop_readable(S_U8, r2)                        # the sink ends
         return first, event_of(a, w2)
@@ -200,12 +198,10 @@ def test_a_splice_ends_when_its_source_or_sink_goes_away():
 
 
 def test_a_splice_is_cancelled_through_its_writable_end_only():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         assert a.stream_splice(S_U8, r1, w2, 5) == BLOCKED
         assert a.stream_cancel_write(S_U8, w2) == splice_payload(0, CANCELLED, CANCELLED)
         assert a.stream_splice(S_U8, r1, w2, 5) == BLOCKED      # both ends are idle again
@@ -226,8 +222,7 @@ def test_a_splice_is_cancelled_through_its_writable_end_only():
 ])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_splice_traps(body, message, strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
     with pytest.raises(Trap, match=message):
         run_async(store, a, lambda: body(a, *a.stream_new(S_U8)))
 
@@ -237,13 +232,12 @@ def test_splice_traps(body, message, strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_skip_over_a_prefix_never_writes_the_prefix_into_memory(strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
     written = pipeline.CountingMemory(a)
 
     def body():
         r, w = a.stream_new(S_U8)
-        src = at(a, b"HEADER:payload")
+        src = bytes_at(a, b"HEADER:payload")
         written.written = written.read = 0
         assert a.stream_write(S_U8, w, src, 14) == BLOCKED
         assert a.stream_skip(S_U8, r, 7) == 7 << 4
@@ -264,13 +258,12 @@ def test_skip_in_a_pipeline_drops_the_prefix_before_the_relay_copies(strategy):
 
 
 def test_a_skip_waits_for_a_writer_and_reports_on_its_end():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
         r, w = a.stream_new(S_U8)
         assert a.stream_skip(S_U8, r, 4) == BLOCKED
-        src = at(a, b"abcdef")
+        src = bytes_at(a, b"abcdef")
         assert a.stream_write(S_U8, w, src, 6) == 4 << 4       # the skip took 4 at once
         assert event_of(a, r) == (STREAM_READ, r, 4 << 4)
         assert a.stream_write(S_U8, w, src + 4, 2) == BLOCKED  # the writer arrives first now
@@ -286,8 +279,7 @@ def test_a_skip_waits_for_a_writer_and_reports_on_its_end():
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_skip_refuses_values_that_hold_handles(strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
     s_s = StreamType(S_U8)
     with pytest.raises(Trap, match="cannot discard values that hold handles"):
         run_async(store, a, lambda: a.stream_skip(s_s, a.stream_new(s_s)[0], 1))
@@ -298,20 +290,16 @@ def test_skip_refuses_values_that_hold_handles(strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_forward_hands_the_stream_on_and_the_relay_is_done(strategy):
-    p = pipeline.build("forward", 20_000, relays=3, chunk=512, strategy=strategy)
-    assert p.store.call(p.consume, [20_000]) == [20_000]
-    assert bytes(p.received) == pipeline.data(20_000)
+    p = run_pipeline("forward", 20_000, relays=3, chunk=512, strategy=strategy)
     assert all(c.read == c.written == 0 for c in p.counters)
     assert [len(m.inst.handles) for m in p.relays] == [0, 0, 0]   # the ends left at once
 
 
 def test_forwarded_ends_leave_the_callers_table_at_once():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         a.stream_forward(S_U8, r1, w2)
         a.stream_drop_readable(S_U8, r1)
 
@@ -426,12 +414,12 @@ def _main_program(strategy):
         @shell.export(FuncType([], [U32], async_=True), abi="stackful", name="shell")
         def go():
             r_in, w_in = shell.stream_new(S_U8)
-            words = [at(shell, a) for a in argv]
+            words = [bytes_at(shell, a) for a in argv]
             lst = shell.alloc(8 * max(len(argv), 1), 4)
             for i, (ptr, a) in enumerate(zip(words, argv, strict=True)):
                 shell.memory.store_u32(lst + 8 * i, ptr)
                 shell.memory.store_u32(lst + 8 * i + 4, len(a))
-            assert shell.stream_write(S_U8, w_in, at(shell, text), len(text)) == BLOCKED
+            assert shell.stream_write(S_U8, w_in, bytes_at(shell, text), len(text)) == BLOCKED
             r_out = call_main(r_in, lst, len(argv))
             event_of(shell, w_in)                              # main took stdin (or dropped it)
             shell.stream_drop_writable(S_U8, w_in)
@@ -463,8 +451,7 @@ def test_main_stdin_argv_returns_a_stream_whose_end_is_expected(strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_stream_end_traps_before_the_end_and_on_a_different_end_type(strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
     other = StreamEndType(U8Type(), U32)
 
     def early():
@@ -488,8 +475,7 @@ def test_stream_end_traps_before_the_end_and_on_a_different_end_type(strategy):
 
 
 def test_a_plain_drop_ends_a_stream_without_an_end_value():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
         r, w = a.stream_new(S_U8)
@@ -501,12 +487,11 @@ def test_a_plain_drop_ends_a_stream_without_an_end_value():
 
 
 def test_write_end_on_a_busy_end_traps():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
         r, w = a.stream_new(S_U8)
-        assert a.stream_write(S_U8, w, at(a, b"x"), 1) == BLOCKED
+        assert a.stream_write(S_U8, w, bytes_at(a, b"x"), 1) == BLOCKED
         a.stream_write_end(S_OUT, w, 0)
 
     with pytest.raises(Trap, match=CONCURRENT):
@@ -518,8 +503,7 @@ def test_write_end_on_a_busy_end_traps():
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_park_that_would_close_a_cycle_returns_a_failure_instead_of_hanging(strategy):
-    store = new_store(strategy)
-    a = PyComponent(store, "a")
+    store, a = new_component(strategy)
     log = []
 
     def body():
@@ -547,8 +531,7 @@ def test_park_that_would_close_a_cycle_returns_a_failure_instead_of_hanging(stra
 
 
 def test_a_thread_parked_on_one_that_exits_wakes_with_a_failure():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
     log = []
 
     def body():
@@ -573,8 +556,7 @@ def test_a_thread_parked_on_one_that_exits_wakes_with_a_failure():
 
 def test_a_longer_cycle_is_found_too():
     """first parks on second, second on main: main parking on first would close the cycle."""
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
     log = []
 
     def body():
@@ -610,7 +592,6 @@ WAST = ROOT / "tests" / "wast" / "extensions"
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("script", ["forward.wast", "seed.wast", "park.wast"])
 def test_extension_scripts_pass_with_their_features(script, strategy, capsys):
-    from stackswitch.cli import main
     assert main(["wast", "--features", "all", "--strategy", strategy, str(WAST / script)]) == 0
     assert capsys.readouterr().out.strip().endswith("0 failed")
     assert features.default == frozenset()     # the command line restores the default
@@ -620,14 +601,12 @@ def test_extension_scripts_pass_with_their_features(script, strategy, capsys):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_extension_scripts_pass_under_random_schedules(seed, strategy, capsys):
     """They assert only what every schedule guarantees (the explorer checks more)."""
-    from stackswitch.cli import main
     scripts = [str(WAST / name) for name in ("forward.wast", "seed.wast", "park.wast")]
     assert main(["wast", "--features", "all", "--strategy", strategy,
                  "--policy", f"random:{seed}", *scripts]) == 0
 
 
 def test_without_the_feature_stream_forward_does_not_link(capsys):
-    from stackswitch.cli import main
     assert main(["wast", str(WAST / "forward.wast")]) == 1
     out = capsys.readouterr().out
     assert "the `stream.forward` built-in needs the forward extension" in out
@@ -635,7 +614,6 @@ def test_without_the_feature_stream_forward_does_not_link(capsys):
 
 
 def test_an_unknown_feature_is_a_usage_error(capsys):
-    from stackswitch.cli import main
     with pytest.raises(SystemExit) as info:
         main(["wast", "--features", "teleport", str(WAST / "forward.wast")])
     assert info.value.code == 2
@@ -643,7 +621,6 @@ def test_an_unknown_feature_is_a_usage_error(capsys):
 
 
 def test_explore_tries_every_transfer_size_of_the_pumps(capsys):
-    from stackswitch.cli import main
     assert main(["explore", "--features", "all", "--max-runs", "400",
                  str(WAST / "seed.wast")]) == 0
     out = capsys.readouterr().out
@@ -673,7 +650,6 @@ def test_linker_features_and_a_given_store_must_agree():
 
 
 def test_compare_shows_the_copies_the_pumps_avoided(capsys):
-    from stackswitch.cli import main
     assert main(["compare", "--features", "forward", "--strategies", "stackful",
                  "--wast", str(WAST / "forward.wast")]) == 0
     table = dict(line.rsplit("  ", 1) for line in capsys.readouterr().out.splitlines()
@@ -684,14 +660,12 @@ def test_compare_shows_the_copies_the_pumps_avoided(capsys):
 
 
 def test_a_forward_ends_its_source_when_its_reader_leaves():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         a.stream_forward(S_U8, r1, w2)
-        assert a.stream_write(S_U8, w1, at(a, b"abc"), 3) == BLOCKED
+        assert a.stream_write(S_U8, w1, bytes_at(a, b"abc"), 3) == BLOCKED
         dst = a.alloc(2, 1)
         assert a.stream_read(S_U8, r2, dst, 2) == 2 << 4
         a.stream_drop_readable(S_U8, r2)                 # the sink leaves ...
@@ -701,12 +675,10 @@ def test_a_forward_ends_its_source_when_its_reader_leaves():
 
 
 def test_zero_length_copies_meeting_a_pump_complete_at_once():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         assert a.stream_splice(S_U8, r1, w2, 4) == BLOCKED
         assert a.stream_write(S_U8, w1, 0, 0) == COMPLETED     # "is a reader ready?" yes
         assert a.stream_read(S_U8, r2, 0, 0) == COMPLETED      # "is a writer ready?" yes
@@ -716,12 +688,10 @@ def test_zero_length_copies_meeting_a_pump_complete_at_once():
 
 
 def test_a_cycle_of_forwards_moves_nothing_and_does_not_hang():
-    store = new_store()
-    a = PyComponent(store, "a")
+    store, a = new_component()
 
     def body():
-        r1, w1 = a.stream_new(S_U8)
-        r2, w2 = a.stream_new(S_U8)
+        r1, w1, r2, w2 = two_streams(a)
         a.stream_forward(S_U8, r1, w2)
         a.stream_forward(S_U8, r2, w1)
         return len(a.inst.handles)
@@ -731,15 +701,12 @@ def test_a_cycle_of_forwards_moves_nothing_and_does_not_hang():
 
 @pytest.mark.parametrize("policy", ["random:1", "random:7"])
 def test_under_random_transfer_sizes_a_splice_pipeline_still_delivers_every_byte(policy):
-    p = pipeline.build("splice", 2000, relays=2, chunk=100, policy=policy)
-    assert p.store.call(p.consume, [2000]) == [2000]
-    assert bytes(p.received) == pipeline.data(2000)
+    run_pipeline("splice", 2000, relays=2, chunk=100, policy=policy)
 
 
 @pytest.mark.parametrize("fail, shown", [("false", "[1, 2, 3] end ok(3)"),
                                          ("true", '[1, 2, 3] end err("bad")')])
 def test_run_shows_a_streams_end_value_after_its_elements(fail, shown, capsys):
-    from stackswitch.cli import main
     wat = str(ROOT / "tests" / "component_fixtures" / "ended_stream.wat")
     assert main(["run", "--features", "stream-end", wat, "--invoke", f"run({fail})"]) == 0
     assert capsys.readouterr().out.strip() == shown

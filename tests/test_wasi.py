@@ -649,3 +649,30 @@ def test_timers_fire_even_while_threads_keep_yielding():
              for f in (sleeper, yielder)]
     store.run_until(all_resolved(calls))
     assert 0.05 <= time.perf_counter() - start < 2
+
+
+def test_socket_options_round_trip_and_two_phase_steps_check_their_state():
+    api, _ = _sockets(allow=True)
+    m = {k.removeprefix("[method]"): v for k, v in api.items()}
+    tcp = _ok(api["create-tcp-socket"]("ipv4"))
+    udp = _ok(api["create-udp-socket"]("ipv4"))
+    for kind, sock, name, value, expected in [
+            ("tcp", tcp, "keep-alive-idle-time", 2_500_000_000, 2_000_000_000),  # whole seconds
+            ("tcp", tcp, "keep-alive-interval", 10, 1_000_000_000),              # at least one
+            ("tcp", tcp, "keep-alive-count", 7, 7),
+            ("tcp", tcp, "hop-limit", 33, 33),
+            ("udp", udp, "unicast-hop-limit", 17, 17)]:
+        assert _ok(m[f"{kind}-socket.set-{name}"](sock, value)) is None
+        assert _ok(m[f"{kind}-socket.{name}"](sock)) == expected, name
+    for kind, sock in (("tcp", tcp), ("udp", udp)):
+        _ok(m[f"{kind}-socket.set-receive-buffer-size"](sock, 1 << 40))   # clamped, not an error
+        assert _ok(m[f"{kind}-socket.receive-buffer-size"](sock)) > 0
+        assert m[f"{kind}-socket.local-address"](sock).value == "invalid-state"
+        assert m[f"{kind}-socket.finish-bind"](sock).value == "not-in-progress"
+        assert m[f"{kind}-socket.address-family"](sock) == "ipv4"
+    network = api["instance-network"]()
+    ipv6 = Variant("ipv6", {"port": 0, "address": (0,) * 8, "flow-info": 0, "scope-id": 0})
+    assert m["tcp-socket.start-bind"](tcp, network, ipv6).value == "invalid-argument"
+    assert m["tcp-socket.finish-listen"](tcp).value == "not-in-progress"
+    for sock in (tcp, udp):
+        sock.close()

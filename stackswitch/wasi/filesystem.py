@@ -22,7 +22,7 @@ import stat
 from typing import Any
 
 from ..embed.pyvalues import Err, Ok, Variant
-from .io_streams import FileSink, FileSource, InputStream, OutputStream, WasiError
+from .io_streams import ErrorCode, FileSink, FileSource, InputStream, OutputStream, WasiError
 
 MAX_SYMLINKS = 40
 """Symbolic links followed in one resolution before ``error-code::loop`` (Linux's limit)."""
@@ -45,12 +45,8 @@ _ERRNO_CODES = {
 }
 
 
-class FsError(Exception):
+class FsError(ErrorCode):
     """A filesystem operation failed with ``error-code::code``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def error_code(e: OSError) -> str:
@@ -60,7 +56,7 @@ def error_code(e: OSError) -> str:
 
 def filesystem_error_code(err: WasiError) -> str | None:
     """``filesystem-error-code``: the error-code of a stream's ``error``, if it has one."""
-    return _ERRNO_CODES.get(err.errno) if err.errno is not None else None
+    return err.code(_ERRNO_CODES)
 
 
 def resolve_beneath(base: str, path: str, follow_final: bool) -> str:
@@ -108,22 +104,14 @@ def _datetime(ns: int) -> dict[str, int]:
     return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
 
 
+_FILE_TYPES = {stat.S_IFDIR: "directory", stat.S_IFREG: "regular-file",
+               stat.S_IFLNK: "symbolic-link", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+               stat.S_IFCHR: "character-device", stat.S_IFBLK: "block-device"}
+"""``descriptor-type`` by the file-type bits of a host ``st_mode``."""
+
+
 def _type_of(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISREG(mode):
-        return "regular-file"
-    if stat.S_ISLNK(mode):
-        return "symbolic-link"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "character-device"
-    if stat.S_ISBLK(mode):
-        return "block-device"
-    return "unknown"
+    return _FILE_TYPES.get(stat.S_IFMT(mode), "unknown")
 
 
 def _stat_record(st: os.stat_result) -> dict[str, Any]:

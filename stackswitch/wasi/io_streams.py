@@ -20,7 +20,7 @@ import selectors
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from ..embed.pyvalues import Err, Ok, Variant
@@ -43,6 +43,18 @@ class WasiError:
 
     def to_debug_string(self) -> str:
         return self.message
+
+    def code(self, codes: Mapping[int, str]) -> str | None:
+        """This error's code in an interface's errno table, or None if it has none there."""
+        return codes.get(self.errno) if self.errno is not None else None
+
+
+class ErrorCode(Exception):
+    """An operation failed with ``error-code::code``; each interface has its own subclass."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def stream_error(e: BaseException) -> Err:

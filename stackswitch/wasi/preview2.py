@@ -116,17 +116,10 @@ class Preview2:
     # -- wasi:cli ------------------------------------------------------------------------
 
     def cli_environment(self) -> dict[str, Any]:
-        return {"get-environment": lambda: list(self.config.env.items()),
-                "get-arguments": lambda: list(self.config.args),
-                "initial-cwd": lambda: None}
+        return environment_functions(self.config)
 
     def cli_exit(self) -> dict[str, Any]:
-        def exit_(status: Any) -> None:
-            raise WasiExit(0 if isinstance(status, Ok) else 1)
-
-        def exit_with_code(code: int) -> None:
-            raise WasiExit(code)
-        return {"exit": exit_, "exit-with-code": exit_with_code}
+        return exit_functions()
 
     def cli_stdin(self) -> dict[str, Any]:
         return {"input-stream": self.input_stream, "get-stdin": lambda: self.stdin}
@@ -164,7 +157,7 @@ class Preview2:
     def clocks_monotonic_clock(self) -> dict[str, Any]:
         return {"pollable": self.pollable,
                 "now": time.monotonic_ns,
-                "resolution": lambda: _clock_resolution(time.CLOCK_MONOTONIC),
+                "resolution": lambda: clock_resolution(time.CLOCK_MONOTONIC),
                 "subscribe-instant": io.deadline_pollable,
                 "subscribe-duration": lambda d: io.deadline_pollable(time.monotonic_ns() + d)}
 
@@ -172,7 +165,7 @@ class Preview2:
         def now() -> dict[str, int]:
             ns = time.time_ns()
             return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
-        res = _clock_resolution(time.CLOCK_REALTIME)
+        res = clock_resolution(time.CLOCK_REALTIME)
         return {"now": now,
                 "resolution": lambda: {"seconds": res // 1_000_000_000,
                                        "nanoseconds": res % 1_000_000_000}}
@@ -258,8 +251,26 @@ _DESCRIPTOR_METHODS = [
 ]
 
 
-def _clock_resolution(clock: int) -> int:
+def clock_resolution(clock: int) -> int:
+    """The host clock's resolution in nanoseconds, at least 1 (WASI 0.2 and 0.3 alike)."""
     return max(1, int(time.clock_getres(clock) * 1_000_000_000))
+
+
+def environment_functions(config: WasiConfig) -> dict[str, Any]:
+    """``wasi:cli/environment`` as 0.2 names it, from the user's configuration."""
+    return {"get-environment": lambda: list(config.env.items()),
+            "get-arguments": lambda: list(config.args),
+            "initial-cwd": lambda: None}
+
+
+def exit_functions() -> dict[str, Any]:
+    """``wasi:cli/exit``: both functions end the run with :class:`WasiExit` (0.2 and 0.3 alike)."""
+    def exit_(status: Any) -> None:
+        raise WasiExit(0 if isinstance(status, Ok) else 1)
+
+    def exit_with_code(code: int) -> None:
+        raise WasiExit(code)
+    return {"exit": exit_, "exit-with-code": exit_with_code}
 
 
 _INTERFACES: dict[str, Callable[[Preview2], dict[str, Any]]] = {

@@ -30,13 +30,19 @@ from collections.abc import Callable
 from typing import Any
 
 from ..canon.host_functions import sleep
-from ..embed.pyvalues import HostResource, Ok
+from ..embed.pyvalues import HostResource
 from ..event_loop import EventLoop
 from . import filesystem as fs
 from . import filesystem3 as fs3
 from . import io_streams as io
 from .guest_streams import STDIO_RESULT, SourceStream, pump, resolved_later
-from .preview2 import Terminal, WasiExit
+from .preview2 import (
+    Terminal,
+    clock_resolution,
+    environment_functions,
+    exit_functions,
+    methods,
+)
 from .wasi_config import WasiConfig
 
 
@@ -62,17 +68,10 @@ class Preview3:
     # -- wasi:cli ------------------------------------------------------------------------
 
     def cli_environment(self) -> dict[str, Any]:
-        return {"get-environment": lambda: list(self.config.env.items()),
-                "get-arguments": lambda: list(self.config.args),
-                "get-initial-cwd": lambda: None, "initial-cwd": lambda: None}
+        return {**environment_functions(self.config), "get-initial-cwd": lambda: None}
 
     def cli_exit(self) -> dict[str, Any]:
-        def exit_(status: Any) -> None:
-            raise WasiExit(0 if isinstance(status, Ok) else 1)
-
-        def exit_with_code(code: int) -> None:
-            raise WasiExit(code)
-        return {"exit": exit_, "exit-with-code": exit_with_code}
+        return exit_functions()
 
     def cli_stdin(self) -> dict[str, Any]:
         def read_via_stream() -> tuple[Any, Any]:
@@ -117,7 +116,7 @@ class Preview3:
 
     def clocks_monotonic_clock(self) -> dict[str, Any]:
         return {"now": time.monotonic_ns,
-                "get-resolution": lambda: _resolution(time.CLOCK_MONOTONIC),
+                "get-resolution": lambda: clock_resolution(time.CLOCK_MONOTONIC),
                 "wait-for": lambda how_long: sleep(how_long / 1e9),
                 "wait-until": lambda when: sleep((when - time.monotonic_ns()) / 1e9)}
 
@@ -126,8 +125,8 @@ class Preview3:
             ns = time.time_ns()
             return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
         # The 0.3 release candidates named this interface wall-clock, with `resolution`.
-        return {"now": now, "get-resolution": lambda: _resolution(time.CLOCK_REALTIME),
-                "resolution": lambda: _resolution(time.CLOCK_REALTIME)}
+        return {"now": now, "get-resolution": lambda: clock_resolution(time.CLOCK_REALTIME),
+                "resolution": lambda: clock_resolution(time.CLOCK_REALTIME)}
 
     # -- wasi:filesystem ------------------------------------------------------------------
 
@@ -135,9 +134,8 @@ class Preview3:
         return fs3.Descriptor3(inner, self.store, self.loop)
 
     def filesystem_types(self) -> dict[str, Any]:
-        methods = {f"[method]descriptor.{n}": getattr(fs3.Descriptor3, n.replace("-", "_"))
-                   for n in fs3.DESCRIPTOR_METHODS}
-        return {"descriptor": self.descriptor, **methods}
+        return {"descriptor": self.descriptor,
+                **methods("descriptor", fs3.Descriptor3, fs3.DESCRIPTOR_METHODS)}
 
     def filesystem_preopens(self) -> dict[str, Any]:
         return {"descriptor": self.descriptor,
@@ -156,10 +154,6 @@ class Preview3:
 
     def random_insecure_seed(self) -> dict[str, Any]:
         return {"get-insecure-seed": lambda: self.seed, "insecure-seed": lambda: self.seed}
-
-
-def _resolution(clock: int) -> int:
-    return max(1, int(time.clock_getres(clock) * 1_000_000_000))
 
 
 _INTERFACES: dict[str, Callable[[Preview3], dict[str, Any]]] = {

@@ -22,7 +22,7 @@ from typing import Any
 from ..canon.types import Variant
 from ..embed.pyvalues import Err, Ok
 from ..event_loop import EventLoop
-from .io_streams import FdSource, InputStream, OutputStream, Pollable, WasiError
+from .io_streams import ErrorCode, FdSource, InputStream, OutputStream, Pollable, WasiError
 
 _ERRNO_CODES = {
     errnos.EACCES: "access-denied", errnos.EPERM: "access-denied",
@@ -37,10 +37,8 @@ _ERRNO_CODES = {
 }
 
 
-class SocketError(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class SocketError(ErrorCode):
+    """A socket operation failed with ``error-code::code``."""
 
 
 def _code(e: OSError) -> str:
@@ -63,7 +61,7 @@ def _net(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def network_error_code(err: WasiError) -> str | None:
-    return _ERRNO_CODES.get(err.errno) if err.errno is not None else None
+    return err.code(_ERRNO_CODES)
 
 
 class Network:
@@ -75,6 +73,37 @@ class Network:
     def check(self) -> None:
         if not self.allowed:
             raise SocketError("access-denied")
+
+
+def _same(value: int) -> int:
+    return value
+
+
+def _seconds_to_ns(seconds: int) -> int:
+    return seconds * 1_000_000_000
+
+
+def _ns_to_seconds(ns: int) -> int:
+    return max(1, ns // 1_000_000_000)  # the host takes whole seconds, at least one
+
+
+def _buffer_size(size: int) -> int:
+    return min(size, 1 << 30)
+
+
+def _option(name: str, level: int, option: int, to_guest: Callable[[int], Any] = _same,
+            to_host: Callable[[Any], int] = _same) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The getter and setter methods ``name`` and ``set_name`` of one socket option.
+
+    Both return ``result<_, error-code>`` (through :func:`_net`); the socket is ``self.sock``.
+    """
+    def get(self: Any) -> Any:
+        return to_guest(self.sock.getsockopt(level, option))
+
+    def set_(self: Any, value: Any) -> None:
+        self.sock.setsockopt(level, option, to_host(value))
+    get.__name__, set_.__name__ = name, f"set_{name}"
+    return _net(get), _net(set_)
 
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -138,22 +167,43 @@ class _SocketSink:
             self.sock.setblocking(False)
 
 
+class _Socket:
+    """What TCP and UDP sockets share: a non-blocking host socket, its family and its state."""
+
+    def __init__(self, family: str, sock: socket.socket, state: str) -> None:
+        self.family = family
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.state = state
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @_net
+    def local_address(self) -> Variant:
+        if self.state == "unbound":
+            raise SocketError("invalid-state")
+        return from_host(self.sock.getsockname())
+
+    def address_family(self) -> str:
+        return self.family
+
+    receive_buffer_size, set_receive_buffer_size = _option(
+        "receive_buffer_size", socket.SOL_SOCKET, socket.SO_RCVBUF, to_host=_buffer_size)
+    send_buffer_size, set_send_buffer_size = _option(
+        "send_buffer_size", socket.SOL_SOCKET, socket.SO_SNDBUF, to_host=_buffer_size)
+
+
 # -- TCP -------------------------------------------------------------------------------------------
 
-class TcpSocket:
+class TcpSocket(_Socket):
     """``tcp-socket``: a host socket and its state (the WIT's state machine, simplified)."""
 
     def __init__(self, family: str, loop: EventLoop, sock: socket.socket | None = None,
                  state: str = "unbound") -> None:
-        self.family = family
+        super().__init__(family, sock or socket.socket(_family(family), socket.SOCK_STREAM), state)
         self.loop = loop
-        self.sock = sock or socket.socket(_family(family), socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.state = state
         self.backlog = 128
-
-    def close(self) -> None:
-        self.sock.close()
 
     def _streams(self) -> tuple[InputStream, OutputStream]:
         return InputStream(FdSource(self.sock.fileno()), self.loop), \
@@ -163,27 +213,32 @@ class TcpSocket:
         if self.state not in states:
             raise SocketError(otherwise)
 
-    @_net
-    def start_bind(self, network: Network, address: Variant) -> None:
+    def _start(self, network: Network, address: Variant, *states: str) -> None:
+        """What starting a bind or a connect checks: the network, the state, the address's family."""
         network.check()
-        self._expect("unbound")
+        self._expect(*states)
         if address.case != self.family:
             raise SocketError("invalid-argument")
+
+    def _finish(self, started: str, done: str) -> None:
+        """The second half of a two-phase operation: ``started`` becomes ``done``."""
+        self._expect(started, otherwise="not-in-progress")
+        self.state = done
+
+    @_net
+    def start_bind(self, network: Network, address: Variant) -> None:
+        self._start(network, address, "unbound")
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(to_host(address))
         self.state = "bind-started"
 
     @_net
     def finish_bind(self) -> None:
-        self._expect("bind-started", otherwise="not-in-progress")
-        self.state = "bound"
+        self._finish("bind-started", "bound")
 
     @_net
     def start_connect(self, network: Network, address: Variant) -> None:
-        network.check()
-        self._expect("unbound", "bound")
-        if address.case != self.family:
-            raise SocketError("invalid-argument")
+        self._start(network, address, "unbound", "bound")
         result = self.sock.connect_ex(to_host(address))
         if result not in (0, errnos.EINPROGRESS):
             raise OSError(result, "connect")
@@ -209,8 +264,7 @@ class TcpSocket:
 
     @_net
     def finish_listen(self) -> None:
-        self._expect("listen-started", otherwise="not-in-progress")
-        self.state = "listening"
+        self._finish("listen-started", "listening")
 
     @_net
     def accept(self) -> tuple[TcpSocket, InputStream, OutputStream]:
@@ -223,21 +277,12 @@ class TcpSocket:
         return (client, *client._streams())
 
     @_net
-    def local_address(self) -> Variant:
-        if self.state == "unbound":
-            raise SocketError("invalid-state")
-        return from_host(self.sock.getsockname())
-
-    @_net
     def remote_address(self) -> Variant:
         self._expect("connected")
         return from_host(self.sock.getpeername())
 
     def is_listening(self) -> bool:
         return self.state == "listening"
-
-    def address_family(self) -> str:
-        return self.family
 
     @_net
     def set_listen_backlog_size(self, value: int) -> None:
@@ -247,67 +292,15 @@ class TcpSocket:
         if self.state == "listening":
             self.sock.listen(self.backlog)
 
-    def _option(self, level: int, name: int, value: int | None = None) -> int:
-        if value is None:
-            return self.sock.getsockopt(level, name)
-        self.sock.setsockopt(level, name, value)
-        return value
-
-    @_net
-    def keep_alive_enabled(self) -> bool:
-        return bool(self._option(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
-
-    @_net
-    def set_keep_alive_enabled(self, value: bool) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(value))
-
-    @_net
-    def keep_alive_idle_time(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) * 1_000_000_000
-
-    @_net
-    def set_keep_alive_idle_time(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, value // 1_000_000_000))
-
-    @_net
-    def keep_alive_interval(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) * 1_000_000_000
-
-    @_net
-    def set_keep_alive_interval(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, value // 1_000_000_000))
-
-    @_net
-    def keep_alive_count(self) -> int:
-        return self._option(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
-
-    @_net
-    def set_keep_alive_count(self, value: int) -> None:
-        self._option(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, value)
-
-    @_net
-    def hop_limit(self) -> int:
-        return self._option(socket.IPPROTO_IP, socket.IP_TTL)
-
-    @_net
-    def set_hop_limit(self, value: int) -> None:
-        self._option(socket.IPPROTO_IP, socket.IP_TTL, value)
-
-    @_net
-    def receive_buffer_size(self) -> int:
-        return self._option(socket.SOL_SOCKET, socket.SO_RCVBUF)
-
-    @_net
-    def set_receive_buffer_size(self, value: int) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_RCVBUF, min(value, 1 << 30))
-
-    @_net
-    def send_buffer_size(self) -> int:
-        return self._option(socket.SOL_SOCKET, socket.SO_SNDBUF)
-
-    @_net
-    def set_send_buffer_size(self, value: int) -> None:
-        self._option(socket.SOL_SOCKET, socket.SO_SNDBUF, min(value, 1 << 30))
+    keep_alive_enabled, set_keep_alive_enabled = _option(
+        "keep_alive_enabled", socket.SOL_SOCKET, socket.SO_KEEPALIVE, bool, int)
+    keep_alive_idle_time, set_keep_alive_idle_time = _option(
+        "keep_alive_idle_time", socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, _seconds_to_ns, _ns_to_seconds)
+    keep_alive_interval, set_keep_alive_interval = _option(
+        "keep_alive_interval", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, _seconds_to_ns, _ns_to_seconds)
+    keep_alive_count, set_keep_alive_count = _option(
+        "keep_alive_count", socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+    hop_limit, set_hop_limit = _option("hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
 
     def subscribe(self) -> Pollable:
         return _pollable(self.sock, lambda: self.state == "connect-started")
@@ -332,17 +325,11 @@ TCP_METHODS = [
 
 # -- UDP -------------------------------------------------------------------------------------------
 
-class UdpSocket:
+class UdpSocket(_Socket):
     """``udp-socket``."""
 
     def __init__(self, family: str) -> None:
-        self.family = family
-        self.sock = socket.socket(_family(family), socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        self.state = "unbound"
-
-    def close(self) -> None:
-        self.sock.close()
+        super().__init__(family, socket.socket(_family(family), socket.SOCK_DGRAM), "unbound")
 
     @_net
     def start_bind(self, network: Network, address: Variant) -> None:
@@ -367,41 +354,11 @@ class UdpSocket:
         return IncomingDatagramStream(self.sock), OutgoingDatagramStream(self.sock, remote)
 
     @_net
-    def local_address(self) -> Variant:
-        if self.state == "unbound":
-            raise SocketError("invalid-state")
-        return from_host(self.sock.getsockname())
-
-    @_net
     def remote_address(self) -> Variant:
         return from_host(self.sock.getpeername())
 
-    def address_family(self) -> str:
-        return self.family
-
-    @_net
-    def unicast_hop_limit(self) -> int:
-        return self.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TTL)
-
-    @_net
-    def set_unicast_hop_limit(self, value: int) -> None:
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, value)
-
-    @_net
-    def receive_buffer_size(self) -> int:
-        return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-
-    @_net
-    def set_receive_buffer_size(self, value: int) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(value, 1 << 30))
-
-    @_net
-    def send_buffer_size(self) -> int:
-        return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-
-    @_net
-    def set_send_buffer_size(self, value: int) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, min(value, 1 << 30))
+    unicast_hop_limit, set_unicast_hop_limit = _option(
+        "unicast_hop_limit", socket.IPPROTO_IP, socket.IP_TTL)
 
     def subscribe(self) -> Pollable:
         return Pollable(lambda: True)
