@@ -10,6 +10,7 @@ reported the same way for every command (:mod:`.failures`).
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from collections.abc import Callable
 from importlib import import_module, metadata
@@ -29,6 +30,11 @@ REPLAY_HELP = ("rerun the schedule a token from `stackswitch explore` names, exa
                "taken at the scheduler's choice points, FIFO's beyond its end; '-' is the FIFO "
                "schedule. Use the --strategy the token was found with")
 INVOKE_HELP = "the call to make, e.g. 'f(1, \"x\")' (default: the only export)"
+CACHE_DIR_HELP = ("keep compiled (and asyncified) core modules in DIR, so the next run of the "
+                  "same guest starts without compiling (default: $STACKSWITCH_CACHE_DIR, else "
+                  "$XDG_CACHE_HOME/stackswitch or ~/.cache/stackswitch)")
+NO_CACHE_HELP = ("neither read nor write the on-disk module cache (the same as setting "
+                 "STACKSWITCH_NO_CACHE=1)")
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -62,6 +68,12 @@ def _add_scheduling(parser: argparse.ArgumentParser, policy_help: str) -> None:
     parser.add_argument("--replay", metavar="TOKEN", help=REPLAY_HELP)
     parser.add_argument("--strategy", default="stackful", choices=strategies.names(),
                         help=STRATEGY_HELP)
+
+
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir DIR`` and ``--no-cache`` (see :func:`_caching`)."""
+    parser.add_argument("--cache-dir", metavar="DIR", help=CACHE_DIR_HELP)
+    parser.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -100,6 +112,7 @@ def _add_wast(commands: _Commands) -> None:
     )
     wast.add_argument("files", nargs="+", metavar="FILE.wast", help="the scripts to run")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
+    _add_cache(wast)
 
 
 def _add_run(commands: _Commands) -> None:
@@ -125,6 +138,7 @@ def _add_run(commands: _Commands) -> None:
                      help="stop the guest with a trap after about N wasm instructions")
     run.add_argument("--timeout", type=float, metavar="S",
                      help="stop the guest with a trap after S seconds")
+    _add_cache(run)
 
 
 def _add_compare(commands: _Commands) -> None:
@@ -177,6 +191,7 @@ def _add_compare(commands: _Commands) -> None:
     compare.add_argument("--plot", metavar="OUT.png",
                          help="also draw the figures as bar charts (needs matplotlib: "
                               "pip install 'stackswitch[plot]')")
+    _add_cache(compare)
 
 
 _EXPLORE_COUNTS: tuple[tuple[str, int | None, str, str], ...] = (
@@ -250,6 +265,7 @@ def _add_explore(commands: _Commands) -> None:
     explore.add_argument("--verbose", action="store_true",
                          help="also print the decisions of each outcome's schedule")
     explore.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _add_cache(explore)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -289,6 +305,17 @@ def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         args.policy = "fifo"
 
 
+def _caching(args: argparse.Namespace) -> dict[str, str]:
+    """The environment ``--cache-dir`` and ``--no-cache`` ask for, which every Linker of the
+    command (and every process it starts, e.g. compare's children) reads."""
+    env = {}
+    if getattr(args, "cache_dir", None):
+        env["STACKSWITCH_CACHE_DIR"] = os.path.abspath(args.cache_dir)
+    if getattr(args, "no_cache", False):
+        env["STACKSWITCH_NO_CACHE"] = "1"
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
     parser, commands = _parser()
@@ -297,4 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _scheduling(args, commands[args.command])
-    return run_command(_command(args.command), args, commands[args.command])
+    env = _caching(args)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        return run_command(_command(args.command), args, commands[args.command])
+    finally:  # (main may be called in-process, e.g. by tests)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -6,10 +6,16 @@ call everything else and shares one scheduler). Each top-level instantiation
 gets a wasmtime store of its own for its core modules; nested component
 instances share their parent's. The walk over a component's definitions is
 :mod:`.instantiation`'s.
+
+Compiled core modules come from :mod:`~stackswitch.wasm.module_cache`:
+Linkers without an engine of their own share the process's engine and so
+its compiled modules, and by default compiled modules are also kept on disk
+(``cache``), so the next process starts a big guest without compiling it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import wasmtime
@@ -19,7 +25,8 @@ from ..canon.store import Store
 from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
-from ..wasm import fibers
+from ..wasm import fibers, module_cache
+from ..wasm.disk_cache import DiskCache, default_cache
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast
 from .component import Component
@@ -36,11 +43,17 @@ class Linker:
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
-                 strategy: str | Strategy | None = None) -> None:
+                 strategy: str | Strategy | None = None,
+                 cache: bool | str | os.PathLike[str] | DiskCache = True) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
-        tasks run (``docs/strategies.md``); a given ``store`` brings its own."""
+        tasks run (``docs/strategies.md``); a given ``store`` brings its own.
+        ``cache`` says where compiled (and asyncified) core modules are kept
+        across processes: ``True`` (the default) in ``$STACKSWITCH_CACHE_DIR``,
+        else ``$XDG_CACHE_HOME/stackswitch`` or ``~/.cache/stackswitch``
+        (nowhere if ``$STACKSWITCH_NO_CACHE`` is set); a directory; or
+        ``False`` for nowhere (they are still shared within the process)."""
         if store is None:
             store = Store(strategy=strategies.named(strategy or "stackful"))
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
@@ -49,12 +62,16 @@ class Linker:
         self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
-        if engine is None:
+        if engine is None and interruptible:
             config = wasmtime.Config()
             config.consume_fuel = fuel is not None
-            config.epoch_interruption = interruptible
-            engine = fibers.make_engine(config=config)
+            config.epoch_interruption = True
+            engine = fibers.make_engine(config=config)  # interrupt() must reach only ours
+        elif engine is None:
+            engine = module_cache.shared_engine(consume_fuel=fuel is not None)
         self.engine = engine
+        self.cache = disk_cache(cache)
+        """Where compiled and transformed modules are kept across processes, if anywhere."""
         self.definitions: dict[str, Any] = {}
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
@@ -123,16 +140,31 @@ class Linker:
         self.engine.increment_epoch()
 
     def module(self, data: bytes) -> wasmtime.Module:
-        """A compiled core module, cached by its bytes."""
+        """A compiled core module, cached by its bytes (:mod:`~stackswitch.wasm.module_cache`)."""
         module = self._modules.get(data)
         if module is None:
             try:
-                module = self._modules[data] = wasmtime.Module(self.engine, data)
+                module = self._modules[data] = module_cache.compile_module(
+                    self.engine, data, self.cache)
             except wasmtime.WasmtimeError as e:
                 raise LinkError(f"invalid core module: {e}") from None
             self._compiled(data)
         return module
 
     def _compiled(self, data: bytes) -> None:
-        """Note a core module just compiled (:attr:`module_sizes`)."""
+        """Note a core module this Linker uses for the first time, compiled now or found
+        in a cache (:attr:`module_sizes`)."""
         self.module_sizes.append(len(data))
+
+
+def disk_cache(cache: bool | str | os.PathLike[str] | DiskCache | None) -> DiskCache | None:
+    """The :class:`DiskCache` a ``cache`` option names (see :class:`Linker`)."""
+    if isinstance(cache, DiskCache):
+        return cache
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return default_cache()
+    if isinstance(cache, str | os.PathLike):
+        return DiskCache(cache)
+    raise TypeError(f"cache must be True, False or a directory, not {cache!r}")
