@@ -93,8 +93,14 @@ class DiskCache:
         path = self.path(kind, key)
         try:
             with open(path, "rb") as f:
-                data = bytearray(os.fstat(f.fileno()).st_size)
-                read = f.readinto(data)
+                size = os.fstat(f.fileno()).st_size
+                header = f.read(_HEADER.size)
+                if not _plausible(header, key, size):
+                    data, read = bytearray(), 0  # foreign or damaged: not read any further
+                else:
+                    data = bytearray(size)
+                    data[:_HEADER.size] = header
+                    read = _HEADER.size + f.readinto(memoryview(data)[_HEADER.size:])
         except OSError:
             self.misses += 1
             return None
@@ -136,6 +142,16 @@ class DiskCache:
                               f"({e}); going on without it", RuntimeWarning, stacklevel=2)
             return False
         return True
+
+
+def _plausible(header: bytes, key: bytes, size: int) -> bool:
+    """Whether an entry whose first bytes are ``header`` and whose file has ``size`` bytes
+    may be ours for ``key`` (checked before reading the rest, which may be large)."""
+    if len(header) < _HEADER.size:
+        return False
+    magic, version, stored_key, length, _ = _HEADER.unpack_from(header)
+    return (magic == MAGIC and version == FORMAT_VERSION and stored_key == key
+            and size == _HEADER.size + length)
 
 
 def _check(data: memoryview, key: bytes) -> memoryview | None:
