@@ -35,6 +35,7 @@ from wasmtime import _ffi
 
 from . import capi
 from .disk_cache import DiskCache, key_digest
+from .fibers import make_engine
 
 MEMORY_BUDGET = 256 << 20
 """Bytes of wasm whose compiled modules each engine keeps in the process."""
@@ -111,8 +112,6 @@ def shared_engine(consume_fuel: bool = False) -> wasmtime.Engine:
     key = (consume_fuel,)
     engine = _shared.get(key)
     if engine is None:
-        from .fibers import make_engine  # (fibers is heavier; needed only here)
-
         config = wasmtime.Config()
         config.consume_fuel = consume_fuel
         engine = _shared[key] = make_engine(config=config)
