@@ -20,6 +20,8 @@ Layers, bottom to top (no module imports from a layer above it):
 * ``component``: real components: decoding, linking, instantiation, and the
   :class:`Component`, :class:`Linker`, :class:`Instance` and :class:`Func`
   the host uses;
+* ``wasi`` (beside ``component``): a WASI 0.2 and 0.3 host,
+  ``Linker.add_wasi``;
 * ``text``: text forms of values: WAVE (``stackswitch run``) and the
   ``.wast`` scripts' JSON values;
 * ``cli``: the command line (``python -m stackswitch``).
@@ -55,7 +57,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
                                    "GuestResource", "to_canon", "to_python"),
     "stackswitch.canon.host_streams": ("HostStream", "HostFuture", "StreamReader",
                                        "FutureReader"),
-    "stackswitch.embed.host": ("wait_until", "yield_", "TaskCancelled"),
+    "stackswitch.embed.host": ("wait_until", "yield_", "sleep", "TaskCancelled"),
+    "stackswitch.wasi": ("WasiConfig", "WasiExit"),
     "stackswitch.canon.store": ("Store",),
     "stackswitch.errors": ("Trap", "LinkError"),
     "stackswitch.scheduler": ("Deadlock",),
@@ -66,7 +69,8 @@ __all__ = [
     "CallCancelled", "Component", "Deadlock", "DecodeError", "Err", "Func", "FutureReader",
     "GuestResource", "HostFuture", "HostResource", "HostStream", "Instance", "LinkError",
     "Linker", "Ok", "Some", "Store", "StreamReader", "TaskCancelled", "Trap", "Variant",
-    "__version__", "to_canon", "to_python", "wait_until", "yield_",
+    "WasiConfig", "WasiExit", "__version__", "sleep", "to_canon", "to_python", "wait_until",
+    "yield_",
 ]
 
 if TYPE_CHECKING:
@@ -77,7 +81,7 @@ if TYPE_CHECKING:
     from .component.func import CallCancelled, Func
     from .component.instance import Instance
     from .component.linker import Linker
-    from .embed.host import TaskCancelled, wait_until, yield_
+    from .embed.host import TaskCancelled, sleep, wait_until, yield_
     from .embed.pyvalues import (
         Err,
         GuestResource,
@@ -90,6 +94,7 @@ if TYPE_CHECKING:
     )
     from .errors import LinkError, Trap
     from .scheduler import Deadlock
+    from .wasi import WasiConfig, WasiExit
 
 
 def __getattr__(name: str) -> Any:

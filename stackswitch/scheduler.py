@@ -61,6 +61,8 @@ from .errors import Trap
 T = TypeVar("T")
 
 DEADLOCK_MESSAGE = "wasm trap: deadlock detected: event loop cannot make further progress"
+IO_POLL_TICKS = 64
+"""While threads keep being ready, host I/O and timers are served every this many ticks."""
 
 
 class ChoicePoint(StrEnum):
@@ -314,6 +316,13 @@ class Scheduler:
         self._heap: list[tuple[int, Schedulable]] = []
         self._polled: dict[Schedulable, int] = {}
         self._rekey: dict[Schedulable, Callable[[], WaitKeys]] = {}
+        self.idle: Callable[[int | None], bool] | None = None
+        """Called by :meth:`run_until` with ``None`` when no thread is ready: block until host
+        I/O or a timer may have made one ready; False when nothing external is pending (then
+        it is a deadlock). Also called with ``0`` every :data:`IO_POLL_TICKS` ticks while
+        threads are ready, so that due timers and ready descriptors are served even when
+        the threads never all block (a thread yielding until a sleep ends). The host's event
+        loop installs itself here (``event_loop.loop_of``)."""
         self.ticks = 0
         self.checks = 0
         """How many times the scheduler asked a thread ``ready()`` (tests watch it)."""
@@ -489,12 +498,20 @@ class Scheduler:
         return True
 
     def run_until(self, done: Callable[[], bool]) -> None:
-        """Tick until ``done()``; raise :class:`Deadlock` if nothing can run first."""
+        """Tick until ``done()``; raise :class:`Deadlock` if nothing can run first.
+
+        With no thread ready it waits in :attr:`idle` (host I/O, timers) while that has
+        anything pending, so waiting on the host costs no CPU."""
         while not done():
-            if not self.tick():
-                waits = [t.describe_wait() for t in self._waiting]
-                trace.emit("scheduler.deadlock", waiting=waits)
-                raise Deadlock(waits)
+            if self.tick():
+                if self.idle is not None and self.ticks % IO_POLL_TICKS == 0:
+                    self.idle(0)
+                continue
+            if self.idle is not None and self.idle(None):
+                continue
+            waits = [t.describe_wait() for t in self._waiting]
+            trace.emit("scheduler.deadlock", waiting=waits)
+            raise Deadlock(waits)
 
     def run_all(self) -> int:
         """Tick while anything is ready; returns how many quanta ran."""

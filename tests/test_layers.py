@@ -28,10 +28,12 @@ LAYERS: dict[str, int] = {
     "stackswitch.trace": 0,
     "stackswitch.stacks": 0,
     "stackswitch.scheduler": 0,
+    "stackswitch.event_loop": 0,
     "stackswitch.wasm": 1,
     "stackswitch.canon": 2,
     "stackswitch.embed": 3,
     "stackswitch.component": 4,
+    "stackswitch.wasi": 4,  # beside component: the linker's add_wasi reaches it; it uses no component module
     "stackswitch.text": 5,
     "callback_abi": 5,  # a strategy: may use everything below the command line
     "stackswitch.cli": 6,

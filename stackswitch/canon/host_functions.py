@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import trace
+from ..event_loop import loop_of
+from ..scheduler import WaitKey
 from .tasks import OnResolve, OnStart
 from .threads import Cancelled, Thread, current_thread
 
@@ -113,4 +115,32 @@ def yield_() -> None:
     thread.task.check_may_block(thread)
     if thread.wait_until(lambda: True, cancellable=True, why="host yield", yielding=True,
                          keys=()):
+        raise TaskCancelled()
+
+
+class _Alarm(WaitKey):
+    """Fired once by the event loop; the sleeping thread waits on it as its only key."""
+
+    fired = False
+
+    def fire(self) -> None:
+        self.fired = True
+        self.touch()
+
+
+def sleep(seconds: float) -> None:
+    """Block the current host function for ``seconds``, on a timer of the store's event loop.
+
+    While it sleeps the thread is not even asked whether it is ready (its one
+    wait key is touched by the timer), and when nothing else can run the
+    scheduler blocks in the selector: a sleeping task costs no CPU. Raises
+    TaskCancelled if the caller cancels.
+    """
+    thread = current_thread()
+    thread.task.check_may_block(thread)
+    alarm = _Alarm()
+    timer = loop_of(thread.scheduler).call_later(max(0, int(seconds * 1e9)), alarm.fire)
+    if thread.wait_until(lambda: alarm.fired, cancellable=True, why=f"sleep {seconds} s",
+                         keys=(alarm,)):
+        timer.cancel()
         raise TaskCancelled()

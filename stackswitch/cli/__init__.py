@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import textwrap
 from collections.abc import Callable
 from importlib import import_module, metadata
@@ -139,6 +140,26 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--timeout", type=float, metavar="S",
                      help="stop the guest with a trap after S seconds")
     _add_cache(run)
+    _add_wasi(run)
+
+
+def _add_wasi(run: argparse.ArgumentParser) -> None:
+    """WASI options, spelled as `wasmtime run`'s long forms (not its -S group): docs/wasi.md."""
+    run.add_argument("args", nargs="*", metavar="ARG",
+                     help="arguments for a WASI program (after COMPONENT's name; put `--` "
+                          "before any that start with '-'); without --invoke, a component "
+                          "exporting wasi:cli/run is run as a command and its exit code is ours")
+    run.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                     help="grant the guest the host directory HOST, seen as GUEST (default: "
+                          "the same path); nothing outside it is reachable. Repeatable")
+    run.add_argument("--env", action="append", default=[], metavar="NAME[=VAL]",
+                     help="set a variable in the guest's environment (NAME alone: the host's "
+                          "value). Repeatable")
+    run.add_argument("--inherit-env", action="store_true",
+                     help="give the guest the host's whole environment")
+    run.add_argument("--allow-network", action="store_true",
+                     help="let wasi:sockets bind, connect and look names up (without it they "
+                          "fail with access-denied)")
 
 
 def _add_compare(commands: _Commands) -> None:
@@ -316,10 +337,29 @@ def _caching(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _parse_with_program_args(parser: argparse.ArgumentParser,
+                             argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; for ``run``, words after COMPONENT that are not options, and everything
+    after ``--``, are the WASI program's arguments (``args``), in order. argparse alone
+    matches a positional once, so arguments given after options would be refused."""
+    head, tail = argv, []
+    if "--" in argv:
+        cut = argv.index("--")
+        head, tail = argv[:cut], argv[cut + 1:]
+    args, extra = parser.parse_known_args(head)
+    if not isinstance(getattr(args, "args", None), list):
+        return parser.parse_args(argv)  # a command without program arguments: as before
+    if any(a.startswith("-") for a in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.args.extend(extra + tail)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
     parser, commands = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parse_with_program_args(parser, argv)
     if args.command is None:
         parser.print_help()
         return 2

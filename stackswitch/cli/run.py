@@ -12,6 +12,7 @@ import. Their types come from the component's own import declarations.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import runpy
 import sys
 import threading
@@ -24,10 +25,12 @@ from ..canon.host_streams import FutureReader, StreamReader
 from ..canon.store import Store
 from ..canon.types import FutureType, ListType, StreamType
 from ..component.func import Func
+from ..component.instance import Instance
 from ..component.linker import Linker
 from ..component.wasm_tools import load_component
 from ..scheduler import Policy
 from ..text import wave
+from ..wasi import WasiConfig, WasiConfigError, WasiExit
 from .failures import InputError
 
 
@@ -49,30 +52,45 @@ def host_imports(path: str) -> dict[str, Any]:
 
 def load(component: str, invoke: str | None, *, host: str | None = None,
          policy: str | Policy = "fifo", fuel: int | None = None, interruptible: bool = False,
-         strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
-    """Link ``component`` (with ``host``'s imports) and parse the call: the linker, the
-    export to call and its arguments (canon values). ``stackswitch compare`` shares this."""
+         strategy: str = "stackful", wasi: WasiConfig | None = None) -> tuple[Linker, Func, list[Any]]:
+    """Link ``component`` (with ``host``'s imports, and WASI's as ``wasi`` grants) and parse
+    the call: the linker, the export to call and its arguments (canon values).
+    ``stackswitch compare`` shares this."""
     imports = host_imports(host) if host is not None else {}
     if not Path(component).exists():
         raise InputError(f"{component}: no such file")
     return prepare(load_component(Path(component)), Path(component).stem, invoke, imports,
-                   policy=policy, fuel=fuel, interruptible=interruptible, strategy=strategy)
+                   policy=policy, fuel=fuel, interruptible=interruptible, strategy=strategy,
+                   wasi=wasi)
 
 
 def prepare(binary: bytes, name: str, invoke: str | None, imports: dict[str, Any], *,
             policy: str | Policy = "fifo", fuel: int | None = None,
             interruptible: bool = False,
-            strategy: str = "stackful") -> tuple[Linker, Func, list[Any]]:
+            strategy: str = "stackful",
+            wasi: WasiConfig | None = None) -> tuple[Linker, Func, list[Any]]:
     """:func:`load` from a component binary already read (named ``name``) and the
     imports of a host file already run: ``stackswitch explore`` reads them once and
-    links afresh for every run."""
+    links afresh for every run. Without ``invoke``, a component exporting
+    ``wasi:cli/run`` is called there."""
     linker = Linker(Store(policy, strategies.named(strategy)), fuel=fuel,
                     interruptible=interruptible)
     for import_name, item in imports.items():
         linker.define(import_name, item)
+    linker.add_wasi(wasi if wasi is not None else WasiConfig([name]))
     instance = linker.instantiate(binary, name)
-    export, texts = _choose_call(invoke, instance.exports)
-    func = instance.func(export)
+    command = _wasi_command(instance.exports) if invoke is None else None
+    if command is not None:
+        return linker, command, []
+    target = instance
+    if invoke is not None and "#" in invoke.split("(", 1)[0]:
+        # IFACE#f(...): a function of an exported interface, e.g. 'wasi:cli/run@0.2.12#run()'.
+        interface, _, invoke = invoke.partition("#")
+        target = instance.exports.get(interface)
+        if not isinstance(target, Instance):
+            raise InputError(f"--invoke: the component exports no interface {interface!r}")
+    export, texts = _choose_call(invoke, target.exports)
+    func = target.func(export)
     params = func.ft.param_types()
     if len(texts) != len(params):
         raise InputError(f"{export} takes {len(params)} argument(s), {len(texts)} given")
@@ -85,6 +103,15 @@ def prepare(binary: bytes, name: str, invoke: str | None, imports: dict[str, Any
     return linker, func, args
 
 
+def _wasi_command(exports: dict[str, Any]) -> Func | None:
+    """The ``run`` function of an exported ``wasi:cli/run@...`` instance, if there is one."""
+    for export, item in exports.items():
+        if export.startswith("wasi:cli/run@") and isinstance(item, Instance) \
+                and isinstance(item.exports.get("run"), Func):
+            return dataclasses.replace(item.exports["run"], name=f"{export}#run")
+    return None
+
+
 def show_results(store: Store, func: Func, results: list[Any] | None) -> Iterator[str]:
     """The results of a call of ``func`` in WAVE, one at a time (a stream is read to its end
     only when its turn comes)."""
@@ -95,20 +122,32 @@ def show_results(store: Store, func: Func, results: list[Any] | None) -> Iterato
 def run(component: str, invoke: str | None, *, host: str | None = None,
         policy: str | Policy = "fifo",
         fuel: int | None = None, timeout: float | None = None, strategy: str = "stackful",
-        out: TextIO | None = None) -> int:
-    """Run ``component``; print the results in WAVE (to ``out``, default stdout)."""
+        out: TextIO | None = None, wasi: WasiConfig | None = None) -> int:
+    """Run ``component``; print the results in WAVE (to ``out``, default stdout).
+
+    A WASI command (``wasi:cli/run`` exported, no ``invoke``) prints nothing of
+    its own: the status is the guest's exit code (0 for ``ok``, 1 for ``err``,
+    or what it passed to ``wasi:cli/exit``)."""
     out = sys.stdout if out is None else out
+    if wasi is None:
+        wasi = WasiConfig([component])
     linker, func, args = load(component, invoke, host=host, policy=policy, fuel=fuel,
-                              interruptible=timeout is not None, strategy=strategy)
+                              interruptible=timeout is not None, strategy=strategy, wasi=wasi)
+    command = invoke is None and func.name.startswith("wasi:cli/run@")
     timer = threading.Timer(timeout, linker.interrupt) if timeout is not None else None
     if timer is not None:
         timer.daemon = True
         timer.start()
     try:
         results = func.call_canon(*args)
+    except WasiExit as e:
+        out.flush()
+        return e.code
     finally:
         if timer is not None:
             timer.cancel()
+    if command:
+        return 0 if results and results[0].case == "ok" else 1
     for line in show_results(linker.store, func, results):
         print(line, file=out)
     return 0
@@ -136,7 +175,22 @@ def _choose_call(invoke: str | None, exports: dict[str, Any]) -> tuple[str, list
                    f"(exports: {', '.join(functions) or 'none'})")
 
 
+def _stdin() -> Any:
+    """The process's stdin for a WASI guest, if it has a descriptor (not under a test runner)."""
+    try:
+        sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return sys.stdin.buffer
+
+
 def command(args: argparse.Namespace) -> int:
     """``stackswitch run``: a trap or bad input is reported by :mod:`.failures`."""
+    try:
+        wasi = WasiConfig.build([args.component, *args.args], dirs=args.dir, env=args.env,
+                                inherit_env=args.inherit_env, allow_network=args.allow_network,
+                                stdin=_stdin())
+    except WasiConfigError as e:
+        raise InputError(str(e)) from None
     return run(args.component, args.invoke, host=args.host, policy=args.policy,
-               fuel=args.fuel, timeout=args.timeout, strategy=args.strategy)
+               fuel=args.fuel, timeout=args.timeout, strategy=args.strategy, wasi=wasi)

@@ -302,7 +302,8 @@ class Instantiation:
                 raise LinkError(f"{self.name}: import {name!r}: type {desc.type_index} is not an "
                                 "instance type")
             exports: dict[str, Any] = {}
-            for export, ft in self._instance_functions(itype, name, item).items():
+            types: dict[str, Any] = {}
+            for export, ft in self._instance_functions(itype, name, item, types).items():
                 if export not in item:
                     raise LinkError(f"{self.name}: missing import {name!r} export {export!r} (func)")
                 exports[export] = self._from_host(f"{name}#{export}", item[export],
@@ -311,6 +312,8 @@ class Instantiation:
                 if isinstance(value, pyvalues.HostResource):
                     value = value.type
                 exports.setdefault(export, value)
+            for export, t in types.items():
+                exports.setdefault(export, t)
             return Instance(name, exports)
         if isinstance(desc, _Typed) and callable(item) and not isinstance(item, Func):
             return host_func(name, item, desc.ft, self.store)
@@ -326,11 +329,14 @@ class Instantiation:
         return item
 
     def _instance_functions(self, itype: ast.InstanceType, name: str = "",
-                            given: Mapping[str, Any] | None = None) -> dict[str, FuncType]:
+                            given: Mapping[str, Any] | None = None,
+                            types: dict[str, Any] | None = None) -> dict[str, FuncType]:
         """The function exports an instance type declares, with their canon types.
 
         A resource type export (``(sub resource)``) is the one ``given`` (the
-        host's mapping for instance ``name``) provides.
+        host's mapping for instance ``name``) provides. The type exports
+        (``(type (eq i))``, a WIT ``record`` or ``use``) go into ``types``, so
+        that the component may alias them from the host's instance.
         """
         local: list[Any] = []
         functions: dict[str, FuncType] = {}
@@ -343,8 +349,10 @@ class Instantiation:
                     local.append(self.scope.outer(count - 1).get(ast.Sort.TYPE, index))
                 case ast.ExportDecl(name=export, desc=ast.FuncDesc(type_index=i)):
                     functions[export.name] = typeconv.functype(i, local)
-                case ast.ExportDecl(desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
+                case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
                     local.append(local[i])
+                    if types is not None:
+                        types[export.name] = local[i]
                 case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.SubResource())):
                     if given is None or export.name not in given:
                         raise LinkError(f"{self.name}: missing import {name!r} export "

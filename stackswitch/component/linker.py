@@ -73,6 +73,8 @@ class Linker:
         self.cache = disk_cache(cache)
         """Where compiled and transformed modules are kept across processes, if anywhere."""
         self.definitions: dict[str, Any] = {}
+        self.wasi: Any = None
+        """The :class:`~stackswitch.wasi.WasiHost` :meth:`add_wasi` made, if any."""
         self._modules: dict[bytes, wasmtime.Module] = {}
         self._memories: dict[bytes, WasmMemory] = {}
         self.module_sizes: list[int] = []
@@ -99,6 +101,23 @@ class Linker:
         self.define(name, func)
         return func
 
+    def add_wasi(self, config: Any = None, **options: Any) -> Any:
+        """Serve every ``wasi:*`` import (0.2.x and 0.3.x) that is not defined otherwise.
+
+        ``config`` is a :class:`~stackswitch.wasi.WasiConfig`, or the options
+        make one (:meth:`WasiConfig.build`: ``args``, ``dirs`` as ``HOST[::GUEST]``,
+        ``env``, ``inherit_env``, ``allow_network``, ``stdin``, ``stdout``,
+        ``stderr``). Returns the :class:`~stackswitch.wasi.WasiHost`. A guest's
+        ``wasi:cli/exit`` raises :class:`~stackswitch.wasi.WasiExit` out of the call.
+        """
+        from ..wasi import WasiConfig, WasiHost
+        if config is None:
+            config = WasiConfig.build(**options)
+        elif options:
+            raise TypeError("give add_wasi a WasiConfig or options, not both")
+        self.wasi = WasiHost(config, self.store)
+        return self.wasi
+
     def instantiate(self, component: Component | bytes | ast.Component, name: str = "") -> Instance:
         """Instantiate ``component`` with the defined imports; may raise LinkError or Trap.
 
@@ -119,7 +138,11 @@ class Linker:
         if self.interruptible:
             wasm_store.set_epoch_deadline(1)
         label = name or f"component{len(self.store.instances) + 1}"
-        return Instantiation(self, wasm_store, label, None, None).run(component, self.definitions)
+        definitions = self.definitions
+        if self.wasi is not None:
+            wanted = [i.name.name for i in component.imports if i.name.name not in definitions]
+            definitions = {**self.wasi.definitions(wanted), **definitions}
+        return Instantiation(self, wasm_store, label, None, None).run(component, definitions)
 
     def memory(self, wasm_store: wasmtime.Store, extern: wasmtime.Memory) -> WasmMemory:
         """One :class:`WasmMemory` per core memory, however many indices name it.

