@@ -1,6 +1,6 @@
 """An async export that awaits a host call and a WASI 0.3 sleep at the same time.
 
-    work(key, delay-ms) -> "KEY-ANSWER; slept DELAY ms alongside: yes"
+    work(key, delay-ms) -> "KEY-ANSWER; slept DELAY ms alongside: yes; T ms in all"
     describe() -> "Python 3.x.y (wasi)"
 
 componentize-py lifts an ``async def`` export with a callback and runs it on its own
@@ -24,7 +24,7 @@ class WitWorld(World):
                                          monotonic_clock.wait_for(delay_ms * 1_000_000))
         elapsed_ms = (monotonic_clock.now() - start) // 1_000_000
         waited = "yes" if elapsed_ms >= delay_ms else "no"
-        return f"{answer}; slept {delay_ms} ms alongside: {waited}"
+        return f"{answer}; slept {delay_ms} ms alongside: {waited}; {elapsed_ms} ms in all"
 
     def describe(self) -> str:
         return f"Python {sys.version.split()[0]} ({sys.platform})"

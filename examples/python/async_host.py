@@ -4,16 +4,18 @@
     stackswitch run build/async_app.wasm --host examples/python/async_host.py \
         --invoke 'work("key", 50)'
 
-``fetch`` is an ``async func`` import, so its host function may block: it gives up a few
-scheduler turns before answering, while the guest's sleep is pending beside it.
+``fetch`` is an ``async func`` import, so its host function may block: it sleeps
+``FETCH_SECONDS`` on the event loop's timer before answering, while the guest's own WASI
+sleep is pending beside it (so ``work("key", 300)`` takes about 300 ms, not 600).
 """
 
-from stackswitch.embed.host import yield_
+from stackswitch.embed.host import sleep
+
+FETCH_SECONDS = 0.3
 
 
 def _fetch(key: str) -> str:
-    for _ in range(3):
-        yield_()
+    sleep(FETCH_SECONDS)
     return f"{key.upper()}-ANSWER"
 
 
