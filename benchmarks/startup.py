@@ -5,6 +5,7 @@ Usage::
     python benchmarks/startup.py                     # the componentize-py guest, both strategies
     python benchmarks/startup.py --runs 5 --strategies stackful
     python benchmarks/startup.py --guest G.wasm --host H.py --invoke 'f()'
+    python benchmarks/startup.py --guest build/cli_app.wasm --command a b 0   # a WASI command
 
 By default the guest is ``async_app_stubbed`` (examples/python/async_app.py
 built by componentize-py with ``--stub-wasi``, about 21.6 MB, 38 core
@@ -97,7 +98,7 @@ def _run(argv: list[str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT,
-                          env=_ENV)
+                          env=_ENV, stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -119,6 +120,9 @@ def main() -> int:
     parser.add_argument("--invoke", default="describe()")
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind (default 3)")
     parser.add_argument("--strategies", default="stackful,callback")
+    parser.add_argument("--command", nargs="*", metavar="ARG",
+                        help="run GUEST as a WASI command with these arguments instead of "
+                             "--host/--invoke (e.g. the cli_app guest; no breakdown)")
     args = parser.parse_args()
     guest = args.guest or _default_guest()
     call = args.invoke.removesuffix("()")
@@ -126,37 +130,46 @@ def main() -> int:
                 if line.startswith("model name")), platform.processor())
     print(f"# {datetime.date.today()}, {cpu}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}")
-    print(f"# guest {guest.name} ({guest.stat().st_size / 1e6:.1f} MB), "
-          f"--invoke {args.invoke!r}, {args.runs} run(s) each, best and median")
-    base = [sys.executable, "-m", "stackswitch", "run", str(guest), "--host", str(args.host),
-            "--invoke", args.invoke]
-    _run([*base, "--no-cache"])  # untimed: bytecode written, the file cache warm
+    if args.command is not None:
+        what = f"as a WASI command with arguments {args.command}"
+        tail = ["--", *args.command]
+    else:
+        what = f"--invoke {args.invoke!r}"
+        tail = ["--host", str(args.host), "--invoke", args.invoke]
+    print(f"# guest {guest.name} ({guest.stat().st_size / 1e6:.1f} MB), {what}, "
+          f"{args.runs} run(s) each, best and median")
+
+    def command(*options: str) -> list[str]:
+        return [sys.executable, "-m", "stackswitch", "run", str(guest), *options, *tail]
+
+    _run(command("--no-cache"))  # untimed: bytecode written, the file cache warm
     interpreter = [_run([sys.executable, "-c", "pass"]) for _ in range(args.runs)]
     print(f"{'python -c pass':31} {_summary(interpreter)}")
     for strategy in args.strategies.split(","):
-        run = [*base, "--strategy", strategy]
         cold = []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="startup-cold-") as empty:
-                cold.append(_run([*run, "--cache-dir", empty]))
-        none = [_run([*run, "--no-cache"]) for _ in range(args.runs)]
+                cold.append(_run(command("--strategy", strategy, "--cache-dir", empty)))
+        none = [_run(command("--strategy", strategy, "--no-cache")) for _ in range(args.runs)]
         with tempfile.TemporaryDirectory(prefix="startup-warm-") as cache:
-            _run([*run, "--cache-dir", cache])
-            warm = [_run([*run, "--cache-dir", cache]) for _ in range(args.runs)]
+            _run(command("--strategy", strategy, "--cache-dir", cache))
+            warm = [_run(command("--strategy", strategy, "--cache-dir", cache))
+                     for _ in range(args.runs)]
             parts = []
-            for _ in range(args.runs):
+            for _ in range(args.runs if args.command is None else 0):
                 proc = subprocess.run([sys.executable, "-c", _BREAKDOWN, str(guest),
                                        str(args.host), cache, strategy, call],
                                       capture_output=True, text=True, check=True, cwd=ROOT,
                                       env=_ENV)
                 parts.append([float(x) for x in proc.stdout.split()])
-        best = min(parts, key=sum)
         print(f"{strategy}: cold (empty cache)    {_summary(cold)}")
         print(f"{strategy}: no cache              {_summary(none)}")
         ratio = min(w for w, _ in cold) / min(w for w, _ in warm)
         print(f"{strategy}: warm (cache on disk)  {_summary(warm)}   cold/warm {ratio:.1f}x")
-        print(f"{strategy}: warm, inside: imports {best[0]:.3f} s, decode {best[1]:.3f} s, "
-              f"link + load modules + instantiate {best[2]:.3f} s, call {best[3]:.3f} s")
+        if parts:
+            best = min(parts, key=sum)
+            print(f"{strategy}: warm, inside: imports {best[0]:.3f} s, decode {best[1]:.3f} s, "
+                  f"link + load modules + instantiate {best[2]:.3f} s, call {best[3]:.3f} s")
     return 0
 
 
