@@ -21,7 +21,7 @@ it only through :class:`~stackswitch.canon.strategy.Linking`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -32,6 +32,7 @@ from stackswitch.canon.tasks import Task
 from stackswitch.component import ast
 from stackswitch.errors import LinkError
 from stackswitch.wasm import fibers
+from stackswitch.wasm.disk_cache import DiskCache
 
 from .asyncify import (
     DATA_GLOBAL,
@@ -74,8 +75,8 @@ class CallbackStrategy(Strategy):
     def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
         return suspendable(handler, results)
 
-    def linking(self, name: str) -> Linking:
-        return AsyncifyLinking(name)
+    def linking(self, name: str, cache: DiskCache | None = None) -> Linking:
+        return AsyncifyLinking(name, cache)
 
 
 CALLBACK = CallbackStrategy()
@@ -94,8 +95,10 @@ class AsyncifyLinking(Linking):
     :class:`AsyncifyDriver`.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cache: DiskCache | None = None) -> None:
         self.name = name
+        self.cache = cache
+        """Where asyncified modules are kept across processes (or ``None``)."""
         self._stackful: dict[int, list[str]] = {}
         """Core module index -> the names of the stackful-lifted functions it defines."""
         self._unwinding: dict[int, str] = {}
@@ -119,7 +122,7 @@ class AsyncifyLinking(Linking):
         try:
             if needs_memory(data):
                 data = with_memory(data)  # somewhere to keep the unwound stacks
-            data = asyncify(data, what=what, relocatable=True)
+            data = asyncify(data, what=what, relocatable=True, cache=self.cache)
         except AsyncifyError as e:
             message = str(e) if what in str(e) else f"cannot asyncify {what}: {e}"
             raise LinkError(f"{message}; run it under --strategy stackful instead") from None
@@ -135,7 +138,7 @@ class AsyncifyLinking(Linking):
         self._globals[id(module)] = (state, data)
         return {STATE_GLOBAL: state, DATA_GLOBAL: data}
 
-    def instantiated(self, module: Any, wasm_store: Any, instance: Any, exports: dict[str, Any],
+    def instantiated(self, module: Any, wasm_store: Any, instance: Any, exports: Mapping[str, Any],
                      memories: list[Any]) -> None:
         what = self._unwinding.get(id(module))
         if what is None:
@@ -182,7 +185,7 @@ def _stackful_lift_modules(component: ast.Component) -> dict[int, list[str]]:
     return found
 
 
-def _unwind_controls(store: wasmtime.Store, instance: wasmtime.Instance, exports: dict[str, Any],
+def _unwind_controls(store: wasmtime.Store, instance: wasmtime.Instance, exports: Mapping[str, Any],
                      imported: list[Any], unwind_globals: tuple[Any, Any], what: str) -> Asyncify:
     """The unwind controls of an asyncified instance; buffers come from its own allocator.
 

@@ -34,6 +34,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from stackswitch.wasm.disk_cache import DiskCache, key_digest
+
 from .conventions import ASYNCIFY_EXPORTS, AsyncifyError
 from .core_module import ModuleShape, read_shape
 from .wasm_opt import FEATURES, INSTALL_HINT, feature_flags, find_wasm_opt, wasm_opt_version
@@ -174,8 +176,21 @@ def _shape_of(data: bytes, what: str, whose: str = "") -> ModuleShape:
         raise AsyncifyError(f"cannot asyncify {what}: {whose}{e}") from None
 
 
+CACHE_KIND = "asyncified"
+"""The disk cache's subdirectory for transformed modules."""
+
+
+def _disk_key(digest: bytes, listed: Imports | None, optimize: str, relocatable: bool) -> bytes:
+    """What a transformed module depends on: its input, the options, and the wasm-opt
+    that would run (its version and the features it is told to accept)."""
+    command = find_wasm_opt()
+    return key_digest(CACHE_KIND, digest, repr(listed), optimize, repr(relocatable),
+                      wasm_opt_version(command), " ".join(feature_flags(command)))
+
+
 def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str]] | None = None,
-             optimize: str = DEFAULT_OPTIMIZE, relocatable: bool = False) -> bytes:
+             optimize: str = DEFAULT_OPTIMIZE, relocatable: bool = False,
+             cache: DiskCache | None = None) -> bytes:
     """``module_bytes`` transformed by ``wasm-opt --asyncify`` then ``optimize``.
 
     ``imports`` lists the ``(module, name)`` imports that may block (unwind);
@@ -186,6 +201,8 @@ def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str
     ``relocatable`` makes asyncify's two globals imports (:data:`STATE_GLOBAL`,
     :data:`DATA_GLOBAL`) that the host then sets itself (see
     :class:`~callback_abi.asyncify.Asyncify`): no call into wasm per transition.
+    With a ``cache``, results are also kept there across processes (keyed by the
+    above and the wasm-opt version), so wasm-opt runs once per module and machine.
     """
     if optimize not in OPTIMIZE_LEVELS:
         raise ValueError(f"optimize must be one of {', '.join(OPTIMIZE_LEVELS)}, not {optimize!r}")
@@ -199,6 +216,12 @@ def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str
     reason = _refuse_before_transform(shape)
     if reason is not None:
         raise AsyncifyError(f"cannot asyncify {what}: {reason}")
+    disk_key = _disk_key(key[0], listed, optimize, relocatable) if cache is not None else b""
+    if cache is not None:
+        stored = cache.get(CACHE_KIND, disk_key)
+        if stored is not None:
+            _cache[key] = result = bytes(stored)
+            return result
     result = _run_wasm_opt(data, what, listed, optimize, relocatable)
     out = _shape_of(result, what, "wasm-opt's output: ")
     missing = [name for name in (*shape.exports, *ASYNCIFY_EXPORTS) if name not in out.exports]
@@ -206,4 +229,6 @@ def asyncify(module_bytes: bytes, *, what: str, imports: Iterable[tuple[str, str
         raise AsyncifyError(f"cannot asyncify {what}: wasm-opt's output lacks the "
                             f"export(s) {', '.join(missing)}")
     _cache[key] = result
+    if cache is not None:
+        cache.put(CACHE_KIND, disk_key, result)
     return result

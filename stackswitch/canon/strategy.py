@@ -30,7 +30,7 @@ wasmtime or of the component binary format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,7 @@ class Linking:
         field name), beside those the component gives."""
         return {}
 
-    def instantiated(self, module: Any, wasm_store: Any, instance: Any, exports: dict[str, Any],
+    def instantiated(self, module: Any, wasm_store: Any, instance: Any, exports: Mapping[str, Any],
                      memories: list[Any]) -> None:
         """An instance of ``module`` was made: its ``exports`` by name and the memories it
         imported."""
@@ -95,8 +95,10 @@ class Strategy:
         ``results`` is how many core results it returns."""
         return handler
 
-    def linking(self, name: str) -> Linking:
-        """The hooks for linking the component instance called ``name``."""
+    def linking(self, name: str, cache: Any = None) -> Linking:
+        """The hooks for linking the component instance called ``name``. ``cache`` is where
+        a strategy may keep what it derives from module bytes across processes (a
+        ``wasm.disk_cache.DiskCache``), or ``None`` for nowhere."""
         return Linking()
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ reported the same way for every command (:mod:`.failures`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -34,6 +35,11 @@ REPLAY_HELP = ("rerun the schedule a token from `stackswitch explore` names, exa
 FEATURES_HELP = ("enable extensions beyond the spec: forward, splice, skip, stream-end, park "
                  "(or all); none by default, which is exactly the spec (docs/extensions.md)")
 INVOKE_HELP = "the call to make, e.g. 'f(1, \"x\")' (default: the only export)"
+CACHE_DIR_HELP = ("keep compiled (and asyncified) core modules in DIR, so the next run of the "
+                  "same guest starts without compiling (default: $STACKSWITCH_CACHE_DIR, else "
+                  "$XDG_CACHE_HOME/stackswitch or ~/.cache/stackswitch)")
+NO_CACHE_HELP = ("neither read nor write the on-disk module cache (the same as setting "
+                 "STACKSWITCH_NO_CACHE=1)")
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -72,6 +78,12 @@ def _add_scheduling(parser: argparse.ArgumentParser, policy_help: str) -> None:
 
 def _add_features(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", metavar="NAME[,NAME]", help=FEATURES_HELP)
+
+
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir DIR`` and ``--no-cache`` (see :func:`_caching`)."""
+    parser.add_argument("--cache-dir", metavar="DIR", help=CACHE_DIR_HELP)
+    parser.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -116,6 +128,7 @@ def _add_wast(commands: _Commands) -> None:
                            "component-model tests run (docs/conformance.md)")
     _add_scheduling(wast, POLICY_OR_REPLAY_HELP + " (each script's store)")
     add_limit_options(wast)
+    _add_cache(wast)
 
 
 def _add_run(commands: _Commands) -> None:
@@ -143,6 +156,7 @@ def _add_run(commands: _Commands) -> None:
                      help="stop the guest with a trap after S seconds (wasm, host functions "
                           "and the event loop alike; Ctrl-C stops it at once, exit status 130)")
     add_limit_options(run)
+    _add_cache(run)
     _add_wasi(run)
 
 
@@ -216,6 +230,7 @@ def _add_compare(commands: _Commands) -> None:
     compare.add_argument("--plot", metavar="OUT.png",
                          help="also draw the figures as bar charts (needs matplotlib: "
                               "pip install 'stackswitch[plot]')")
+    _add_cache(compare)
 
 
 _EXPLORE_COUNTS: tuple[tuple[str, int | None, str, str], ...] = (
@@ -291,6 +306,7 @@ def _add_explore(commands: _Commands) -> None:
                          help="also print the decisions of each outcome's schedule")
     explore.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_limit_options(explore)
+    _add_cache(explore)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -368,6 +384,17 @@ def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         args.policy = "fifo"
 
 
+def _caching(args: argparse.Namespace) -> dict[str, str]:
+    """The environment ``--cache-dir`` and ``--no-cache`` ask for, which every Linker of the
+    command (and every process it starts, e.g. compare's children) reads."""
+    env = {}
+    if getattr(args, "cache_dir", None):
+        env["STACKSWITCH_CACHE_DIR"] = os.path.abspath(args.cache_dir)
+    if getattr(args, "no_cache", False):
+        env["STACKSWITCH_NO_CACHE"] = "1"
+    return env
+
+
 def _parse_with_program_args(parser: argparse.ArgumentParser,
                              argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; for ``run``, words after COMPONENT that are not options, and everything
@@ -395,16 +422,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _scheduling(args, commands[args.command])
-    with observing(args):
-        if getattr(args, "features", None):
-            from ..canon.extensions import features
-            try:
-                enabled = features.parse_features(args.features)
-            except ValueError as e:
-                commands[args.command].error(str(e))
-            saved, features.default = features.default, enabled
-            try:
-                return run_command(_command(args.command), args, commands[args.command])
-            finally:
-                features.default = saved
-        return run_command(_command(args.command), args, commands[args.command])
+    env = _caching(args)
+    saved_env = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        with observing(args):
+            if getattr(args, "features", None):
+                from ..canon.extensions import features
+                try:
+                    enabled = features.parse_features(args.features)
+                except ValueError as e:
+                    commands[args.command].error(str(e))
+                saved, features.default = features.default, enabled
+                try:
+                    return run_command(_command(args.command), args, commands[args.command])
+                finally:
+                    features.default = saved
+            return run_command(_command(args.command), args, commands[args.command])
+    finally:  # (main may be called in-process, e.g. by tests)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -47,6 +47,7 @@ from ..canon.values import flatten_functype
 from ..embed import pyvalues
 from ..errors import LinkError, Trap
 from ..wasm import fibers
+from ..wasm.core_exports import CoreExports
 from ..wasm.core_values import type_name
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast, builtin_imports, core_signatures, seed_streams, typeconv
@@ -130,7 +131,7 @@ class Instantiation:
         self.scope = _Scope(lexical)
         self.exports: dict[str, Any] = {}
         self._func_names: dict[int, str] = {}
-        self.linking: Linking = self.store.strategy.linking(name)
+        self.linking: Linking = self.store.strategy.linking(name, self.linker.cache)
 
     # -- the walk -----------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class Instantiation:
 
     # -- core instances --------------------------------------------------------------
 
-    def _core_instance(self, d: ast.CoreInstantiate | ast.CoreInlineExports) -> dict[str, Any]:
+    def _core_instance(self, d: ast.CoreInstantiate | ast.CoreInlineExports) -> Mapping[str, Any]:
         if isinstance(d, ast.CoreInlineExports):
             return {e.name: self.scope.get(e.target.sort, e.target.index) for e in d.exports}
         module = self.scope.get(ast.CoreSort.MODULE, d.module)
@@ -239,8 +240,7 @@ class Instantiation:
         except wasmtime.WasmtimeError as e:
             raise LinkError(f"{self.name}: {e}{limits.memory_hint(str(e), self.store.limits)}") \
                 from None
-        exports = made[0].exports(self.wasm_store)
-        bag = {name: exports[name] for name in exports}
+        bag = CoreExports(self.wasm_store, module, made[0])
         self.linking.instantiated(module, self.wasm_store, made[0], bag, memories)
         return bag
 

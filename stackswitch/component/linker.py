@@ -6,10 +6,16 @@ call everything else and shares one scheduler). Each top-level instantiation
 gets a wasmtime store of its own for its core modules; nested component
 instances share their parent's. The walk over a component's definitions is
 :mod:`.instantiation`'s.
+
+Compiled core modules come from :mod:`~stackswitch.wasm.module_cache`:
+Linkers without an engine of their own share the process's engine and so
+its compiled modules, and by default compiled modules are also kept on disk
+(``cache``), so the next process starts a big guest without compiling it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,7 +28,8 @@ from ..canon.strategy import Strategy
 from ..canon.types import FuncType
 from ..errors import LinkError
 from ..limits import Limits
-from ..wasm import fibers, interrupts
+from ..wasm import fibers, interrupts, module_cache
+from ..wasm.disk_cache import DiskCache, default_cache
 from ..wasm.wasmtime_memory import WasmMemory
 from . import ast, seed_streams
 from .component import Component
@@ -40,7 +47,8 @@ class Linker:
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
                  strategy: str | Strategy | None = None, limits: Limits | None = None,
-                 features: Iterable[str] | str | None = None) -> None:
+                 features: Iterable[str] | str | None = None,
+                 cache: bool | str | os.PathLike[str] | DiskCache = True) -> None:
         """``fuel`` bounds the wasm instructions each instantiation may run;
         ``interruptible`` lets :meth:`interrupt` stop running wasm (a timeout);
         ``strategy`` (``"stackful"``, the default, or ``"callback"``) says how
@@ -48,7 +56,12 @@ class Linker:
         take (``docs/limits.md``; its ``fiber_stacks`` is process-wide and is
         set for the whole process); ``features`` enables extensions beyond the
         spec (``docs/extensions.md``); a given ``store`` brings its own
-        strategy, limits and features."""
+        strategy, limits and features.
+        ``cache`` says where compiled (and asyncified) core modules are kept
+        across processes: ``True`` (the default) in ``$STACKSWITCH_CACHE_DIR``,
+        else ``$XDG_CACHE_HOME/stackswitch`` or ``~/.cache/stackswitch``
+        (nowhere if ``$STACKSWITCH_NO_CACHE`` is set); a directory; or
+        ``False`` for nowhere (they are still shared within the process)."""
         if store is None:
             store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits,
                           features=features)
@@ -64,14 +77,18 @@ class Linker:
         self.store = store
         self.fuel = fuel
         self.interruptible = interruptible
-        if engine is None:
+        if engine is None and interruptible:
             config = wasmtime.Config()
             config.consume_fuel = fuel is not None
-            config.epoch_interruption = interruptible
-            engine = fibers.make_engine(config=config)
+            config.epoch_interruption = True
+            engine = fibers.make_engine(config=config)  # interrupt() must reach only ours
+        elif engine is None:
+            engine = module_cache.shared_engine(consume_fuel=fuel is not None)
         self.engine = engine
         if interruptible:
             interrupts.watch(engine)
+        self.cache = disk_cache(cache)
+        """Where compiled and transformed modules are kept across processes, if anywhere."""
         self.definitions: dict[str, Any] = {}
         if store.features:
             self.definitions[seed_streams.NAME] = seed_streams.instance()
@@ -185,16 +202,31 @@ class Linker:
         self.engine.increment_epoch()
 
     def module(self, data: bytes) -> wasmtime.Module:
-        """A compiled core module, cached by its bytes."""
+        """A compiled core module, cached by its bytes (:mod:`~stackswitch.wasm.module_cache`)."""
         module = self._modules.get(data)
         if module is None:
             try:
-                module = self._modules[data] = wasmtime.Module(self.engine, data)
+                module = self._modules[data] = module_cache.compile_module(
+                    self.engine, data, self.cache)
             except wasmtime.WasmtimeError as e:
                 raise LinkError(f"invalid core module: {e}") from None
             self._compiled(data)
         return module
 
     def _compiled(self, data: bytes) -> None:
-        """Note a core module just compiled (:attr:`module_sizes`)."""
+        """Note a core module this Linker uses for the first time, compiled now or found
+        in a cache (:attr:`module_sizes`)."""
         self.module_sizes.append(len(data))
+
+
+def disk_cache(cache: bool | str | os.PathLike[str] | DiskCache | None) -> DiskCache | None:
+    """The :class:`DiskCache` a ``cache`` option names (see :class:`Linker`)."""
+    if isinstance(cache, DiskCache):
+        return cache
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return default_cache()
+    if isinstance(cache, str | os.PathLike):
+        return DiskCache(cache)
+    raise TypeError(f"cache must be True, False or a directory, not {cache!r}")

@@ -147,6 +147,27 @@ linker_instantiate_async = _fn(
 )
 """(linker, context, module, instance_out, trap_ret, error_ret) -> future*"""
 
+# -- modules -----------------------------------------------------------------
+
+module_new = _fn("wasmtime_module_new", c_void_p, c_void_p, c_void_p, c_size_t, c_void_p)
+"""(engine, const uint8_t *wasm, len, wasmtime_module_t **ret) -> error*: compile."""
+
+module_serialize = _fn("wasmtime_module_serialize", c_void_p, c_void_p, c_void_p)
+"""(module, wasm_byte_vec_t *ret) -> error*: the compiled artifact (free ret with byte_vec_delete)."""
+
+module_deserialize = _fn("wasmtime_module_deserialize", c_void_p,
+                         c_void_p, c_void_p, c_size_t, c_void_p)
+"""(engine, const uint8_t *bytes, len, wasmtime_module_t **ret) -> error*: load an artifact
+``module_serialize`` made. wasmtime checks the version and the engine's settings, not the
+code: bytes from anywhere but a trusted cache are unsafe."""
+
+instance_export_get = _fn("wasmtime_instance_export_get", c_bool,
+                          c_void_p, c_void_p, c_char_p, c_size_t, c_void_p)
+"""(context, const wasmtime_instance_t *, name, name_len, wasmtime_extern_t *out) -> found"""
+
+ExternStruct = _ffi.wasmtime_extern_t
+"""``wasmtime_extern_t``, what ``wasmtime._extern.wrap_extern`` takes."""
+
 # -- calls -------------------------------------------------------------------
 
 func_call_async = _fn(
