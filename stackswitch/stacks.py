@@ -87,7 +87,7 @@ class Continuation:
         _current = self
         self.state = RUNNING
         trace.counts["switches"] += 1
-        if trace.enabled():
+        if trace.listening:
             trace.emit("stack.resume", stack=self.name)
         try:
             finished, result = self._greenlet.switch(value)
@@ -99,7 +99,7 @@ class Continuation:
             self._outer = None
             self._resumer = None
         self.state = FINISHED if finished else SUSPENDED
-        if trace.enabled():
+        if trace.listening:
             trace.emit("stack.return" if finished else "stack.suspend", stack=self.name)
         return finished, result
 

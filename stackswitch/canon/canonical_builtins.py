@@ -224,7 +224,7 @@ def _waitable_set(inst: Any, si: int) -> WaitableSet:
 def canon_waitable_set_new() -> list[int]:
     inst = _inst()
     si = inst.handles.add(WaitableSet())
-    if trace.enabled():
+    if trace.listening:
         trace.emit("waitable-set.new", instance=inst.name, index=si)
     return [si]
 
@@ -255,7 +255,7 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
     wset = _waitable_set(inst, si)
     wset.drop()
     inst.handles.remove(si)
-    if trace.enabled():
+    if trace.listening:
         trace.emit("waitable-set.drop", instance=inst.name, index=si)
     return []
 
@@ -299,7 +299,7 @@ def canon_subtask_drop(i: int) -> list[Any]:
     trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
     subtask.drop()
     inst.handles.remove(i)
-    if trace.enabled():
+    if trace.listening:
         trace.emit("subtask.drop", instance=inst.name, subtask=subtask.name, index=i)
     return []
 
@@ -386,7 +386,7 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         reclaim_buffer()
         assert e.copying()
         e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
-        if trace.enabled():
+        if trace.listening:
             size = elem_size(t.t) if t.t is not None else 0
             trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
                        count=buffer.progress, bytes=buffer.progress * size)
@@ -411,7 +411,7 @@ def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         assert e.copying()
         done = result in (CopyResult.DROPPED, CopyResult.COMPLETED)
         e.state = CopyState.DONE if done else CopyState.IDLE
-        if trace.enabled():
+        if trace.listening:
             trace.emit("future.event", instance=inst.name, end=e.kind, index=i, result=result.name)
         return (event_code, i, int(result))
 

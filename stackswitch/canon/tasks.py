@@ -72,7 +72,7 @@ class Task:
 
     def _set_state(self, state: Task.State) -> None:
         self.state = state
-        if trace.enabled():
+        if trace.listening:
             trace.emit("task.state", task=self.name, state=state.name)
 
     # -- entering and leaving -------------------------------------------------
@@ -218,7 +218,7 @@ class Task:
     def return_(self, result: list[Any]) -> None:
         trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
         trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
-        if trace.enabled():
+        if trace.listening:
             trace.emit("task.return", task=self.name, result=result)
         self.on_resolve(result)
         self._set_state(Task.State.RESOLVED)

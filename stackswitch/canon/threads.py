@@ -179,7 +179,7 @@ class Thread:
         while thread is not None:
             outer = _current
             _current = thread
-            if trace.enabled():
+            if trace.listening:
                 trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
             try:
                 finished, switch_to = thread._run(cancelled)
@@ -259,7 +259,7 @@ class Thread:
     def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
         assert self is _current
         self.cancellable = cancellable
-        if trace.enabled():
+        if trace.listening:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
         cancelled = stacks.suspend(switch_to)

@@ -410,6 +410,8 @@ def flatten_types(ts: Sequence[ValType], ptr_type: PtrType = "i32") -> list[Core
 
 
 def _flat_count(ts: Sequence[ValType], pt: PtrType) -> int:
+    if not ts:  # the common case of calls with no parameters or no results
+        return 0
     return sum(len(_layout(t, pt).flat) for t in ts)
 
 
