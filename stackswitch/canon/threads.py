@@ -59,7 +59,7 @@ class Thread:
 
     __slots__ = (
         "cont", "ready_func", "task", "cancellable", "index", "storage",
-        "name", "waits_on", "counted", "__weakref__",
+        "name", "waits_on", "counted", "scheduler", "__weakref__",
     )
 
     def __init__(self, task: Task, thread_func: Callable[[], None], name: str = "") -> None:
@@ -85,6 +85,8 @@ class Thread:
         store.live_threads += 1
         self.counted = True
         self.task = task
+        self.scheduler: Any = store.scheduler
+        """The store's scheduler (it never changes), kept here: asked on every wait."""
         self.name = name or f"{task.name}/thread"
         self.ready_func: Callable[[], bool] | None = None
         self.cancellable = False
@@ -130,10 +132,6 @@ class Thread:
         if self.waiting():
             return "waiting"
         return "suspended"
-
-    @property
-    def scheduler(self) -> Any:
-        return self.task.store.scheduler
 
     def describe_wait(self) -> str:
         inst = self.task.inst

@@ -1341,6 +1341,8 @@ def lift_flat_values(cx: LiftLowerContext, max_flat: int, vi: ValueIter,
     When the values need more than ``max_flat`` core values, ``vi`` holds
     one pointer to them stored as a tuple in memory.
     """
+    if not ts:  # no parameters, or no results: the common case of async calls
+        return []
     pt = _ptr_type(cx)
     if _flat_count(ts, pt) <= max_flat:
         return [lift_flat(cx, vi, t) for t in ts]
@@ -1365,6 +1367,8 @@ def lower_flat_values(cx: LiftLowerContext, max_flat: int, vs: Sequence[Any],
     """
     if len(vs) != len(ts):
         raise TypeError(f"expected {len(ts)} values, got {len(vs)}")
+    if not ts:
+        return []
     pt = _ptr_type(cx)
     if _flat_count(ts, pt) <= max_flat:
         return [core for v, t in zip(vs, ts, strict=True) for core in lower_flat(cx, v, t)]
