@@ -155,8 +155,10 @@ def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
     option checks depend only on those, so each pair is checked once."""
     task = current_thread().task
     task.inst.check_may_leave()
-    trap_if(not task.opts.async_, messages.TASK_RETURN_MISMATCH)
-    trap_if(task.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
+    if not task.opts.async_:  # (hot path: raise, not trap_if)
+        raise Trap(messages.TASK_RETURN_MISMATCH)
+    if task.state == Task.State.RESOLVED:
+        raise Trap(messages.TASK_RESOLVED_TWICE)
     if matched is None or not _known_match(matched, task.ft, task.opts):
         trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_MISMATCH)
         trap_if(not _same_lift_options(result_types, opts, task.opts), messages.TASK_RETURN_MISMATCH)
@@ -235,7 +237,8 @@ def _store_event(opts: CanonicalOptions, ptr: int, event: EventTuple) -> list[in
 
 def _waitable_set(inst: Any, si: int) -> WaitableSet:
     wset = inst.handles.get(si)
-    trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+    if not isinstance(wset, WaitableSet):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_WAITABLE_SET)
     return wset
 
 
@@ -281,8 +284,10 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
 def canon_waitable_join(wi: int, si: int) -> list[Any]:
     inst = _inst()
     w = inst.handles.get(wi)
-    trap_if(not isinstance(w, Waitable), messages.NOT_WAITABLE)
-    trap_if(w.has_sync_waiter, messages.SYNC_AND_ASYNC_WAIT)
+    if not isinstance(w, Waitable):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_WAITABLE)
+    if w.has_sync_waiter:
+        raise Trap(messages.SYNC_AND_ASYNC_WAIT)
     w.join(None if si == 0 else _waitable_set(inst, si))
     return []
 
@@ -314,7 +319,8 @@ def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
 def canon_subtask_drop(i: int) -> list[Any]:
     inst = _inst()
     subtask = inst.handles.get(i)
-    trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
+    if not isinstance(subtask, Subtask):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_SUBTASK)
     subtask.drop()
     inst.handles.remove(i)
     if trace.listening:

@@ -138,7 +138,8 @@ class Task:
         self.threads.remove(thread)
         self.inst.threads.remove(thread.index)
         if not self.threads:
-            trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
+            if self.state != Task.State.RESOLVED:
+                raise Trap(messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
 
     def forget_thread(self, thread: Thread) -> None:
@@ -216,8 +217,10 @@ class Task:
         return self.on_start()
 
     def return_(self, result: list[Any]) -> None:
-        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
-        trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
+        if self.state == Task.State.RESOLVED:  # (hot path: raise, not trap_if)
+            raise Trap(messages.TASK_RESOLVED_TWICE)
+        if self.num_borrows > 0:
+            raise Trap(messages.TASK_RETURN_BORROWS)
         if trace.listening:
             trace.emit("task.return", task=self.name, result=result)
         self.on_resolve(result)
