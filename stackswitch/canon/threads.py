@@ -120,7 +120,7 @@ class Thread:
     def ready(self) -> bool:
         # After a trap the instance tree is torn down: none of its threads runs again.
         inst = self.task.inst
-        if inst is not None and inst.poisoned:
+        if inst is not None and inst.root._trapped:  # inst.poisoned, inline (hot)
             return False
         return self.ready_func is not None and self.ready_func()
 
@@ -171,7 +171,7 @@ class Thread:
         global _current
         assert not self.running() and not self.finished()
         assert self.cancellable or not cancelled
-        if self.waiting():
+        if self.ready_func is not None:  # self.waiting()
             self._stop_waiting()
         thread: Thread | None = self
         while thread is not None:
