@@ -166,3 +166,12 @@ def test_killing_a_suspended_continuation_unwinds_it_and_frees_its_stack():
     c.kill()
     assert unwound == [True] and c.state == stacks.FINISHED
     assert Continuation(lambda v: v * 2).resume(21) == (True, 42)
+
+
+def test_stacks_beyond_the_pool_size_end_when_their_function_returns():
+    many = [Continuation(lambda v: suspend(v) * 2, str(i)) for i in range(stacks.POOL_SIZE + 5)]
+    for i, c in enumerate(many):
+        assert c.resume(i) == (False, i)
+    assert [c.resume(i)[1] for i, c in enumerate(many)] == [
+        i * 2 for i in range(stacks.POOL_SIZE + 5)]
+    assert len(stacks._pool()) <= stacks.POOL_SIZE
