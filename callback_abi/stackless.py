@@ -126,7 +126,7 @@ class StacklessThread(Thread):
         """
         self._start_waiting(ready, why, keys)
         self.cancellable = cancellable
-        if trace.enabled():
+        if trace.listening:
             trace.emit("thread.block", thread=self.name, on=why, switch_to=None)
 
     # -- built-ins that may suspend -------------------------------------------------------

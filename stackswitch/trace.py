@@ -48,6 +48,11 @@ def counters() -> dict[str, int]:
 
 _observers: list[Observer] = []
 
+listening: list[Observer] = _observers
+"""The subscribers, for hot paths: ``if trace.listening:`` is the cheapest test that
+somebody listens (one attribute read, no call); the same list :func:`enabled` tests.
+Read it, never rebind or change it (use :func:`subscribe`)."""
+
 
 def subscribe(observer: Observer) -> Callable[[], None]:
     """Call ``observer`` for every event from now on; returns an unsubscribe function."""

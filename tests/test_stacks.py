@@ -118,3 +118,60 @@ def test_switching_can_be_forbidden_and_restored():
     finally:
         stacks.restore_switching(token)
     assert c.resume() == (True, None)
+
+
+def test_a_stack_reused_from_the_pool_returns_to_its_new_resumer():
+    # The inner continuation finishes while resumed from the outer one, so its
+    # greenlet goes back to the pool; the next continuation, resumed from the
+    # host, must suspend to the host, not to the outer continuation.
+    def inner_body(v):
+        return v + 1
+
+    def outer_body(_):
+        assert Continuation(inner_body).resume(1) == (True, 2)
+        return suspend("outer waits")
+
+    outer = Continuation(outer_body)
+    assert outer.resume(None) == (False, "outer waits")
+    reused = Continuation(lambda v: suspend(v * 10))
+    assert reused.resume(4) == (False, 40)
+    assert reused.resume("done") == (True, "done")
+    assert outer.resume("back") == (True, "back")
+
+
+def test_pooled_stacks_run_many_continuations_and_survive_errors():
+    results = []
+    for i in range(3 * stacks.POOL_SIZE):
+        c = Continuation(lambda v: suspend(v) + 1, str(i))
+        assert c.resume(i) == (False, i)
+        if i % 7 == 0:
+            with pytest.raises(ZeroDivisionError):
+                Continuation(lambda v: v / 0).resume(i)
+        results.append(c.resume(i)[1])
+    assert results == [i + 1 for i in range(3 * stacks.POOL_SIZE)]
+    assert stacks.current() is None
+
+
+def test_killing_a_suspended_continuation_unwinds_it_and_frees_its_stack():
+    unwound = []
+
+    def body(_):
+        try:
+            suspend("parked")
+        finally:
+            unwound.append(True)
+
+    c = Continuation(body)
+    c.resume(None)
+    c.kill()
+    assert unwound == [True] and c.state == stacks.FINISHED
+    assert Continuation(lambda v: v * 2).resume(21) == (True, 42)
+
+
+def test_stacks_beyond_the_pool_size_end_when_their_function_returns():
+    many = [Continuation(lambda v: suspend(v) * 2, str(i)) for i in range(stacks.POOL_SIZE + 5)]
+    for i, c in enumerate(many):
+        assert c.resume(i) == (False, i)
+    assert [c.resume(i)[1] for i, c in enumerate(many)] == [
+        i * 2 for i in range(stacks.POOL_SIZE + 5)]
+    assert len(stacks._pool()) <= stacks.POOL_SIZE

@@ -500,6 +500,21 @@ def test_wasm_memory_traps_out_of_bounds(world: World, ptr: int, n: int) -> None
             mem.write(ptr, bytes(n))
 
 
+def test_wasm_memory_copy_from_moves_bytes_between_memories(world: World) -> None:
+    src, dst = world.instance(MEMORY, {}).memory(), world.instance(MEMORY, {}).memory()
+    src.write(10, b"abcdef")
+    dst.copy_from(65530, src, 10, 6)
+    assert dst.read(65530, 6) == b"abcdef"
+    src.copy_from(12, src, 10, 4)  # overlapping, within one memory: as if through a buffer
+    assert src.read(10, 6) == b"ababcd"
+    dst.copy_from(65536, src, 65536, 0)
+    with pytest.raises(Trap, match="^out of bounds memory access$"):
+        dst.copy_from(65531, src, 0, 6)  # the destination does not hold it
+    with pytest.raises(Trap, match="^out of bounds memory access$"):
+        dst.copy_from(0, src, 65531, 6)  # nor the source
+    assert dst.read(0, 6) == bytes(6)
+
+
 def test_wasm_memory_follows_growth(world: World) -> None:
     inst = world.instance(MEMORY, {})
     mem = inst.memory()

@@ -53,6 +53,8 @@ DEFAULT_DATA_SIZE = 16 * 1024 - HEADER_SIZE
 
 _HEADER = struct.Struct("<II")
 _I32 = CoreCodec(["i32"])  # one wasmtime_val_t holding an i32, for raw global sets
+_STATE_VALUES = {state: _I32.pack([int(state)]) for state in State}
+"""Each state as the packed value a raw global set takes: built once, set on every transition."""
 
 
 class UnwindOverflow(Trap):
@@ -254,7 +256,7 @@ class Asyncify:
         context, state_global, data_global = self._globals
         if buf is not None:
             capi.global_set(context, data_global, _I32.pack([buf]))
-        capi.global_set(context, state_global, _I32.pack([int(state)]))
+        capi.global_set(context, state_global, _STATE_VALUES[state])
 
     # -- buffers --------------------------------------------------------------------
 

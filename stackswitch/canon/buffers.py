@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Trap
+from ..wasm.wasmtime_memory import WasmMemory
 from . import messages, values
 from .options import LiftLowerContext
 from .types import S8Type, S16Type, S32Type, S64Type, U8Type, U16Type, U32Type, U64Type
@@ -106,7 +107,11 @@ def copy(dst: WritableBuffer, src: ReadableBuffer, n: int) -> None:
     if (type(src) is GuestReadableBuffer and type(dst) is GuestWritableBuffer
             and isinstance(src.t, _RAW_COPY_TYPES)):
         size = n * src.elem_size
-        dst.cx.opts.memory.write(dst.ptr, src.cx.opts.memory.read(src.ptr, size))
+        src_memory, dst_memory = src.cx.opts.memory, dst.cx.opts.memory
+        if type(src_memory) is WasmMemory and type(dst_memory) is WasmMemory:
+            dst_memory.copy_from(dst.ptr, src_memory, src.ptr, size)  # one memmove
+        else:
+            dst_memory.write(dst.ptr, src_memory.read(src.ptr, size))
         src.ptr += size
         dst.ptr += size
         src.progress += n

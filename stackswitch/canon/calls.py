@@ -108,10 +108,14 @@ class CallbackCode(IntEnum):
     WAIT = 2
 
 
+_CALLBACK_CODES = tuple(CallbackCode)
+
+
 def unpack_callback_result(packed: int) -> tuple[CallbackCode, int]:
     code = packed & 0xF
-    trap_if(code > CallbackCode.WAIT, messages.UNSUPPORTED_CALLBACK_CODE)
-    return CallbackCode(code), packed >> 4
+    if code > 2:  # CallbackCode.WAIT
+        raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
+    return _CALLBACK_CODES[code], packed >> 4
 
 
 def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: ComponentInstance,
@@ -141,7 +145,7 @@ def start_task(task: Task) -> list[Any]:
     args = task.start()
     cx = RuntimeContext(task.opts, task.inst, task)
     flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, task.ft.param_types())
-    if trace.enabled():
+    if trace.listening:
         caller = task.caller
         trace.emit("task.start", task=task.name, instance=task.inst.name, args=args,
                    caller=caller.name if caller is not None else "host")
@@ -298,7 +302,7 @@ class CallbackWait:
         inst = task.inst
         assert inst.exclusive_thread is None
         inst.exclusive_thread = task.implicit_thread
-        if trace.enabled():
+        if trace.listening:
             trace.emit("callback.event", task=task.name, event=EventCode(event[0]).name,
                        index=event[1], payload=event[2])
         return [int(event[0]), event[1], event[2]]
@@ -379,7 +383,7 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
         return [int(Subtask.State.RETURNED)]
     index = inst.handles.add(subtask)
     assert 0 < index <= MAX_LENGTH
-    if trace.enabled():
+    if trace.listening:
         trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
 
     def progress() -> None:

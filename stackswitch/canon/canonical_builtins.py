@@ -148,17 +148,37 @@ def canon_backpressure_dec() -> list[Any]:
 
 
 def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
-                      flat_args: list[Any]) -> list[Any]:
+                      flat_args: list[Any], matched: list[tuple[Any, Any]] | None = None
+                      ) -> list[Any]:
+    """``task.return``. ``matched``, if given, is this built-in's own list of the
+    ``(FuncType, CanonicalOptions)`` of lifts it was found to match: the type and
+    option checks depend only on those, so each pair is checked once."""
     task = current_thread().task
     task.inst.check_may_leave()
-    trap_if(not task.opts.async_, messages.TASK_RETURN_MISMATCH)
-    trap_if(task.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
-    trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_MISMATCH)
-    trap_if(not _same_lift_options(result_types, opts, task.opts), messages.TASK_RETURN_MISMATCH)
+    if not task.opts.async_:  # (hot path: raise, not trap_if)
+        raise Trap(messages.TASK_RETURN_MISMATCH)
+    if task.state == Task.State.RESOLVED:
+        raise Trap(messages.TASK_RESOLVED_TWICE)
+    if matched is None or not _known_match(matched, task.ft, task.opts):
+        trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_MISMATCH)
+        trap_if(not _same_lift_options(result_types, opts, task.opts), messages.TASK_RETURN_MISMATCH)
+        if matched is not None and len(matched) < _MAX_MATCHED:
+            matched.append((task.ft, task.opts))
     cx = RuntimeContext(opts, task.inst, task)
     result = lift_flat_values(cx, MAX_FLAT_PARAMS, CoreValueIter(flat_args), task.ft.result_types())
     task.return_(result)
     return []
+
+
+_MAX_MATCHED = 8
+"""Lifts a task.return remembers as matching (usually one: the export that calls it)."""
+
+
+def _known_match(matched: list[tuple[Any, Any]], ft: Any, opts: Any) -> bool:
+    for known_ft, known_opts in matched:
+        if known_ft is ft and known_opts is opts:
+            return True
+    return False
 
 
 def _same_lift_options(result_types: list[Any], opts: CanonicalOptions,
@@ -217,14 +237,15 @@ def _store_event(opts: CanonicalOptions, ptr: int, event: EventTuple) -> list[in
 
 def _waitable_set(inst: Any, si: int) -> WaitableSet:
     wset = inst.handles.get(si)
-    trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+    if not isinstance(wset, WaitableSet):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_WAITABLE_SET)
     return wset
 
 
 def canon_waitable_set_new() -> list[int]:
     inst = _inst()
     si = inst.handles.add(WaitableSet())
-    if trace.enabled():
+    if trace.listening:
         trace.emit("waitable-set.new", instance=inst.name, index=si)
     return [si]
 
@@ -255,7 +276,7 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
     wset = _waitable_set(inst, si)
     wset.drop()
     inst.handles.remove(si)
-    if trace.enabled():
+    if trace.listening:
         trace.emit("waitable-set.drop", instance=inst.name, index=si)
     return []
 
@@ -263,8 +284,10 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
 def canon_waitable_join(wi: int, si: int) -> list[Any]:
     inst = _inst()
     w = inst.handles.get(wi)
-    trap_if(not isinstance(w, Waitable), messages.NOT_WAITABLE)
-    trap_if(w.has_sync_waiter, messages.SYNC_AND_ASYNC_WAIT)
+    if not isinstance(w, Waitable):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_WAITABLE)
+    if w.has_sync_waiter:
+        raise Trap(messages.SYNC_AND_ASYNC_WAIT)
     w.join(None if si == 0 else _waitable_set(inst, si))
     return []
 
@@ -296,10 +319,11 @@ def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
 def canon_subtask_drop(i: int) -> list[Any]:
     inst = _inst()
     subtask = inst.handles.get(i)
-    trap_if(not isinstance(subtask, Subtask), messages.NOT_SUBTASK)
+    if not isinstance(subtask, Subtask):  # (hot path: raise, not trap_if)
+        raise Trap(messages.NOT_SUBTASK)
     subtask.drop()
     inst.handles.remove(i)
-    if trace.enabled():
+    if trace.listening:
         trace.emit("subtask.drop", instance=inst.name, subtask=subtask.name, index=i)
     return []
 
@@ -386,7 +410,7 @@ def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         reclaim_buffer()
         assert e.copying()
         e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
-        if trace.enabled():
+        if trace.listening:
             size = elem_size(t.t) if t.t is not None else 0
             trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
                        count=buffer.progress, bytes=buffer.progress * size)
@@ -411,7 +435,7 @@ def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
         assert e.copying()
         done = result in (CopyResult.DROPPED, CopyResult.COMPLETED)
         e.state = CopyState.DONE if done else CopyState.IDLE
-        if trace.enabled():
+        if trace.listening:
             trace.emit("future.event", instance=inst.name, end=e.kind, index=i, result=result.name)
         return (event_code, i, int(result))
 

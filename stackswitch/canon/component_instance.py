@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import trap_if
+from ..errors import Trap
 from ..scheduler import WaitKey
 from . import messages
 from .table import Table
@@ -46,6 +46,8 @@ class ComponentInstance:
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
+        self._entering: dict[ComponentInstance | None, frozenset[ComponentInstance]] = {}
+        """entering_set per caller, computed once each (ancestries never change)."""
         self.root: ComponentInstance = parent.root if parent is not None else self
         """The instance the host instantiated, whose tree this instance belongs to."""
         self._trapped = False
@@ -92,17 +94,24 @@ class ComponentInstance:
 
     def entering_set(self, caller: ComponentInstance | None) -> frozenset[ComponentInstance]:
         """The instances a call from ``caller`` (None: the host) newly enters."""
-        if caller is None:
-            return self._ancestry
-        return self._ancestry - caller._ancestry
+        try:
+            return self._entering[caller]
+        except KeyError:
+            pass
+        entering = self._ancestry if caller is None else self._ancestry - caller._ancestry
+        self._entering[caller] = entering
+        return entering
 
     def may_enter_from(self, caller: ComponentInstance | None) -> bool:
-        return all(inst.may_enter for inst in self.entering_set(caller))
+        for inst in self.entering_set(caller):
+            if not inst.may_enter:
+                return False
+        return True
 
     def check_enter_from(self, caller: ComponentInstance | None) -> None:
         """Trap unless a call from ``caller`` may enter (not poisoned, not re-entered)."""
-        trap_if(self.poisoned, messages.CANNOT_ENTER)
-        trap_if(not self.may_enter_from(caller), messages.CANNOT_ENTER)
+        if self.root._trapped or not self.may_enter_from(caller):
+            raise Trap(messages.CANNOT_ENTER)
 
     def enter_from(self, caller: ComponentInstance | None) -> None:
         for inst in self.entering_set(caller):
@@ -118,7 +127,8 @@ class ComponentInstance:
 
     def check_may_leave(self) -> None:
         """Built-ins and imports are off limits during ``realloc`` and ``post-return``."""
-        trap_if(not self.may_leave, messages.CANNOT_LEAVE)
+        if not self.may_leave:  # hot: checked by every built-in
+            raise Trap(messages.CANNOT_LEAVE)
 
     @property
     def poisoned(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ..errors import trap_if
+from ..errors import Trap
 from . import messages
 from .waitables import Waitable
 
@@ -67,5 +67,6 @@ class Subtask(Waitable):
         return self.lenders is None
 
     def drop(self) -> None:
-        trap_if(not self.resolve_delivered(), messages.SUBTASK_DROP_UNRESOLVED)
+        if self.lenders is not None:  # not resolve_delivered() (hot path)
+            raise Trap(messages.SUBTASK_DROP_UNRESOLVED)
         Waitable.drop(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from ..errors import trap_if
+from ..errors import Trap, trap_if
 from ..limits import too_many_handles
 from . import messages
 
@@ -38,10 +38,13 @@ class Table(Generic[E]):
         return len(self.array) - 1 - len(self.free)
 
     def get(self, i: int) -> E:
-        trap_if(not 0 <= i < len(self.array), messages.unknown_index(i))
-        e = self.array[i]
-        trap_if(e is None, messages.unknown_index(i))
-        return e  # type: ignore[return-value]
+        # Hot (several times per async call): the message is built only when trapping.
+        array = self.array
+        if 0 <= i < len(array):
+            e = array[i]
+            if e is not None:
+                return e
+        raise Trap(messages.unknown_index(i))
 
     def add(self, e: E) -> int:
         if self.free:

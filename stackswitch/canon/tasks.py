@@ -72,7 +72,7 @@ class Task:
 
     def _set_state(self, state: Task.State) -> None:
         self.state = state
-        if trace.enabled():
+        if trace.listening:
             trace.emit("task.state", task=self.name, state=state.name)
 
     # -- entering and leaving -------------------------------------------------
@@ -138,7 +138,8 @@ class Task:
         self.threads.remove(thread)
         self.inst.threads.remove(thread.index)
         if not self.threads:
-            trap_if(self.state != Task.State.RESOLVED, messages.TASK_NO_RETURN)
+            if self.state != Task.State.RESOLVED:
+                raise Trap(messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
 
     def forget_thread(self, thread: Thread) -> None:
@@ -216,9 +217,11 @@ class Task:
         return self.on_start()
 
     def return_(self, result: list[Any]) -> None:
-        trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)
-        trap_if(self.num_borrows > 0, messages.TASK_RETURN_BORROWS)
-        if trace.enabled():
+        if self.state == Task.State.RESOLVED:  # (hot path: raise, not trap_if)
+            raise Trap(messages.TASK_RESOLVED_TWICE)
+        if self.num_borrows > 0:
+            raise Trap(messages.TASK_RETURN_BORROWS)
+        if trace.listening:
             trace.emit("task.return", task=self.name, result=result)
         self.on_resolve(result)
         self._set_state(Task.State.RESOLVED)

@@ -59,7 +59,7 @@ class Thread:
 
     __slots__ = (
         "cont", "ready_func", "task", "cancellable", "index", "storage",
-        "name", "waits_on", "counted", "__weakref__",
+        "name", "waits_on", "counted", "scheduler", "__weakref__",
     )
 
     def __init__(self, task: Task, thread_func: Callable[[], None], name: str = "") -> None:
@@ -85,6 +85,8 @@ class Thread:
         store.live_threads += 1
         self.counted = True
         self.task = task
+        self.scheduler: Any = store.scheduler
+        """The store's scheduler (it never changes), kept here: asked on every wait."""
         self.name = name or f"{task.name}/thread"
         self.ready_func: Callable[[], bool] | None = None
         self.cancellable = False
@@ -118,7 +120,7 @@ class Thread:
     def ready(self) -> bool:
         # After a trap the instance tree is torn down: none of its threads runs again.
         inst = self.task.inst
-        if inst is not None and inst.poisoned:
+        if inst is not None and inst.root._trapped:  # inst.poisoned, inline (hot)
             return False
         return self.ready_func is not None and self.ready_func()
 
@@ -130,10 +132,6 @@ class Thread:
         if self.waiting():
             return "waiting"
         return "suspended"
-
-    @property
-    def scheduler(self) -> Any:
-        return self.task.store.scheduler
 
     def describe_wait(self) -> str:
         inst = self.task.inst
@@ -173,13 +171,13 @@ class Thread:
         global _current
         assert not self.running() and not self.finished()
         assert self.cancellable or not cancelled
-        if self.waiting():
+        if self.ready_func is not None:  # self.waiting()
             self._stop_waiting()
         thread: Thread | None = self
         while thread is not None:
             outer = _current
             _current = thread
-            if trace.enabled():
+            if trace.listening:
                 trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
             try:
                 finished, switch_to = thread._run(cancelled)
@@ -259,7 +257,7 @@ class Thread:
     def _block(self, cancellable: bool, switch_to: Thread | None = None) -> Cancelled:
         assert self is _current
         self.cancellable = cancellable
-        if trace.enabled():
+        if trace.listening:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
         cancelled = stacks.suspend(switch_to)

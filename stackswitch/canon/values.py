@@ -410,6 +410,8 @@ def flatten_types(ts: Sequence[ValType], ptr_type: PtrType = "i32") -> list[Core
 
 
 def _flat_count(ts: Sequence[ValType], pt: PtrType) -> int:
+    if not ts:  # the common case of calls with no parameters or no results
+        return 0
     return sum(len(_layout(t, pt).flat) for t in ts)
 
 
@@ -1339,6 +1341,8 @@ def lift_flat_values(cx: LiftLowerContext, max_flat: int, vi: ValueIter,
     When the values need more than ``max_flat`` core values, ``vi`` holds
     one pointer to them stored as a tuple in memory.
     """
+    if not ts:  # no parameters, or no results: the common case of async calls
+        return []
     pt = _ptr_type(cx)
     if _flat_count(ts, pt) <= max_flat:
         return [lift_flat(cx, vi, t) for t in ts]
@@ -1363,6 +1367,8 @@ def lower_flat_values(cx: LiftLowerContext, max_flat: int, vs: Sequence[Any],
     """
     if len(vs) != len(ts):
         raise TypeError(f"expected {len(ts)} values, got {len(vs)}")
+    if not ts:
+        return []
     pt = _ptr_type(cx)
     if _flat_count(ts, pt) <= max_flat:
         return [core for v, t in zip(vs, ts, strict=True) for core in lower_flat(cx, v, t)]

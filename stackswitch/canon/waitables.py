@@ -109,7 +109,10 @@ class WaitableSet(WaitKey):
         return f"<WaitableSet of {len(self.elems)}>"
 
     def has_pending_event(self) -> bool:
-        return any(w.pending_event is not None for w in self.elems)
+        for w in self.elems:  # (a loop, not any(): asked on every wait)
+            if w.pending_event is not None:
+                return True
+        return False
 
     def get_pending_event(self) -> EventTuple:
         """Deliver one pending event; which one is the scheduler's choice (the spec

@@ -90,8 +90,10 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         flat = flatten_functype(CanonicalOptions(memory=opts.memory, async_=False),
                                 FuncType([(f"r{i}", t) for i, t in enumerate(result_types)], []),
                                 "lower")
+        matched: list[tuple[FuncType, CanonicalOptions]] = []  # checked once per lift
         return HostCoreFunc(name, tuple(flat.params), (),
-                            lambda *args: b.canon_task_return(result_types, opts, list(args)), True)
+                            lambda *args: b.canon_task_return(result_types, opts, list(args),
+                                                              matched), True)
     if kind == B.TASK_CANCEL:
         return _f(name, "", "", b.canon_task_cancel, True)
     if kind == B.SUBTASK_CANCEL:

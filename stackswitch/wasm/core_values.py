@@ -42,7 +42,7 @@ class CoreCodec:
     ``types`` never changes; ``size`` is the bytes of one packed array.
     """
 
-    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0")
+    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0", "_template")
 
     def __init__(self, types: Sequence[str]) -> None:
         for t in types:
@@ -55,6 +55,8 @@ class CoreCodec:
         self._pack = struct.Struct("<" + "".join("B7x" + _FIELDS[t] for t in types))
         self._kinds = [_KINDS[t] for t in types]
         self._kind0 = self._kinds[0] if types else 0
+        # kind, value, kind, value ...: filled by slice assignment, cheaper than zipping
+        self._template: list[Any] = [k for kind in self._kinds for k in (kind, 0)]
 
     @classmethod
     def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:
@@ -77,7 +79,9 @@ class CoreCodec:
         try:
             if self.count == 1:
                 return self._pack.pack(self._kind0, values[0])
-            return self._pack.pack(*_interleave(self._kinds, values))
+            fields = self._template[:]
+            fields[1::2] = values
+            return self._pack.pack(*fields)
         except (struct.error, OverflowError):
             normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
             try:
@@ -88,6 +92,8 @@ class CoreCodec:
     def pack_result(self, result: Any) -> bytes:
         """A handler's return value (``None``, one number, or a sequence) packed."""
         if result is None:
+            if not self.count:
+                return b""
             result = ()
         elif isinstance(result, (int, float)):
             result = (result,)

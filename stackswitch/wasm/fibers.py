@@ -295,11 +295,6 @@ def _write_pointer(address: int, value: int) -> None:
     _POINTER.pack_into(_HOST, address, value)
 
 
-def _import_of(env: int | None) -> _Import | None:
-    ref = _imports.get(env or 0)
-    return None if ref is None else ref()
-
-
 @capi.CONTINUATION_CALLBACK
 def _on_poll(_env: int | None) -> bool:
     """Asked at every poll of a call blocked on a may_block import: are results in?"""
@@ -314,7 +309,11 @@ def _on_poll(_env: int | None) -> bool:
     except BaseException as e:  # never let an exception escape into wasmtime
         inflight.record(e)
         _write_pointer(inflight.trap_at, capi.new_trap(f"stackswitch: {e!r}"))
-    inflight.end_request()
+    # inflight.end_request(), inline: this runs once per blocking import
+    inflight.state = _IDLE
+    inflight.imp = inflight.failure = None
+    inflight.args = ()
+    inflight.reply = b""
     return True
 
 
@@ -341,7 +340,8 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     # always is: "pending" normally, "ready" (with a trap set) on any failure.
     continuation = _READY
     inflight = _polling
-    imp = _import_of(env)
+    ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
+    imp = ref() if ref is not None else None
     try:
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
@@ -461,7 +461,12 @@ def _answer(inflight: _InFlight) -> bool:
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
         _fail(inflight, e)
         return True
-    _reply(inflight, result)
+    try:  # _reply, inline (once per blocking import)
+        inflight.reply = imp.results.pack_result(result)
+    except BaseException as e:
+        _fail(inflight, e)
+        return True
+    inflight.state = _ANSWERED
     return True
 
 
