@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,24 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"stackswitch {stackswitch.__version__}\n"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+VALUES = str(ROOT / "tests" / "wast" / "values.wast")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["wast", "--", VALUES], "63 passed, 0 failed"),
+    (["wast", "--policy", "fifo", "--", VALUES], "63 passed, 0 failed"),
+    (["explore", "-q", "--", VALUES], "1 outcome: every schedule gave the same"),
+])
+def test_double_dash_ends_the_options_before_file_arguments(capsys, argv, expected):
+    assert main(argv) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_after_double_dash_a_dash_word_is_a_file_name(capsys, monkeypatch, tmp_path):
+    (tmp_path / "-odd.wast").write_text(Path(VALUES).read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["wast", "--", "-odd.wast"]) == 0
+    assert "63 passed, 0 failed" in capsys.readouterr().out

