@@ -1,5 +1,6 @@
 """The command line: `stackswitch demo` and `--help`."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,32 @@ def test_version_is_the_package_version(capsys):
 
 ROOT = Path(__file__).resolve().parent.parent
 VALUES = str(ROOT / "tests" / "wast" / "values.wast")
+RACE = str(ROOT / "tests" / "explore" / "race.wast")
+
+
+@pytest.mark.parametrize("command", [
+    ["demo"],
+    ["wast", VALUES],
+    ["run", str(ROOT / "examples" / "add.wat"), "--invoke", "add(2, 40)"],
+    ["explore", "-q", "--max-runs", "2", "--shrink", "0", RACE],
+])
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly_with_status_141(command, buffered):
+    """``stackswitch ... | head -1`` where head has gone: no traceback, no warning at exit.
+    The pipe's read end is closed before the command starts, so every write to stdout
+    fails, whether it happens at a print (unbuffered) or at the final flush (buffered)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    try:
+        done = subprocess.run([sys.executable, "-m", "stackswitch", *command], cwd=ROOT,
+                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 141
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -18,7 +18,7 @@ from importlib import import_module, metadata
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
-from .failures import TRACEBACK_HELP, run_command
+from .failures import TRACEBACK_HELP, output_closed, run_command
 from .limit_options import add_limit_options
 from .observing import add_options, observing
 
@@ -426,7 +426,20 @@ def _parse_with_program_args(parser: argparse.ArgumentParser,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
+    """The ``stackswitch`` script and ``python -m stackswitch``: the exit status.
+
+    Output piped into a reader that stops early (``| head -1``) ends the command
+    quietly (:func:`.failures.output_closed`); stdout is flushed here so that this
+    happens now, not at interpreter exit, where it could only be warned about."""
+    try:
+        status = _run_main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return output_closed()
+
+
+def _run_main(argv: list[str] | None) -> int:
     parser, commands = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parse_with_program_args(parser, argv)
