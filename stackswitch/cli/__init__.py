@@ -18,6 +18,7 @@ from importlib import import_module, metadata
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
+from ..scheduler import decode_choices, policy_named
 from .failures import TRACEBACK_HELP, output_closed, run_command
 from .limit_options import add_limit_options
 from .observing import add_options, observing
@@ -373,15 +374,22 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 
 def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """``--replay TOKEN`` is ``--policy replay:TOKEN``: one policy for the command to read,
-    and a usage error if both are given."""
-    if not hasattr(args, "policy") or not hasattr(args, "replay"):
-        return
-    if args.replay is not None:
-        if args.policy is not None:
-            parser.error("give --policy or --replay, not both")
-        args.policy = f"replay:{args.replay}"
-    elif args.policy is None:
-        args.policy = "fifo"
+    and a usage error if both are given. A policy or token that does not parse is a usage
+    error too, here, so that no command has to tell it from a ``ValueError`` of its own."""
+    if hasattr(args, "policy") and hasattr(args, "replay"):
+        if args.replay is not None:
+            if args.policy is not None:
+                parser.error("give --policy or --replay, not both")
+            args.policy = f"replay:{args.replay}"
+        elif args.policy is None:
+            args.policy = "fifo"
+    try:
+        if getattr(args, "policy", None) is not None:
+            policy_named(args.policy)
+        if getattr(args, "replay", None) is not None:
+            decode_choices(args.replay)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def _caching(args: argparse.Namespace) -> dict[str, str]:
@@ -460,10 +468,10 @@ def _run_main(argv: list[str] | None) -> int:
                     commands[args.command].error(str(e))
                 saved, features.default = features.default, enabled
                 try:
-                    return run_command(_command(args.command), args, commands[args.command])
+                    return run_command(_command(args.command), args)
                 finally:
                     features.default = saved
-            return run_command(_command(args.command), args, commands[args.command])
+            return run_command(_command(args.command), args)
     finally:  # (main may be called in-process, e.g. by tests)
         for name, value in saved_env.items():
             if value is None:

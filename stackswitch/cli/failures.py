@@ -7,9 +7,10 @@ loaded or an unlinkable component is the input's (exit status 2). Each is one
 line on stderr, ``error: ...``; ``--traceback`` adds the Python trace behind it;
 a trap or a deadlock is followed by its wasm backtrace, the chain of tasks and
 the task tree (:func:`.observing.failure_details`).
-A ``ValueError`` out of a command is a bad option value (a scheduling policy):
-it is reported by argparse, with the command's usage, also with status 2.
-Anything else is a bug in stackswitch and keeps its traceback. Output piped
+A bad option value (a scheduling policy, a replay token) is found before the
+command runs and reported by argparse, with the command's usage, also with
+status 2. Anything else, a ``ValueError`` too, is a bug in stackswitch and keeps
+its traceback. Output piped
 into a reader that went away (``| head -1``) ends the command without a word,
 with status 141, as a shell reports ``yes | head`` (:func:`output_closed`).
 """
@@ -51,13 +52,9 @@ def status_of(error: Exception) -> int:
     return TRAPPED if isinstance(error, (Trap, HostError)) else BAD_INPUT
 
 
-def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                parser: argparse.ArgumentParser) -> int:
-    """Run ``command`` on ``args``; its failures become a message and an exit status.
-
-    ``parser`` is the command's own, so that a bad option value is shown with the
-    command's usage line.
-    """
+def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run ``command`` on ``args``; its failures (:data:`FAILURES`, Ctrl-C) become a message
+    and an exit status; any other exception is a bug and propagates with its traceback."""
     try:
         with interrupts.handling():
             return command(args)
@@ -72,8 +69,6 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
         if details:
             print(details, file=sys.stderr)
         return status_of(e)
-    except ValueError as e:
-        parser.error(str(e))
 
 
 def output_closed() -> int:
