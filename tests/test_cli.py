@@ -107,3 +107,32 @@ def test_after_double_dash_a_dash_word_is_a_file_name(capsys, monkeypatch, tmp_p
     monkeypatch.chdir(tmp_path)
     assert main(["wast", "--", "-odd.wast"]) == 0
     assert "63 passed, 0 failed" in capsys.readouterr().out
+
+
+NOT_INSTALLED = """
+from importlib import metadata
+
+installed = metadata.version
+
+def version(name):
+    if name == "stackswitch":
+        raise metadata.PackageNotFoundError(name)
+    return installed(name)
+
+metadata.version = version
+import stackswitch
+from stackswitch.cli import main
+
+print(stackswitch.__version__)
+main(["--version"])
+"""
+
+
+def test_version_has_one_source_even_without_installed_metadata():
+    """A checkout run without ``pip install`` has no version metadata: the package and
+    the command line still agree on what they say instead."""
+    done = subprocess.run([sys.executable, "-c", NOT_INSTALLED], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    package, command = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr
+    assert command == f"stackswitch {package}"

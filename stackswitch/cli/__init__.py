@@ -14,11 +14,12 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
 from ..scheduler import decode_choices, policy_named
+from ..version import VERSION
 from .failures import TRACEBACK_HELP, output_closed, run_command
 from .limit_options import add_limit_options
 from .observing import add_options, observing
@@ -43,15 +44,6 @@ NO_CACHE_HELP = ("neither read nor write the on-disk module cache (the same as s
                  "STACKSWITCH_NO_CACHE=1)")
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _version() -> str:
-    """The installed distribution's version (pyproject.toml's). Read from the metadata, not
-    from ``stackswitch.__version__``: the package's public API is a layer above this one."""
-    try:
-        return metadata.version("stackswitch")
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
 
 
 def _paragraphs(*texts: str) -> str:
@@ -320,7 +312,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             "in waitable-set.wait really suspends."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"stackswitch {_version()}")
+    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
