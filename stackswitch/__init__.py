@@ -38,13 +38,9 @@ an import cycle.
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = metadata.version("stackswitch")  # one place states it: pyproject.toml
-except metadata.PackageNotFoundError:  # a checkout that was never installed
-    __version__ = "0+unknown"
+from .version import VERSION as __version__
 
 # The modules defining the public names; __getattr__ loads one when a name is first asked for.
 _MODULES: dict[str, tuple[str, ...]] = {

@@ -76,3 +76,34 @@ def test_a_host_exception_reaches_python_callers_as_host_error():
     with pytest.raises(HostError, match="host function 'exclaim' raised KeyError: 'x'") as e:
         greet("x")
     assert isinstance(e.value.error, KeyError) and e.value.__cause__ is e.value.error
+
+
+def test_a_value_error_from_inside_the_runtime_is_a_bug_and_keeps_its_traceback(monkeypatch):
+    """Not disguised as a usage error (exit status 2): only bad option values are those."""
+    from stackswitch import scheduler
+
+    def broken(self, done):
+        raise ValueError("a bug deep in the runtime")
+
+    monkeypatch.setattr(scheduler.Scheduler, "run_until", broken)
+    with pytest.raises(ValueError, match="a bug deep in the runtime"):
+        main(["run", GREET, "--invoke", 'greet("x")', "--host", str(Path(GREET).with_name(
+            "greet_host.py"))])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--policy", "lifo"], "unknown scheduler policy 'lifo'"),
+    (["run", GREET, "--policy", "random:x"], "the seed must be an integer"),
+    (["run", GREET, "--replay", "1.?"], "malformed replay token '1.?'"),
+    (["wast", "x.wast", "--policy", "replay:?"], "malformed replay token '?'"),
+    (["explore", "x.wast", "--replay", "?"], "malformed replay token '?'"),
+    (["compare", GREET, "--policy", "lifo"], "unknown scheduler policy 'lifo'"),
+])
+def test_a_bad_policy_or_token_is_a_usage_error_before_the_command_runs(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: stackswitch {argv[0]} ")  # the command's own usage line
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"stackswitch {argv[0]}: error: ") and message in last

@@ -14,11 +14,13 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
-from .failures import TRACEBACK_HELP, run_command
+from ..scheduler import decode_choices, policy_named
+from ..version import VERSION
+from .failures import TRACEBACK_HELP, output_closed, run_command
 from .limit_options import add_limit_options
 from .observing import add_options, observing
 
@@ -42,15 +44,6 @@ NO_CACHE_HELP = ("neither read nor write the on-disk module cache (the same as s
                  "STACKSWITCH_NO_CACHE=1)")
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _version() -> str:
-    """The installed distribution's version (pyproject.toml's). Read from the metadata, not
-    from ``stackswitch.__version__``: the package's public API is a layer above this one."""
-    try:
-        return metadata.version("stackswitch")
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
 
 
 def _paragraphs(*texts: str) -> str:
@@ -319,7 +312,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             "in waitable-set.wait really suspends."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"stackswitch {_version()}")
+    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
@@ -373,15 +366,22 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 
 def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """``--replay TOKEN`` is ``--policy replay:TOKEN``: one policy for the command to read,
-    and a usage error if both are given."""
-    if not hasattr(args, "policy") or not hasattr(args, "replay"):
-        return
-    if args.replay is not None:
-        if args.policy is not None:
-            parser.error("give --policy or --replay, not both")
-        args.policy = f"replay:{args.replay}"
-    elif args.policy is None:
-        args.policy = "fifo"
+    and a usage error if both are given. A policy or token that does not parse is a usage
+    error too, here, so that no command has to tell it from a ``ValueError`` of its own."""
+    if hasattr(args, "policy") and hasattr(args, "replay"):
+        if args.replay is not None:
+            if args.policy is not None:
+                parser.error("give --policy or --replay, not both")
+            args.policy = f"replay:{args.replay}"
+        elif args.policy is None:
+            args.policy = "fifo"
+    try:
+        if getattr(args, "policy", None) is not None:
+            policy_named(args.policy)
+        if getattr(args, "replay", None) is not None:
+            decode_choices(args.replay)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def _caching(args: argparse.Namespace) -> dict[str, str]:
@@ -395,18 +395,30 @@ def _caching(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+PROGRAM_ARGS_COMMANDS = ("run",)
+"""The commands whose trailing words (and all words after ``--``) are a guest program's."""
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top-level
+    parser's options, ``-h`` and ``--version``, take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def _parse_with_program_args(parser: argparse.ArgumentParser,
                              argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; for ``run``, words after COMPONENT that are not options, and everything
     after ``--``, are the WASI program's arguments (``args``), in order. argparse alone
-    matches a positional once, so arguments given after options would be refused."""
+    matches a positional once, so arguments given after options would be refused.
+    Any other command is argparse's alone, where ``--`` ends the options as usual
+    (``wast -- FILE``)."""
+    if _command_word(argv) not in PROGRAM_ARGS_COMMANDS:
+        return parser.parse_args(argv)
     head, tail = argv, []
     if "--" in argv:
         cut = argv.index("--")
         head, tail = argv[:cut], argv[cut + 1:]
     args, extra = parser.parse_known_args(head)
-    if not isinstance(getattr(args, "args", None), list):
-        return parser.parse_args(argv)  # a command without program arguments: as before
     if any(a.startswith("-") for a in extra):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.args.extend(extra + tail)
@@ -414,7 +426,20 @@ def _parse_with_program_args(parser: argparse.ArgumentParser,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``stackswitch`` script and ``python -m stackswitch``: the exit status."""
+    """The ``stackswitch`` script and ``python -m stackswitch``: the exit status.
+
+    Output piped into a reader that stops early (``| head -1``) ends the command
+    quietly (:func:`.failures.output_closed`); stdout is flushed here so that this
+    happens now, not at interpreter exit, where it could only be warned about."""
+    try:
+        status = _run_main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return output_closed()
+
+
+def _run_main(argv: list[str] | None) -> int:
     parser, commands = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parse_with_program_args(parser, argv)
@@ -435,10 +460,10 @@ def main(argv: list[str] | None = None) -> int:
                     commands[args.command].error(str(e))
                 saved, features.default = features.default, enabled
                 try:
-                    return run_command(_command(args.command), args, commands[args.command])
+                    return run_command(_command(args.command), args)
                 finally:
                     features.default = saved
-            return run_command(_command(args.command), args, commands[args.command])
+            return run_command(_command(args.command), args)
     finally:  # (main may be called in-process, e.g. by tests)
         for name, value in saved_env.items():
             if value is None:

@@ -317,8 +317,6 @@ def explore(args: argparse.Namespace, program: Target) -> int:
 def command(args: argparse.Namespace) -> int:
     """``stackswitch explore``: bad input is reported by :mod:`.failures` (exit status 2)."""
     _check_bounds(args)
-    if args.replay is not None:
-        decode_choices(args.replay)  # a malformed token is a usage error, before any run
     if not args.target.endswith(".wast"):
         return explore(args, CallProgram(args.target, args.invoke, args.host, args.strategy,
                                          limits_of(args)))

