@@ -368,7 +368,8 @@ def _lookup_end(inst: Any, i: int, t: Any, end_type: type) -> Any:
     e = inst.handles.get(i)
     if not isinstance(e, CopyEnd) or e.thing != thing:
         raise Trap(messages.not_a(thing))
-    if e.shared.t != t.t:
+    st = e.shared.t
+    if st is not t.t and st != t.t:
         raise Trap(messages.different_type(thing))
     return e
 
