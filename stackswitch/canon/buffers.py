@@ -54,9 +54,9 @@ class _GuestBuffer(Buffer):
         if t is not None:
             memory = cx.opts.memory
             ptr_type = memory.ptr_type
-            self.elem_size = values.elem_size(t, ptr_type)
+            self.elem_size, align = values.size_and_alignment(t, ptr_type)
             if length > 0:
-                if ptr % values.alignment(t, ptr_type):
+                if ptr % align:
                     raise Trap(messages.pointer_not_aligned(self.direction))
                 end = ptr + length * self.elem_size
                 # a wasmtime memory never shrinks: within a size it had is in bounds
