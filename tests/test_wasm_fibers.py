@@ -531,6 +531,23 @@ def test_wasm_memory_follows_growth(world: World) -> None:
     assert mem.read(3 * 65536 - 1, 1) == b"\0"
 
 
+def test_wasm_memory_bounds_stay_exact_after_in_bounds_accesses(world: World) -> None:
+    # WasmMemory skips the size query for ranges inside a size it has seen
+    # (memories never shrink); the edge must still trap, and growth by wasm
+    # that the host never asked about must still be seen.
+    inst = world.instance(MEMORY, {})
+    mem = inst.memory()
+    mem.write(65535, b"y")
+    with pytest.raises(Trap, match="^out of bounds memory access$"):
+        mem.read(65535, 2)
+    assert inst["grow"](1) == [1]  # grown by wasm, no len() since
+    assert mem.read(65535, 2) == b"y\0"
+    mem.copy_from(2 * 65536 - 1, mem, 65535, 1)
+    assert inst["load"](2 * 65536 - 1) == [ord("y")]
+    with pytest.raises(Trap, match="^out of bounds memory access$"):
+        mem.copy_from(2 * 65536 - 1, mem, 0, 2)
+
+
 def test_wasm_memory64(world: World) -> None:
     inst = world.instance('(module (memory (export "memory") i64 1))', {})
     mem = inst.memory()

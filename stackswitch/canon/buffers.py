@@ -52,12 +52,16 @@ class _GuestBuffer(Buffer):
             raise Trap(messages.BUFFER_TOO_LONG)
         self.elem_size = 0
         if t is not None:
-            ptr_type = cx.opts.memory.ptr_type
-            self.elem_size = values.elem_size(t, ptr_type)
+            memory = cx.opts.memory
+            ptr_type = memory.ptr_type
+            self.elem_size, align = values.size_and_alignment(t, ptr_type)
             if length > 0:
-                if ptr != values.align_to(ptr, values.alignment(t, ptr_type)):
+                if ptr % align:
                     raise Trap(messages.pointer_not_aligned(self.direction))
-                if ptr + length * self.elem_size > len(cx.opts.memory):
+                end = ptr + length * self.elem_size
+                # a wasmtime memory never shrinks: within a size it had is in bounds
+                if not (type(memory) is WasmMemory and end <= memory.known_size) \
+                        and end > len(memory):
                     raise Trap(messages.pointer_out_of_bounds(self.direction))
         self.t = t
         self.cx = cx

@@ -368,7 +368,8 @@ def _lookup_end(inst: Any, i: int, t: Any, end_type: type) -> Any:
     e = inst.handles.get(i)
     if not isinstance(e, CopyEnd) or e.thing != thing:
         raise Trap(messages.not_a(thing))
-    if e.shared.t != t.t:
+    st = e.shared.t
+    if st is not t.t and st != t.t:
         raise Trap(messages.different_type(thing))
     return e
 
@@ -402,7 +403,8 @@ def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int
     return inst, e, buffer
 
 
-def _stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
+def stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
+    """``stream.read`` (``end_type`` ReadableStreamEnd) or ``stream.write`` (WritableStreamEnd)."""
     inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, n)
     event_code = _ENDS[end_type][2]
 
@@ -448,11 +450,11 @@ def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: in
 
 
 def canon_stream_read(t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
-    return _stream_copy(ReadableStreamEnd, t, opts, i, ptr, n)
+    return stream_copy(ReadableStreamEnd, t, opts, i, ptr, n)
 
 
 def canon_stream_write(t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
-    return _stream_copy(WritableStreamEnd, t, opts, i, ptr, n)
+    return stream_copy(WritableStreamEnd, t, opts, i, ptr, n)
 
 
 def canon_future_read(t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:

@@ -120,11 +120,14 @@ class SharedStream(Rendezvous):
         if src is None:
             self._park(inst, dst, on_copy, on_copy_done)
             return
-        _check_same_instance(self.t, inst, self.pending_inst)
-        if src.remain() > 0:
-            if dst.remain() > 0:
-                n = min(dst.remain(), src.remain())
-                buffers.copy(dst, src, n)
+        if inst is self.pending_inst:
+            _check_same_instance(self.t, inst, inst)
+        # (hot path: remain() inline)
+        src_remain = src.length - src.progress
+        if src_remain > 0:
+            dst_remain = dst.length - dst.progress
+            if dst_remain > 0:
+                buffers.copy(dst, src, dst_remain if dst_remain < src_remain else src_remain)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
         else:
@@ -141,11 +144,14 @@ class SharedStream(Rendezvous):
         if dst is None:
             self._park(inst, src, on_copy, on_copy_done)
             return
-        _check_same_instance(self.t, inst, self.pending_inst)
-        if dst.remain() > 0:
-            if src.remain() > 0:
-                n = min(src.remain(), dst.remain())
-                buffers.copy(dst, src, n)
+        if inst is self.pending_inst:
+            _check_same_instance(self.t, inst, inst)
+        # (hot path: remain() inline)
+        dst_remain = dst.length - dst.progress
+        if dst_remain > 0:
+            src_remain = src.length - src.progress
+            if src_remain > 0:
+                buffers.copy(dst, src, src_remain if src_remain < dst_remain else dst_remain)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
         elif src.is_zero_length() and dst.is_zero_length():

@@ -400,6 +400,12 @@ def elem_size(t: ValType, ptr_type: PtrType = "i32") -> int:
     return _layout(t, ptr_type).size
 
 
+def size_and_alignment(t: ValType, ptr_type: PtrType = "i32") -> tuple[int, int]:
+    """``(elem_size(t), alignment(t))`` in one lookup (a stream buffer needs both per copy)."""
+    layout = _layout(t, ptr_type)
+    return layout.size, layout.align
+
+
 def flatten_type(t: ValType, ptr_type: PtrType = "i32") -> list[CoreType]:
     """The core types that carry a value of type ``t`` as parameters or results."""
     return list(_layout(t, ptr_type).flat)

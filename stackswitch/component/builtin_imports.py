@@ -8,20 +8,25 @@ with the definition's immediates (types, options, flags) bound.
 that wait (``waitable-set.wait``, sync copies and cancels, ``thread.*``), and
 the ones that may run other code (``task.return`` lowers into the caller,
 maybe through its ``realloc``; ``subtask.cancel`` resumes the callee;
-``resource.drop`` runs a destructor; copies may call a ``realloc``).
+``resource.drop`` runs a destructor; copies may call a ``realloc``). An
+async copy of plain numbers (or of no values) does none of that: it only
+moves bytes and sets pending events, so it runs on the fiber (the cheaper
+path, taken once per stream chunk).
 ``may_suspend`` is True for the subset that may suspend the calling thread
 itself (waits, yields, sync copies and cancels, ``thread.*`` switches).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 from ..canon import canonical_builtins as b
 from ..canon.extensions import extension_builtins as x
 from ..canon.extensions.features import not_enabled
 from ..canon.options import CanonicalOptions
-from ..canon.types import FuncType, StringType
+from ..canon.streams import ReadableStreamEnd, WritableStreamEnd
+from ..canon.types import FuncType, StringType, none_or_number_type
 from ..canon.values import flatten_functype
 from ..errors import LinkError
 from . import ast
@@ -110,9 +115,12 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)
         check_copy_options(name, t.t, opts, receives=kind == B.STREAM_READ)
-        copy = b.canon_stream_read if kind == B.STREAM_READ else b.canon_stream_write
-        return _f(name, "i32 i32 i32", "i32", lambda i, ptr, n: copy(t, opts, i, ptr, n), True,
-                  not opts.async_)
+        end_type = ReadableStreamEnd if kind == B.STREAM_READ else WritableStreamEnd
+        may_block = not (opts.async_ and none_or_number_type(t.t))
+        # partial, not a lambda over canon_stream_read/write: two Python frames
+        # fewer on a path taken once per stream chunk
+        return _f(name, "i32 i32 i32", "i32", functools.partial(b.stream_copy, end_type, t, opts),
+                  may_block, not opts.async_)
     if kind in (B.FUTURE_READ, B.FUTURE_WRITE):
         t = env.type_at(d.type_index)
         opts = env.options(d.options, async_=d.options.is_async)

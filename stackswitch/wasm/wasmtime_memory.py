@@ -23,7 +23,7 @@ _HOST = capi.HOST
 class WasmMemory:
     """The linear memory ``memory`` (a ``wasmtime.Memory``) of ``store``."""
 
-    __slots__ = ("store", "memory", "ptr_type", "_context", "_address")
+    __slots__ = ("store", "memory", "ptr_type", "_context", "_address", "known_size")
 
     def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory) -> None:
         if not isinstance(memory, wasmtime.Memory):
@@ -32,6 +32,9 @@ class WasmMemory:
         self.memory = memory
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(memory._memory)
+        self.known_size = 0
+        """A size the memory has had: a lower bound of its size now, since a linear
+        memory never shrinks. A range inside it needs no size query."""
         memtype = capi.memory_type(self._context, self._address)
         try:
             self.ptr_type: PtrType = "i64" if capi.memorytype_is64(memtype) else "i32"
@@ -39,15 +42,20 @@ class WasmMemory:
             capi.memorytype_delete(memtype)
 
     def __len__(self) -> int:
-        return capi.memory_data_size(self._context, self._address)
+        size = self.known_size = capi.memory_data_size(self._context, self._address)
+        return size
 
     def __repr__(self) -> str:
         return f"WasmMemory({len(self)} bytes, ptr_type={self.ptr_type!r})"
 
     def _host_address(self, ptr: int, n: int) -> int:
         """Where guest bytes ``[ptr, ptr + n)`` are now; traps if they are not all in bounds."""
-        if ptr < 0 or n < 0 or ptr + n > capi.memory_data_size(self._context, self._address):
+        if ptr < 0 or n < 0:
             raise Trap(OUT_OF_BOUNDS)
+        if ptr + n > self.known_size:
+            self.known_size = capi.memory_data_size(self._context, self._address)
+            if ptr + n > self.known_size:
+                raise Trap(OUT_OF_BOUNDS)
         return (capi.memory_data(self._context, self._address) or 0) + ptr
 
     def read(self, ptr: int, n: int) -> bytes:
