@@ -13,7 +13,8 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from typing import TypeAlias
 
@@ -447,26 +448,41 @@ def _run_main(argv: list[str] | None) -> int:
         parser.print_help()
         return 2
     _scheduling(args, commands[args.command])
-    env = _caching(args)
-    saved_env = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
+    with _environ(_caching(args)), _features(args, commands[args.command]), observing(args):
+        return run_command(_command(args.command), args)
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` for the command and restored after it (``main`` may
+    be called in-process, e.g. by tests)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        with observing(args):
-            if getattr(args, "features", None):
-                from ..canon.extensions import features
-                try:
-                    enabled = features.parse_features(args.features)
-                except ValueError as e:
-                    commands[args.command].error(str(e))
-                saved, features.default = features.default, enabled
-                try:
-                    return run_command(_command(args.command), args)
-                finally:
-                    features.default = saved
-            return run_command(_command(args.command), args)
-    finally:  # (main may be called in-process, e.g. by tests)
-        for name, value in saved_env.items():
+        yield
+    finally:
+        for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _features(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Iterator[None]:
+    """The extensions ``--features`` names enabled for the command (a bad name is a usage
+    error), the default restored after it."""
+    names = getattr(args, "features", None)
+    if not names:
+        yield
+        return
+    from ..canon.extensions import features
+    try:
+        enabled = features.parse_features(names)
+    except ValueError as e:
+        parser.error(str(e))
+    saved, features.default = features.default, enabled
+    try:
+        yield
+    finally:
+        features.default = saved
