@@ -359,10 +359,6 @@ class Scheduler:
         self._candidates[thread] = seq
         heappush(self._heap, (seq, thread))
 
-    def waiting_threads(self) -> list[Schedulable]:
-        """Every waiting thread, in the order it started waiting (for task-tree dumps)."""
-        return list(self._waiting)
-
     def remove_waiting(self, thread: Schedulable) -> None:
         """``thread`` no longer waits (it is being resumed)."""
         _, keys = self._waiting.pop(thread)

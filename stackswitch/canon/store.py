@@ -160,7 +160,7 @@ class Store:
         try:
             result.on_cancel = f(on_start, on_resolve, None)
         except Trap as e:
-            annotate(e, getattr(e, "thread", None), self)
+            self.annotate(e)
             raise
         return result
 
@@ -170,7 +170,7 @@ class Store:
         try:
             return self.scheduler.tick()
         except Trap as e:
-            annotate(e, getattr(e, "thread", None), self)
+            self.annotate(e)
             raise
 
     def run_until(self, done: Callable[[], bool]) -> None:
@@ -179,7 +179,7 @@ class Store:
         try:
             self.scheduler.run_until(done)
         except Trap as e:
-            annotate(e, getattr(e, "thread", None), self)
+            self.annotate(e)
             raise
 
     def run(self) -> int:
@@ -194,10 +194,11 @@ class Store:
         what each waits on, the handle tables (see :mod:`.task_tree`)."""
         return render_text(self)
 
-    def annotate(self, error: BaseException, thread: Thread | None) -> None:
-        """Attach to ``error``, once, the chain of tasks down to ``thread`` and the task tree
-        as they are now (:func:`.task_tree.annotate`)."""
-        annotate(error, thread, self)
+    def annotate(self, error: BaseException, thread: Thread | None = None) -> None:
+        """Attach to ``error``, once, the chain of tasks down to ``thread`` (default: the
+        thread the error came from, if known) and the task tree as they are now
+        (:func:`.task_tree.annotate`)."""
+        annotate(error, thread if thread is not None else getattr(error, "thread", None), self)
 
     def task_tree_dot(self) -> str:
         """The same tree as a Graphviz DOT graph."""

@@ -120,8 +120,7 @@ class SharedStream(Rendezvous):
         if src is None:
             self._park(inst, dst, on_copy, on_copy_done)
             return
-        if inst is self.pending_inst:
-            _check_same_instance(self.t, inst, inst)
+        _check_same_instance(self.t, inst, self.pending_inst)
         # (hot path: remain() inline)
         src_remain = src.length - src.progress
         if src_remain > 0:
@@ -144,8 +143,7 @@ class SharedStream(Rendezvous):
         if dst is None:
             self._park(inst, src, on_copy, on_copy_done)
             return
-        if inst is self.pending_inst:
-            _check_same_instance(self.t, inst, inst)
+        _check_same_instance(self.t, inst, self.pending_inst)
         # (hot path: remain() inline)
         dst_remain = dst.length - dst.progress
         if dst_remain > 0:

@@ -53,7 +53,8 @@ class Table(Generic[E]):
         else:
             i = len(self.array)
             trap_if(i > MAX_LENGTH, messages.TABLE_FULL)
-            trap_if(i > self.limit, too_many_handles(self.limit))
+            if i > self.limit:  # (the message is built only when trapping)
+                raise Trap(too_many_handles(self.limit))
             self.array.append(e)
         return i
 

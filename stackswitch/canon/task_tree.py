@@ -98,7 +98,7 @@ def snapshot(store: Any) -> Snapshot:
                 callee = _callee_of(handle)
                 if callee is not None:
                     node(callee)
-    for thread in store.scheduler.waiting_threads():
+    for thread in store.scheduler.waiting:
         add_thread(thread)
     roots = []
     for n in order:

@@ -378,8 +378,8 @@ def _scheduling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
             args.policy = "fifo"
     try:
         if getattr(args, "policy", None) is not None:
-            policy_named(args.policy)
-        if getattr(args, "replay", None) is not None:
+            policy_named(args.policy)  # a replay token is in it by now, and decoded here
+        elif getattr(args, "replay", None) is not None:  # explore: --replay, no --policy
             decode_choices(args.replay)
     except ValueError as e:
         parser.error(str(e))

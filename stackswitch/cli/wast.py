@@ -483,10 +483,10 @@ def run_wast(path: str | Path, *, out: Callable[[str], Any] = print,
 def command(args: argparse.Namespace) -> int:
     """``stackswitch wast FILE...``: run each script, print failures and one summary line."""
     total = WastResult()
+    limits = limits_of(args)
     for path in args.files:
         result = run_wast_file(path, policy=args.policy, strategy=args.strategy,
-                               wasmtime_host=getattr(args, "wasmtime_host", False),
-                               limits=limits_of(args))
+                               wasmtime_host=args.wasmtime_host, limits=limits)
         total.passed += result.passed
         total.failed += result.failed
         total.failures += result.failures

@@ -23,7 +23,6 @@ import wasmtime
 
 from ..canon.options import CanonicalOptions
 from ..canon.types import (
-    BorrowType,
     FuncType,
     ListType,
     OptionType,
@@ -33,6 +32,7 @@ from ..canon.types import (
     TupleType,
     ValType,
     VariantType,
+    contains_borrow,
 )
 from ..canon.values import MAX_FLAT_ASYNC_PARAMS, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, flatten_types
 from ..errors import LinkError
@@ -210,7 +210,7 @@ def check_options(what: str, ft: FuncType, opts: CanonicalOptions,
     parameters and results that spill), ``realloc`` when this side receives one that must
     be allocated (a lift's parameters, a lower's results)."""
     params, results = ft.param_types(), ft.result_types()
-    if any(_has_borrow(t) for t in results):
+    if any(contains_borrow(t) for t in results):
         # validation: a borrow may not outlive the call (found by the fuzzer: an assert)
         raise LinkError(f"{what}: a function result may not contain a borrow handle")
     n_params, n_results = len(flatten_types(params)), len(flatten_types(results))
@@ -252,24 +252,6 @@ def _dynamic_one(t: ValType) -> bool:
         return _dynamic_one(t.t)
     if isinstance(t, ResultType):
         return any(x is not None and _dynamic_one(x) for x in (t.ok, t.error))
-    return False
-
-
-def _has_borrow(t: ValType | None) -> bool:
-    if t is None:
-        return False
-    if isinstance(t, BorrowType):
-        return True
-    if isinstance(t, ListType | OptionType):
-        return _has_borrow(t.t)
-    if isinstance(t, RecordType):
-        return any(_has_borrow(f.t) for f in t.fields)
-    if isinstance(t, TupleType):
-        return any(_has_borrow(x) for x in t.ts)
-    if isinstance(t, VariantType):
-        return any(_has_borrow(c.t) for c in t.cases)
-    if isinstance(t, ResultType):
-        return _has_borrow(t.ok) or _has_borrow(t.error)
     return False
 
 

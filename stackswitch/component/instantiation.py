@@ -410,7 +410,7 @@ class Instantiation:
 
     def _instance_exports(self, itype: ast.InstanceType, name: str,
                           given: Mapping[str, Any], outers: tuple[list[Any], ...],
-                          types: dict[str, Any] | None = None) -> dict[str, tuple[str, Any]]:
+                          types: dict[str, Any]) -> dict[str, tuple[str, Any]]:
         """The function, nested instance and core module exports an instance type declares:
         name -> ("func", canon FuncType) / ("instance", (InstanceType, its outers)) /
         ("core module", None).
@@ -442,8 +442,7 @@ class Instantiation:
                     exports[export.name] = ("core module", None)
                 case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.TypeEq(index=i))):
                     local.append(local[i])
-                    if types is not None:
-                        types[export.name] = local[i]
+                    types[export.name] = local[i]
                 case ast.ExportDecl(name=export, desc=ast.TypeDesc(bound=ast.SubResource())):
                     if export.name not in given:
                         raise LinkError(f"{self.name}: missing import {name!r} export "

@@ -284,12 +284,13 @@ def settle(shared: Rendezvous) -> None:
         if left is not None:
             most = min(most, left)
     n = most - pumps[0].inst.store.scheduler.decide(ChoicePoint.PUMP_COUNT, most)
+    size = getattr(src, "elem_size", 0)  # guest buffers; a host buffer holds no memory
     if dst is not None:
         _check_same_instance(top.t, bottom.pending_inst, top.pending_inst)
         before = src.progress
         buffers.copy(dst, src, n)
         assert src.progress == before + n
-        counts.bytes_copied += n * getattr(src, "elem_size", 0)
+        counts.bytes_copied += n * size
     else:
         _discard(src, n)
         counts.discarded += n
@@ -300,7 +301,6 @@ def settle(shared: Rendezvous) -> None:
     _notify(top)
     if dst is not None:
         _notify(bottom)
-    size = getattr(src, "elem_size", 0)  # guest buffers; a host buffer holds no memory
     for p in pumps:
         # each value spares its holder a copy into its memory, and a splice or
         # forward the copy back out as well
