@@ -331,3 +331,21 @@ def test_tokens_round_trip_and_drop_trailing_zeros():
     assert encode_choices((0, 0, 0, 2, 0)) == "_3.2"
     assert decode_choices("_3.2") == [0, 0, 0, 2]
     assert Prefix((1, 0, 2)).spec == "replay:1.0.2"
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+
+def test_the_limit_options_apply_to_a_script_and_its_replay_command(capsys):
+    # Each subtask of the race is a handle: with room for only one, FIFO's schedule traps
+    # (the other holds one subtask at a time, so it passes).
+    status, report = explore_json(capsys, RACE, "--max-handles", "1")
+    fifo = report["outcomes"][0]
+    assert fifo["token"] == "-" and fifo["kind"] == "failed"
+    assert any("too many handles in this instance's table (the limit is 1;" in line
+               for line in fifo["lines"])
+    other = report["outcomes"][1]
+    words = shlex.split(other["replay"])
+    assert words[words.index("--max-handles") + 1] == "1"
+    assert main(words[1:]) == 0  # the replay runs under the same limit, and passes again
+    assert capsys.readouterr().out.splitlines()[-1] == "4 passed, 0 failed"

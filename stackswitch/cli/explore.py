@@ -27,7 +27,7 @@ from ..limits import Limits
 from ..scheduler import DEADLOCK_MESSAGE, Deadlock, Decision, Policy, decode_choices
 from .exploring import Bounds, Explorer, Found, Outcome, Program, Report, Run, deviations
 from .failures import InputError
-from .limit_options import limits_of
+from .limit_options import limit_words, limits_of
 from .run import host_imports, prepare, show_results
 from .wast import ConvertedScript, converted, run_converted
 
@@ -48,23 +48,24 @@ class Target(Program, Protocol):
 class ScriptProgram:
     """A ``.wast`` script; its outcome is the list of its failure lines (none: all pass)."""
 
-    def __init__(self, script: ConvertedScript, strategy: str) -> None:
+    def __init__(self, script: ConvertedScript, strategy: str, limits: Limits | None = None) -> None:
         if script.commands is None:
             first = script.error.strip().splitlines()[0] if script.error.strip() else "no message"
             raise InputError(f"{script.path}: cannot convert the script: "
                              f"{first.removeprefix('error: ')}")
         self.script = script
         self.strategy = strategy
+        self.limits = limits
 
     def run(self, policy: Policy) -> Outcome:
         result = run_converted(self.script, out=lambda line: None, policy=policy,
-                               strategy=self.strategy)
+                               strategy=self.strategy, limits=self.limits)
         return Outcome("failed" if result.failed else "passed", result.summary,
                        tuple(result.failures))
 
     def replay_command(self, token: str) -> list[str]:
-        return ["stackswitch", "wast", *_strategy_option(self.strategy), "--replay", token,
-                str(self.script.path)]
+        return ["stackswitch", "wast", *_strategy_option(self.strategy),
+                *limit_words(self.limits), "--replay", token, str(self.script.path)]
 
 
 class CallProgram:
@@ -113,7 +114,8 @@ class CallProgram:
             words += ["--invoke", self.invoke]
         if self.host is not None:
             words += ["--host", self.host]
-        return [*words, *_strategy_option(self.strategy), "--replay", token]
+        return [*words, *_strategy_option(self.strategy), *limit_words(self.limits), "--replay",
+                token]
 
 
 def _strategy_option(strategy: str) -> list[str]:
@@ -325,4 +327,4 @@ def command(args: argparse.Namespace) -> int:
     if args.host is not None:
         raise InputError("--host supplies a component's imports; a .wast script defines its own")
     with converted(args.target) as script:
-        return explore(args, ScriptProgram(script, args.strategy))
+        return explore(args, ScriptProgram(script, args.strategy, limits_of(args)))

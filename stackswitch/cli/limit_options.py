@@ -60,3 +60,16 @@ def limits_of(args: argparse.Namespace) -> Limits:
     fiber stack limit included, so that one command's option does not outlive it)."""
     given = {field: getattr(args, f"limit_{field}", None) for field in OPTIONS}
     return Limits(**{field: value for field, value in given.items() if value is not None})
+
+
+def limit_words(limits: Limits | None) -> list[str]:
+    """The ``--max-*`` options that give ``limits`` back (those that differ from the
+    defaults), for a command line that must rerun a program under the same bounds."""
+    if limits is None:
+        return []
+    words: list[str] = []
+    for field, flag in OPTIONS.items():
+        value = getattr(limits, field)
+        if value != getattr(DEFAULT, field):
+            words += [flag, str(value)]
+    return words
