@@ -10,8 +10,16 @@ library and the tools they run.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
+
+JCO = "@bytecodealliance/jco@1.35.0"
+"""npm's jco, the source of WASI 0.1's command adapter and of WASI's WIT packages."""
+
+JCO_ADAPTER = "wasi_snapshot_preview1.command.wasm"
 
 
 class BuildError(Exception):
@@ -72,3 +80,53 @@ def default_cache() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / "stackswitch"
+
+
+def fetch_jco(cache: Path, verbose: bool = True, *, npm: str = "npm",
+              missing: type[BuildError] = BuildError) -> Path:
+    """The parts of npm's :data:`JCO` the builds use, fetched once with ``npm pack`` into
+    ``cache/npm/``: the directory holds ``JCO_ADAPTER`` (WASI 0.1's command adapter) and
+    ``wit/VERSION/wasi-NAME/package.wit`` (every WASI package jco carries).
+
+    The tarball is unpacked beside its final place and then renamed, so that another build
+    fetching at the same time never sees a half-written directory. ``missing`` is raised
+    when ``npm`` cannot be run.
+    """
+    home = cache / "npm" / (JCO.replace("/", "+").lstrip("@") + "-parts")
+    if (home / JCO_ADAPTER).exists():
+        return home
+    home.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=home.name + ".partial-", dir=home.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
+            run_step(f"fetch {JCO} (npm pack)", [npm, "pack", "--silent", JCO], verbose,
+                     cwd=Path(tmp), missing=missing)
+            tarballs = list(Path(tmp).glob("*.tgz"))
+            if len(tarballs) != 1:
+                raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
+            with tarfile.open(tarballs[0]) as tar:
+                _unpack_jco(tar, partial)
+        partial.rename(home)
+    except OSError:
+        if not (home / JCO_ADAPTER).exists():
+            raise
+    finally:  # left over when another build got there first, or when this one failed
+        shutil.rmtree(partial, ignore_errors=True)
+    return home
+
+
+def _unpack_jco(tar: tarfile.TarFile, into: Path) -> None:
+    """Copy the adapter and the WIT packages out of jco's tarball (nothing else, no links)."""
+    builtin = "package/lib/wit/builtin/"
+    wanted = {f"package/lib/{JCO_ADAPTER}": JCO_ADAPTER}
+    for member in tar.getnames():
+        if member.startswith(builtin) and member.endswith("/package.wit"):
+            wanted[member] = "wit/" + member[len(builtin):]
+    if f"package/lib/{JCO_ADAPTER}" not in wanted or len(wanted) == 1:
+        raise BuildError(f"{JCO} has no lib/{JCO_ADAPTER} or no WIT packages")
+    for member, target in wanted.items():
+        data = tar.extractfile(member)
+        if data is None:
+            raise BuildError(f"{JCO}: {member} is not a file")
+        (into / target).parent.mkdir(parents=True, exist_ok=True)
+        (into / target).write_bytes(data.read())

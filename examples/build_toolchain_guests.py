@@ -36,7 +36,6 @@ import hashlib
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -46,14 +45,13 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parent
 if str(EXAMPLES) not in sys.path:  # loaded by path (tests, benchmarks) rather than run as a script
     sys.path.insert(0, str(EXAMPLES))
-from build_support import BuildError, default_cache, run_step  # noqa: E402
+from build_support import BuildError, default_cache, fetch_jco, run_step  # noqa: E402
 
 PYTHON_DIR = EXAMPLES / "python"
 JS_DIR = EXAMPLES / "js"
 
 COMPONENTIZE_PY = "0.25.1"
 COMPONENTIZE_JS = "@bytecodealliance/componentize-js@0.23.0"
-JCO = "@bytecodealliance/jco@1.35.0"
 
 WASI_02 = "0.2.12"
 WASI_03 = "0.3.0"
@@ -159,31 +157,7 @@ def componentize_js(cache: Path, verbose: bool) -> list[str]:
 
 def wasi_wit(cache: Path, verbose: bool) -> Path:
     """WASI's WIT packages (``VERSION/wasi-NAME/package.wit``), from npm's jco, cached."""
-    root = cache / "npm" / (JCO.replace("/", "+").lstrip("@") + "-wit")
-    if all((root / d / "package.wit").exists() for d in WASI_PACKAGES.values()):
-        return root
-    with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
-        _run(f"fetch {JCO} (npm pack)", [_npm(), "pack", "--silent", JCO], verbose,
-             cwd=Path(tmp))
-        tarballs = list(Path(tmp).glob("*.tgz"))
-        if len(tarballs) != 1:
-            raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
-        staging = Path(tmp, "wit")
-        with tarfile.open(tarballs[0]) as tar:
-            for directory in WASI_PACKAGES.values():
-                member = f"package/lib/wit/builtin/{directory}/package.wit"
-                try:
-                    data = tar.extractfile(member)
-                except KeyError:
-                    data = None
-                if data is None:
-                    raise BuildError(f"{JCO} has no {member}")
-                (staging / directory).mkdir(parents=True, exist_ok=True)
-                (staging / directory / "package.wit").write_bytes(data.read())
-        root.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(staging, root)
-    return root
+    return fetch_jco(cache, verbose, npm=_npm(), missing=MissingToolchain) / "wit"
 
 
 # -- building ---------------------------------------------------------------------------------

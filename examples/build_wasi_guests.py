@@ -17,7 +17,8 @@ component embed`` / ``new`` use its world ``NAME.wit`` with WASI 0.3.0's WIT
 packages as dependencies.
 
 The adapter is ``lib/wasi_snapshot_preview1.command.wasm`` of npm's
-``@bytecodealliance/jco`` (pinned below), and the WASI 0.3.0 packages its
+``@bytecodealliance/jco`` (pinned in ``build_support.py``, whose fetch the toolchain build
+shares), and the WASI 0.3.0 packages its
 ``lib/wit/builtin/0.3.0/``; both are fetched once with ``npm pack``
 (node and npm are on the machine; the registry is the only network use) into
 the cache directory (``--cache``, default ``$STACKSWITCH_CACHE_DIR``, else
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -39,53 +39,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # loaded by path (tests, benchmarks) rather than run as a script
     sys.path.insert(0, str(HERE))
-from build_support import BuildError, default_cache, run_step, zig_and_wasm_tools  # noqa: E402
+from build_support import (  # noqa: E402
+    JCO_ADAPTER,
+    BuildError,
+    default_cache,
+    fetch_jco,
+    run_step,
+    zig_and_wasm_tools,
+)
 
 WASI_DIR = HERE / "wasi"
 WASI3_DIR = HERE / "wasi3"
-JCO = "@bytecodealliance/jco@1.35.0"
-ADAPTER = "wasi_snapshot_preview1.command.wasm"
-WASI3_WIT = "package/lib/wit/builtin/0.3.0/"
+WASI3 = "0.3.0"
 CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s"]
 CFLAGS_FREESTANDING = ["-target", "wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-s"]
-
-
-def fetch_jco(cache: Path, verbose: bool = True) -> Path:
-    """The parts of npm's jco this build uses, in ``cache/npm/``: fetched once with ``npm pack``.
-
-    The directory holds WASI 0.1's command adapter and WASI 0.3.0's WIT packages
-    (``wit/wasi-*/package.wit``), the dependencies of the 0.3 guests' worlds.
-    """
-    home = cache / "npm" / JCO.replace("/", "+").lstrip("@")
-    if (home / ADAPTER).exists():
-        return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    # Unpacked beside its final place, then renamed: another build fetching at the same
-    # time cannot see a half-written directory.
-    partial = Path(tempfile.mkdtemp(prefix=home.name + ".partial-", dir=home.parent))
-    with tempfile.TemporaryDirectory(prefix="jco-") as tmp:
-        run_step(f"fetch {JCO} (npm pack)", ["npm", "pack", "--silent", JCO], verbose,
-                 cwd=Path(tmp))
-        tarballs = list(Path(tmp).glob("*.tgz"))
-        if len(tarballs) != 1:
-            raise BuildError(f"npm pack {JCO} gave {len(tarballs)} tarballs")
-        with tarfile.open(tarballs[0]) as tar:
-            wanted = {f"package/lib/{ADAPTER}": ADAPTER}
-            for member in tar.getnames():
-                if member.startswith(WASI3_WIT) and member.endswith("/package.wit"):
-                    wanted[member] = "wit/" + member[len(WASI3_WIT):]
-            if f"package/lib/{ADAPTER}" not in tar.getnames():
-                raise BuildError(f"{JCO} has no lib/{ADAPTER}")
-            for member, target in wanted.items():
-                data = tar.extractfile(member)
-                assert data is not None
-                (partial / target).parent.mkdir(parents=True, exist_ok=True)
-                (partial / target).write_bytes(data.read())
-    try:
-        partial.rename(home)
-    except OSError:  # another build got there first
-        shutil.rmtree(partial, ignore_errors=True)
-    return home
 
 
 def build_guest(source: Path, out: Path, adapter: Path, *, verbose: bool = True) -> Path:
@@ -111,7 +78,7 @@ def build_wasi3_guest(source: Path, out: Path, jco: Path, *, verbose: bool = Tru
     wit = out / f"{name}.wit"  # the world, with the WASI packages as its deps
     if wit.exists():
         shutil.rmtree(wit)
-    shutil.copytree(jco / "wit", wit / "deps")
+    shutil.copytree(jco / "wit" / WASI3, wit / "deps")
     shutil.copy(source.with_suffix(".wit"), wit / "world.wit")
     core, embed = out / f"{name}.core.wasm", out / f"{name}.embed.wasm"
     component = out / f"{name}.component.wasm"
@@ -130,7 +97,7 @@ def build_all(out: Path, *, cache: Path | None = None, adapter: Path | None = No
     """Build every ``examples/wasi/*.c`` (0.2 commands) and ``examples/wasi3/*.c`` (0.3);
     the component paths, in that order."""
     jco = fetch_jco(cache or default_cache(), verbose)
-    adapter = adapter or jco / ADAPTER
+    adapter = adapter or jco / JCO_ADAPTER
     built = []
     for source in sorted(WASI_DIR.glob("*.c")) + sorted(WASI3_DIR.glob("*.c")):
         start = time.perf_counter()
