@@ -237,7 +237,6 @@ def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys):
 
 
 def test_a_measuring_process_that_dies_is_reported(monkeypatch):
-    monkeypatch.setattr(cmp, "_ROOT", Path("/nonexistent"))
     monkeypatch.setattr(cmp.sys, "executable", "/bin/false")
     figures = cmp._run_child({"strategy": "stackful"})
     assert figures.status == 1 and "the measuring process failed" in figures.error

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,12 +31,12 @@ from ..component.decoder import decode_component
 from ..component.wasm_tools import load_component
 from ..observe.chrome_trace import merge
 from ..scheduler import Scheduler
+from .child_process import child_env
 from .failures import InputError
 from .measuring import Figures, figures_in
 from .reporting import check_plotting, draw, format_table
 
 DEFAULT_STRATEGIES = ("stackful", "callback")
-_ROOT = Path(__file__).resolve().parents[2]  # holds stackswitch/ and callback_abi/
 _CHILD = ("import sys; from stackswitch.cli.measuring import child_main; "
           "sys.exit(child_main(sys.argv[1:]))")
 
@@ -137,8 +136,7 @@ def _check_input(component: str | None, wast: str | None, host: str | None,
 
 def _run_child(spec: dict[str, Any]) -> Figures:
     """The figures of a child process that measures what ``spec`` says (its strategy and guest)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    env = child_env()
     proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec)], capture_output=True,
                           text=True, env=env, check=False)
     figures = figures_in(proc.stdout)

@@ -13,15 +13,13 @@ native call that entered them (``--native``).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from .child_process import child_env
 from .failures import InputError
-
-_ROOT = Path(__file__).resolve().parents[2]  # holds stackswitch/ and callback_abi/
 
 
 def py_spy_command(argv: list[str], output: str, fmt: str = "speedscope", rate: int = 1000,
@@ -48,8 +46,7 @@ def command(args: argparse.Namespace) -> int:
     if argv and argv[0] == "--":
         argv = argv[1:]
     cmd = py_spy_command(argv, args.output, args.format, args.rate, args.native)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    env = child_env()
     status = subprocess.run(cmd, env=env, check=False).returncode
     if Path(args.output).exists():
         print(f"profile written to {args.output}", file=sys.stderr)
