@@ -239,7 +239,7 @@ def measure(spec: dict[str, Any]) -> Figures:
         return measure_invoke(strategy, spec["component"], spec["invoke"], host=spec["host"],
                               policy=spec["policy"], repeat=spec["repeat"],
                               concurrent=spec["concurrent"], warmup_trace=spec.get("trace"))
-    except (*FAILURES, ValueError) as e:
+    except FAILURES as e:
         return Figures(strategy, error=str(e), status=status_of(e))
 
 
