@@ -94,7 +94,7 @@ def host_function(store: Any, fn: Callable[..., Any], name: str = "", results: i
                 raise HostError(label, e) from e
             task.resolved = True
             result = [value] if results else []
-            if trace.enabled():
+            if trace.listening:
                 trace.emit("task.return", task=task.name, result=result)
             on_resolve(result)
 

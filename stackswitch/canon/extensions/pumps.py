@@ -98,7 +98,7 @@ class Pump:
             self.dst.state = CopyState.COPYING
             self.dst.pump = self
             _attach(self.dst.shared, "writer_pump", self)
-        if trace.enabled():
+        if trace.listening:
             trace.emit(f"{self.kind.value}.start", instance=self.inst.name, src=self.src_index,
                        dst=self.dst_index if self.dst is not None else None, limit=self.limit)
         if self.limit == 0:
@@ -119,7 +119,7 @@ class Pump:
         assert self.kind is not PumpKind.FORWARD and not self.done
         self._detach()
         src, dst = self.src, self.dst
-        if trace.enabled():
+        if trace.listening:
             trace.emit(f"{self.kind.value}.done", instance=self.inst.name, count=self.moved,
                        src=src_result.name, dst=dst_result.name)
 
@@ -139,7 +139,7 @@ class Pump:
         src, dst = self.src, self.dst
         assert dst is not None
         src.state = dst.state = CopyState.DONE
-        if trace.enabled():
+        if trace.listening:
             trace.emit("forward.done", instance=self.inst.name, count=self.moved,
                        ended="source" if source_ended else "sink")
         # Dropping one end may end a pump further along (its watcher runs). A
@@ -295,7 +295,7 @@ def settle(shared: Rendezvous) -> None:
         _discard(src, n)
         counts.discarded += n
     counts.transfers += 1
-    if trace.enabled():
+    if trace.listening:
         trace.emit("pump.transfer", count=n, pumps=[p.kind.value for p in pumps],
                    discarded=dst is None)
     _notify(top)
