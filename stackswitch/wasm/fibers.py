@@ -15,9 +15,11 @@ on a fiber, and all greenlet switching happens on the caller's greenlet,
     handler(*args) runs here, outside the
     fiber: it may stacks.suspend(), let
     other greenlets run, call other wasm
-    ── poll ───────────────────────────▶ _on_poll: results are in -> True;
-                                         wasm continues ... and returns
-    ◀─ True ────────────────────────────
+    results written to the fiber's result
+    slots, the call's ready flag set
+    ── poll ───────────────────────────▶ the continuation (native code) reads
+                                         the flag: set -> wasm continues
+    ◀─ True ──────────────────────────── ... and returns
 
 Imports defined with ``may_block=False`` run on the fiber, right where wasm
 called them: cheaper, but they must not block. They are defined as plain
@@ -126,9 +128,11 @@ def make_engine(stack_size: int = DEFAULT_STACK_SIZE, *, max_wasm_stack: int | N
 
 _TRAP_AND_ERROR = struct.Struct("<QQ")
 _POINTER = struct.Struct("<Q")
-_NO_FAILURE = bytes(_TRAP_AND_ERROR.size)
 _HOST = capi.HOST
-_RESULTS_AT = _TRAP_AND_ERROR.size
+_READY_AT = _TRAP_AND_ERROR.size
+"""Offset of the call's *ready flag*: a byte, then a NUL (see :data:`_CONTINUATION`)."""
+_RESULTS_AT = _READY_AT + 8
+_NO_FAILURE = bytes(_RESULTS_AT)
 
 
 # -- per-call state ------------------------------------------------------------
@@ -139,14 +143,15 @@ _IDLE, _REQUESTED, _ANSWERED = 0, 1, 2
 class _InFlight:
     """One call in flight: where wasmtime writes its outcome, and its pending import.
 
-    ``buffer`` holds ``wasm_trap_t *trap; wasmtime_error_t *error;`` then the
-    results; its address is fixed for the call's lifetime (the ctypes view
-    pins it). At most one import is pending per call, as a fiber blocks on
-    one thing at a time, so the request lives here too.
+    ``buffer`` holds ``wasm_trap_t *trap; wasmtime_error_t *error;``, the
+    ready flag of the pending import (a byte and a NUL), then the results;
+    its address is fixed for the call's lifetime (the ctypes view pins it).
+    At most one import is pending per call, as a fiber blocks on one thing
+    at a time, so the request lives here too.
     """
 
     __slots__ = ("buffer", "_view", "address", "state", "imp", "args",
-                 "results_at", "trap_at", "reply", "failure", "exc")
+                 "results_at", "trap_at", "exc", "pending")
 
     def __init__(self, result_bytes: int) -> None:
         self.buffer = bytearray(_RESULTS_AT + result_bytes)
@@ -157,15 +162,14 @@ class _InFlight:
         self.args: tuple[Value, ...] = ()
         self.results_at = 0
         self.trap_at = 0
-        self.reply = b""
-        self.failure: str | None = None
         self.exc: BaseException | None = None
+        self.pending = _continuation(self.address + _READY_AT)
+        """The continuation a blocked import hands wasmtime: ready once the flag is set."""
 
     def end_request(self) -> None:
         self.state = _IDLE
-        self.imp = self.failure = None
+        self.imp = None
         self.args = ()
-        self.reply = b""
 
     def clear(self) -> None:
         if self.state != _IDLE or self.exc is not None:
@@ -295,40 +299,25 @@ def _write_pointer(address: int, value: int) -> None:
     _POINTER.pack_into(_HOST, address, value)
 
 
-@capi.CONTINUATION_CALLBACK
-def _on_poll(_env: int | None) -> bool:
-    """Asked at every poll of a call blocked on a may_block import: are results in?"""
-    inflight = _polling
-    if inflight is None or inflight.state != _ANSWERED:
-        return False
-    try:
-        if inflight.failure is not None:
-            _write_pointer(inflight.trap_at, capi.new_trap(inflight.failure))
-        elif inflight.reply:
-            _HOST[inflight.results_at:inflight.results_at + len(inflight.reply)] = inflight.reply
-    except BaseException as e:  # never let an exception escape into wasmtime
-        inflight.record(e)
-        _write_pointer(inflight.trap_at, capi.new_trap(f"stackswitch: {e!r}"))
-    # inflight.end_request(), inline: this runs once per blocking import
-    inflight.state = _IDLE
-    inflight.imp = inflight.failure = None
-    inflight.args = ()
-    inflight.reply = b""
-    return True
+_CONTINUATION = struct.Struct("<QQQ")
+"""``wasmtime_async_continuation_t``: callback, env, finalizer."""
+
+_READ_FLAG = capi.READ_FLAG
+"""The continuation's callback: native code that answers whether the byte at ``env`` is
+set. wasmtime asks it once when the import returns and at every poll after; a
+Python callback there cost two crossings per blocking import, each answering only
+"not yet" or "yes"."""
+
+_SET = b"\x01\x00"
+_ALWAYS_READY = ctypes.create_string_buffer(_SET, 2)
 
 
-@capi.CONTINUATION_CALLBACK
-def _always_ready(_env: int | None) -> bool:
-    return True
+def _continuation(flag_address: int) -> bytes:
+    return _CONTINUATION.pack(_READ_FLAG, flag_address, 0)
 
 
-def _continuation(callback: Any) -> bytes:
-    return bytes(capi.AsyncContinuation(callback, None, None))
-
-
-_PENDING = _continuation(_on_poll)
-_READY = _continuation(_always_ready)
-_CONTINUATION_SIZE = len(_PENDING)
+_READY = _continuation(ctypes.addressof(_ALWAYS_READY))
+_CONTINUATION_SIZE = _CONTINUATION.size
 
 
 @capi.ASYNC_CALLBACK
@@ -351,7 +340,8 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
         inflight.results_at = results or 0
         inflight.trap_at = trap_ret or 0
         inflight.state = _REQUESTED
-        continuation = _PENDING
+        inflight.buffer[_READY_AT] = 0
+        continuation = inflight.pending
     except BaseException as e:
         if inflight is not None:
             inflight.record(e)
@@ -461,32 +451,37 @@ def _answer(inflight: _InFlight) -> bool:
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
         _fail(inflight, e)
         return True
-    try:  # _reply, inline (once per blocking import)
-        inflight.reply = imp.results.pack_result(result)
-    except BaseException as e:
-        _fail(inflight, e)
-        return True
-    inflight.state = _ANSWERED
+    _reply(inflight, result)
     return True
 
 
 def _reply(inflight: _InFlight, result: Any) -> None:
+    """Store the import's results where wasmtime reads them once the fiber resumes, and
+    set the ready flag. The suspended fiber's result slots stay valid until then."""
     imp = inflight.imp
     assert imp is not None
     try:
-        inflight.reply = imp.results.pack_result(result)
+        imp.results.store(inflight.results_at, result)
     except BaseException as e:
         _fail(inflight, e)
         return
-    inflight.state = _ANSWERED
+    _answered(inflight)
 
 
 def _fail(inflight: _InFlight, exc: BaseException) -> None:
+    """The import traps when the fiber resumes: a trap in its trap slot, the flag set."""
     imp = inflight.imp
     assert imp is not None
     inflight.record(exc)
-    inflight.failure = imp.trap_message(exc)
+    _write_pointer(inflight.trap_at, capi.new_trap(imp.trap_message(exc)))
+    _answered(inflight)
+
+
+def _answered(inflight: _InFlight) -> None:
+    inflight.buffer[_READY_AT] = 1
     inflight.state = _ANSWERED
+    inflight.imp = None
+    inflight.args = ()
 
 
 def _drive(future: int, inflight: _InFlight) -> bool:
