@@ -188,6 +188,19 @@ class Continuation:
         trace.emit("stack.kill", stack=self.name)
 
 
+class _WouldBlock:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WOULD_BLOCK"
+
+
+WOULD_BLOCK = _WouldBlock()
+"""What a handler tried where switching is forbidden returns instead of a result when it
+would have to switch stacks (block). It must say so before any side effect: the
+same request is then made again where switching is allowed."""
+
+
 def forbid_switching(error: type[StackError], message: str) -> object:
     """Make every ``resume`` and ``suspend`` raise ``error(message)`` until restored.
 

@@ -38,6 +38,10 @@ class HostCoreFunc:
     ``may_suspend`` says whether it may suspend the *calling* thread (wait,
     yield, a sync call): the strategy gets to wrap those
     (:meth:`stackswitch.canon.strategy.Strategy.wrap_builtin`).
+    ``on_fiber``, for a ``may_block`` one, is its fast path tried on the fiber
+    first (see :func:`stackswitch.wasm.fibers.define_import`); no strategy
+    wraps it, so it must itself decline (``WOULD_BLOCK``) for any thread it
+    does not know to be a plain one.
     """
 
     name: str
@@ -46,6 +50,7 @@ class HostCoreFunc:
     handler: Callable[..., Any]
     may_block: bool
     may_suspend: bool = False
+    on_fiber: Callable[..., Any] | None = None
 
     def functype(self) -> wasmtime.FuncType:
         return wasm_functype(self.params, self.results)

@@ -32,6 +32,12 @@ switching (see :func:`stackswitch.stacks.forbid_switching`). Canon code that
 might block must consult :func:`in_fiber_callback` (or call
 :func:`check_can_block`) first.
 
+A may_block import may also have a fast path (``on_fiber`` in
+:func:`define_import`), tried first on the fiber under the same guard: when
+it can answer without blocking, wasm goes on at once, with no suspension and
+no poll; when it cannot, it says so (:data:`WOULD_BLOCK`) before any side
+effect and the handler runs between polls as above.
+
 Python exceptions raised by handlers trap the wasm (so it unwinds cleanly)
 and are then re-raised, traceback intact, from :func:`call`. Traps in wasm
 become :class:`~stackswitch.errors.Trap`.
@@ -87,6 +93,10 @@ MIN_HOST_STACK = 32 * 1024
 """Stack a fiber must keep for host code beyond wasm's share (a trivial handler uses ~12 KiB)."""
 
 Handler = Callable[..., Any]
+
+
+WOULD_BLOCK = stacks.WOULD_BLOCK
+"""Returned by an ``on_fiber`` handler that would block (see :func:`define_import`)."""
 
 
 class FiberSwitchError(stacks.StackError):
@@ -183,12 +193,14 @@ class _InFlight:
 
 
 class _Import:
-    __slots__ = ("module", "name", "handler", "params", "results", "may_block", "__weakref__")
+    __slots__ = ("module", "name", "handler", "params", "results", "may_block", "on_fiber",
+                 "__weakref__")
 
     def __init__(self, module: str, name: str, handler: Handler, params: CoreCodec,
-                 results: CoreCodec, may_block: bool) -> None:
+                 results: CoreCodec, may_block: bool, on_fiber: Handler | None = None) -> None:
         self.module, self.name, self.handler = module, name, handler
         self.params, self.results, self.may_block = params, results, may_block
+        self.on_fiber = on_fiber
 
     def trap_message(self, exc: BaseException) -> str:
         if isinstance(exc, Trap):
@@ -336,6 +348,11 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
         inflight.args = imp.params.load(args or 0)
+        if imp.on_fiber is not None and _answer_on_fiber(imp, inflight, results or 0,
+                                                         trap_ret or 0):
+            inflight.args = ()
+            _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = _READY
+            return
         inflight.imp = imp
         inflight.results_at = results or 0
         inflight.trap_at = trap_ret or 0
@@ -347,6 +364,31 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
             inflight.record(e)
         _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
     _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
+
+
+def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: int) -> bool:
+    """Try ``imp.on_fiber`` right here, on the fiber, with switching forbidden.
+
+    True if it answered: its results (or the trap its exception makes, as
+    :func:`_fail` would make it) are stored and wasm goes on at once, with no
+    suspension and no poll. False if it returned :data:`WOULD_BLOCK`, which it
+    does before any side effect: the request then takes the usual path.
+    """
+    global _fiber_depth
+    token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+    _fiber_depth += 1
+    try:
+        result = imp.on_fiber(*inflight.args)  # type: ignore[misc]
+        if result is WOULD_BLOCK:
+            return False
+        imp.results.store(results, result)
+    except BaseException as e:
+        inflight.record(e)
+        _write_pointer(trap_ret, capi.new_trap(imp.trap_message(e)))
+    finally:
+        _fiber_depth -= 1
+        stacks.restore_switching(token)
+    return True
 
 
 @capi.SYNC_CALLBACK
@@ -405,7 +447,8 @@ def _keep_for(store: wasmtime.Store | None, imp: _Import) -> None:
 
 
 def define_import(linker: wasmtime.Linker, module: str, name: str, functype: wasmtime.FuncType,
-                  handler: Handler, *, may_block: bool, store: wasmtime.Store | None = None) -> None:
+                  handler: Handler, *, may_block: bool, store: wasmtime.Store | None = None,
+                  on_fiber: Handler | None = None) -> None:
     """Define ``module.name`` in ``linker`` as a call of ``handler(*args)``.
 
     ``store``, the only store ``linker`` will instantiate into, keeps the
@@ -417,9 +460,18 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     it runs on the calling task's greenlet outside the fiber and may block
     (``stacks.suspend``) and call other wasm; with ``may_block=False`` it runs
     on the fiber, costs less, and must not block.
+
+    ``on_fiber`` (with ``may_block=True`` only) is the same import's fast
+    path: tried first, on the fiber, where no stack may switch. It returns
+    what ``handler`` would, or :data:`WOULD_BLOCK` *before any side effect*
+    if it would have to block; ``handler`` then runs as usual. An answer on
+    the fiber costs one callback, like a ``may_block=False`` import; a
+    blocked request costs a suspension and a poll more.
     """
+    if on_fiber is not None and not may_block:
+        raise ValueError("on_fiber is the fast path of a may_block import")
     imp = _Import(module, name, handler, CoreCodec.of(functype.params),
-                  CoreCodec.of(functype.results), may_block)
+                  CoreCodec.of(functype.results), may_block, on_fiber)
     env = next(_next_env)
     _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
