@@ -47,7 +47,9 @@ class StackError(RuntimeError):
 NEW, SUSPENDED, RUNNING, FINISHED = "new", "suspended", "running", "finished"
 
 _current: Continuation | None = None
-_forbidden: tuple[type[StackError], str] | None = None
+forbidden: tuple[type[StackError], str] | None = None
+"""While set, every ``resume`` and ``suspend`` raises ``error(message)`` instead of switching
+(see :func:`forbid_switching`; a hot caller may save, set and restore it directly)."""
 
 POOL_SIZE = 64
 """At most this many idle greenlets kept per OS thread for new continuations."""
@@ -113,8 +115,8 @@ class Continuation:
         ``(True, r)`` when its function returned ``r``.
         """
         global _current
-        if _forbidden is not None:
-            raise _forbidden[0](_forbidden[1])
+        if forbidden is not None:
+            raise forbidden[0](forbidden[1])
         if self.state in (RUNNING, FINISHED):
             raise StackError(f"cannot resume a {self.state} continuation {self!r}")
         g = self._greenlet
@@ -166,8 +168,8 @@ class Continuation:
             return
         if self.state != SUSPENDED:
             raise StackError(f"cannot kill a {self.state} continuation {self!r}")
-        if _forbidden is not None:
-            raise _forbidden[0](_forbidden[1])
+        if forbidden is not None:
+            raise forbidden[0](forbidden[1])
         g = self._greenlet
         assert g is not None
         self._resumer = greenlet.getcurrent()
@@ -208,16 +210,16 @@ def forbid_switching(error: type[StackError], message: str) -> object:
     on a wasmtime fiber): there a switch would corrupt the process, so it must
     become a Python error instead. Returns a token for :func:`restore_switching`.
     """
-    global _forbidden
-    token = _forbidden
-    _forbidden = (error, message)
+    global forbidden
+    token = forbidden
+    forbidden = (error, message)
     return token
 
 
 def restore_switching(token: object) -> None:
     """Undo the matching :func:`forbid_switching`."""
-    global _forbidden
-    _forbidden = token  # type: ignore[assignment]
+    global forbidden
+    forbidden = token  # type: ignore[assignment]
 
 
 def current() -> Continuation | None:
@@ -230,8 +232,8 @@ def suspend(value: Any = None) -> Any:
 
     Returns whatever the next ``resume`` passes in.
     """
-    if _forbidden is not None:
-        raise _forbidden[0](_forbidden[1])
+    if forbidden is not None:
+        raise forbidden[0](forbidden[1])
     cont = _current
     if cont is None:
         raise StackError("suspend called outside of any continuation")

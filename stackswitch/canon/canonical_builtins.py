@@ -282,11 +282,12 @@ def try_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int,
     thread = current_thread()
     if type(thread) is not Thread or not thread.scheduler.fifo:
         return WOULD_BLOCK
-    inst = _may_block()
-    wset = _waitable_set(inst, si)
-    if (cancellable and thread.task.state == Task.State.PENDING_CANCEL) \
-            or not wset.has_pending_event():
+    handles = thread.task.inst.handles.array  # a probe: a bad index traps on the usual path
+    wset = handles[si] if 0 <= si < len(handles) else None
+    if type(wset) is not WaitableSet or not wset.has_pending_event() \
+            or (cancellable and thread.task.state == Task.State.PENDING_CANCEL):
         return WOULD_BLOCK
+    _may_block()  # the usual path's checks, in its order: they may trap
     return _store_event(opts, ptr, wset.get_pending_event())
 
 

@@ -164,7 +164,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
                       lambda si, ptr: b.canon_waitable_set_poll(cancellable, opts, si, ptr), False)
         f = _f(name, "i32 i32", "i32",
                lambda si, ptr: b.canon_waitable_set_wait(cancellable, opts, si, ptr), True, True)
-        f.on_fiber = lambda si, ptr: b.try_waitable_set_wait(cancellable, opts, si, ptr)
+        f.on_fiber = functools.partial(b.try_waitable_set_wait, cancellable, opts)
         return f
     if kind == B.WAITABLE_SET_DROP:
         return _f(name, "i32", "", b.canon_waitable_set_drop, False)

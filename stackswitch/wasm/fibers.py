@@ -109,6 +109,9 @@ _FIBER_SWITCH_MESSAGE = (
     "may_block=True, or check stackswitch.wasm.fibers.in_fiber_callback() first"
 )
 
+_FORBIDDEN = (FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+"""What :data:`stacks.forbidden` is while Python code runs on a fiber."""
+
 
 # -- engines -----------------------------------------------------------------
 
@@ -182,9 +185,8 @@ class _InFlight:
         self.args = ()
 
     def clear(self) -> None:
-        if self.state != _IDLE or self.exc is not None:
-            self.end_request()
-            self.exc = None
+        self.end_request()
+        self.exc = None
 
     def record(self, exc: BaseException) -> None:
         """Remember the first Python exception that made this call's wasm trap."""
@@ -375,7 +377,8 @@ def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: 
     does before any side effect: the request then takes the usual path.
     """
     global _fiber_depth
-    token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+    token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
+    stacks.forbidden = _FORBIDDEN
     _fiber_depth += 1
     try:
         result = imp.on_fiber(*inflight.args)  # type: ignore[misc]
@@ -387,7 +390,7 @@ def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: 
         _write_pointer(trap_ret, capi.new_trap(imp.trap_message(e)))
     finally:
         _fiber_depth -= 1
-        stacks.restore_switching(token)
+        stacks.forbidden = token
     return True
 
 
@@ -400,7 +403,8 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     imp = ref() if ref is not None else None
     if imp is None:
         return capi.new_trap("stackswitch: an unknown import was called")
-    token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+    token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
+    stacks.forbidden = _FORBIDDEN
     _fiber_depth += 1
     try:
         imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
@@ -411,7 +415,7 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
         return capi.new_trap(imp.trap_message(e))
     finally:
         _fiber_depth -= 1
-        stacks.restore_switching(token)
+        stacks.forbidden = token
 
 
 _NO_FINALIZER = ctypes.cast(None, capi.FINALIZER)
@@ -503,7 +507,15 @@ def _answer(inflight: _InFlight) -> bool:
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
         _fail(inflight, e)
         return True
-    _reply(inflight, result)
+    try:  # _reply, inline (once per blocking import)
+        imp.results.store(inflight.results_at, result)
+    except BaseException as e:
+        _fail(inflight, e)
+        return True
+    inflight.buffer[_READY_AT] = 1  # _answered, inline
+    inflight.state = _ANSWERED
+    inflight.imp = None
+    inflight.args = ()
     return True
 
 
@@ -691,7 +703,8 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
         if not parked:
             _delete(future)
             _live -= 1
-            inflight.clear()
+            if inflight.state != _IDLE or inflight.exc is not None:
+                inflight.clear()
             func._spare.append(inflight)
     raise exc
 
