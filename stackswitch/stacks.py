@@ -114,7 +114,6 @@ class Continuation:
         Returns ``(False, v)`` when it called ``suspend(v)`` and
         ``(True, r)`` when its function returned ``r``.
         """
-        global _current
         if forbidden is not None:
             raise forbidden[0](forbidden[1])
         if self.state in (RUNNING, FINISHED):
@@ -125,26 +124,15 @@ class Continuation:
             g = self._greenlet = pool.pop() if pool else greenlet.greenlet(_run_jobs)
             value = (self._fn, value)
             self._fn = None
-        self._resumer = greenlet.getcurrent()
-        # The greenlet's parent receives its return value or exception, so it
-        # must be whoever resumed it this time.
-        g.parent = self._resumer
-        self._outer = _current
-        _current = self
-        self.state = RUNNING
         trace.counts["switches"] += 1
         if trace.listening:
             trace.emit("stack.resume", stack=self.name)
         try:
-            finished, result = g.switch(value)
+            finished, result = self._run(g.switch, value)
         except BaseException:
             self.state = FINISHED
             self._greenlet = None
             raise
-        finally:
-            _current = self._outer
-            self._outer = None
-            self._resumer = None
         if finished:
             self.state = FINISHED
             self._greenlet = None  # back in the pool, or ended
@@ -161,7 +149,6 @@ class Continuation:
         it is. Errors out of the unwinding are swallowed: nobody waits for them (a
         ``KeyboardInterrupt`` still goes through).
         """
-        global _current
         if self.state == NEW:
             self.state = FINISHED
             self._fn = None
@@ -172,22 +159,38 @@ class Continuation:
             raise forbidden[0](forbidden[1])
         g = self._greenlet
         assert g is not None
-        self._resumer = greenlet.getcurrent()
-        g.parent = self._resumer
+        try:
+            self._run(g.throw, greenlet.GreenletExit)
+        except Exception:  # noqa: S110 (the stack is abandoned: its errors have no reader)
+            pass
+        finally:
+            self.state = FINISHED
+            self._greenlet = None
+        trace.emit("stack.kill", stack=self.name)
+
+    def _run(self, enter: Callable[[Any], Any], value: Any) -> Any:
+        """``enter(value)`` (``switch`` or ``throw`` of this stack's greenlet) as the innermost
+        continuation, resumed by the current greenlet: what it gives back when the stack
+        suspends or returns (or its exception). The state after it is the caller's to set.
+        """
+        global _current
+        resumer = self._resumer = greenlet.getcurrent()
+        # The greenlet's parent receives its return value or exception, so it
+        # must be whoever resumed it this time (set only when it changes: the
+        # setter walks the new parent's chain, looking for a cycle).
+        g = self._greenlet
+        assert g is not None
+        if g.parent is not resumer:
+            g.parent = resumer
         self._outer = _current
         _current = self
         self.state = RUNNING
         try:
-            g.throw(greenlet.GreenletExit)
-        except Exception:  # noqa: S110 (the stack is abandoned: its errors have no reader)
-            pass
+            return enter(value)
         finally:
             _current = self._outer
             self._outer = None
             self._resumer = None
-            self.state = FINISHED
-            self._greenlet = None
-        trace.emit("stack.kill", stack=self.name)
 
 
 class _WouldBlock:
