@@ -47,7 +47,9 @@ class StackError(RuntimeError):
 NEW, SUSPENDED, RUNNING, FINISHED = "new", "suspended", "running", "finished"
 
 _current: Continuation | None = None
-_forbidden: tuple[type[StackError], str] | None = None
+forbidden: tuple[type[StackError], str] | None = None
+"""While set, every ``resume`` and ``suspend`` raises ``error(message)`` instead of switching
+(see :func:`forbid_switching`; a hot caller may save, set and restore it directly)."""
 
 POOL_SIZE = 64
 """At most this many idle greenlets kept per OS thread for new continuations."""
@@ -112,9 +114,8 @@ class Continuation:
         Returns ``(False, v)`` when it called ``suspend(v)`` and
         ``(True, r)`` when its function returned ``r``.
         """
-        global _current
-        if _forbidden is not None:
-            raise _forbidden[0](_forbidden[1])
+        if forbidden is not None:
+            raise forbidden[0](forbidden[1])
         if self.state in (RUNNING, FINISHED):
             raise StackError(f"cannot resume a {self.state} continuation {self!r}")
         g = self._greenlet
@@ -123,26 +124,15 @@ class Continuation:
             g = self._greenlet = pool.pop() if pool else greenlet.greenlet(_run_jobs)
             value = (self._fn, value)
             self._fn = None
-        self._resumer = greenlet.getcurrent()
-        # The greenlet's parent receives its return value or exception, so it
-        # must be whoever resumed it this time.
-        g.parent = self._resumer
-        self._outer = _current
-        _current = self
-        self.state = RUNNING
         trace.counts["switches"] += 1
         if trace.listening:
             trace.emit("stack.resume", stack=self.name)
         try:
-            finished, result = g.switch(value)
+            finished, result = self._run(g.switch, value)
         except BaseException:
             self.state = FINISHED
             self._greenlet = None
             raise
-        finally:
-            _current = self._outer
-            self._outer = None
-            self._resumer = None
         if finished:
             self.state = FINISHED
             self._greenlet = None  # back in the pool, or ended
@@ -159,33 +149,61 @@ class Continuation:
         it is. Errors out of the unwinding are swallowed: nobody waits for them (a
         ``KeyboardInterrupt`` still goes through).
         """
-        global _current
         if self.state == NEW:
             self.state = FINISHED
             self._fn = None
             return
         if self.state != SUSPENDED:
             raise StackError(f"cannot kill a {self.state} continuation {self!r}")
-        if _forbidden is not None:
-            raise _forbidden[0](_forbidden[1])
+        if forbidden is not None:
+            raise forbidden[0](forbidden[1])
         g = self._greenlet
         assert g is not None
-        self._resumer = greenlet.getcurrent()
-        g.parent = self._resumer
+        try:
+            self._run(g.throw, greenlet.GreenletExit)
+        except Exception:  # noqa: S110 (the stack is abandoned: its errors have no reader)
+            pass
+        finally:
+            self.state = FINISHED
+            self._greenlet = None
+        trace.emit("stack.kill", stack=self.name)
+
+    def _run(self, enter: Callable[[Any], Any], value: Any) -> Any:
+        """``enter(value)`` (``switch`` or ``throw`` of this stack's greenlet) as the innermost
+        continuation, resumed by the current greenlet: what it gives back when the stack
+        suspends or returns (or its exception). The state after it is the caller's to set.
+        """
+        global _current
+        resumer = self._resumer = greenlet.getcurrent()
+        # The greenlet's parent receives its return value or exception, so it
+        # must be whoever resumed it this time (set only when it changes: the
+        # setter walks the new parent's chain, looking for a cycle).
+        g = self._greenlet
+        assert g is not None
+        if g.parent is not resumer:
+            g.parent = resumer
         self._outer = _current
         _current = self
         self.state = RUNNING
         try:
-            g.throw(greenlet.GreenletExit)
-        except Exception:  # noqa: S110 (the stack is abandoned: its errors have no reader)
-            pass
+            return enter(value)
         finally:
             _current = self._outer
             self._outer = None
             self._resumer = None
-            self.state = FINISHED
-            self._greenlet = None
-        trace.emit("stack.kill", stack=self.name)
+
+
+class _WouldBlock:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WOULD_BLOCK"
+
+
+WOULD_BLOCK = _WouldBlock()
+"""What a handler tried where switching is forbidden returns instead of a result when it
+would have to switch stacks (block). It must say so before any side effect: the
+same request is then made again where switching is allowed."""
 
 
 def forbid_switching(error: type[StackError], message: str) -> object:
@@ -195,16 +213,16 @@ def forbid_switching(error: type[StackError], message: str) -> object:
     on a wasmtime fiber): there a switch would corrupt the process, so it must
     become a Python error instead. Returns a token for :func:`restore_switching`.
     """
-    global _forbidden
-    token = _forbidden
-    _forbidden = (error, message)
+    global forbidden
+    token = forbidden
+    forbidden = (error, message)
     return token
 
 
 def restore_switching(token: object) -> None:
     """Undo the matching :func:`forbid_switching`."""
-    global _forbidden
-    _forbidden = token  # type: ignore[assignment]
+    global forbidden
+    forbidden = token  # type: ignore[assignment]
 
 
 def current() -> Continuation | None:
@@ -217,8 +235,8 @@ def suspend(value: Any = None) -> Any:
 
     Returns whatever the next ``resume`` passes in.
     """
-    if _forbidden is not None:
-        raise _forbidden[0](_forbidden[1])
+    if forbidden is not None:
+        raise forbidden[0](forbidden[1])
     cont = _current
     if cont is None:
         raise StackError("suspend called outside of any continuation")

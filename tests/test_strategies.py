@@ -281,3 +281,90 @@ def test_a_stackful_guest_that_cannot_be_asyncified_is_named(monkeypatch):
     stackful = Linker(strategy="stackful")
     stackful.define("slow", slow)
     assert stackful.instantiate(load_component(STACKFUL_WAITER)).func("sum").call(2) == 6
+
+
+WAIT_WITH_EVENT_PENDING = """
+(component
+  (component $Callee
+    (core func $task.return (canon task.return))
+    (core module $C
+      (import "" "task.return" (func $task.return))
+      (func (export "entry") (result i32) (i32.const 1 (; YIELD ;)))
+      (func (export "cb") (param i32 i32 i32) (result i32)
+        (call $task.return)
+        (i32.const 0 (; EXIT ;))))
+    (core instance $c (instantiate $C (with "" (instance
+      (export "task.return" (func $task.return))))))
+    (func (export "yield-once") async
+      (canon lift (core func $c "entry") async (callback (core func $c "cb")))))
+  (component $Caller
+    (import "callee" (instance $callee (export "yield-once" (func async))))
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+    (alias core export $mem "mem" (core memory $memory))
+    (core func $yield-once (canon lower (func $callee "yield-once") async (memory $memory)))
+    (core func $task.return (canon task.return (result u32)))
+    (core func $waitable-set.new (canon waitable-set.new))
+    (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
+    (core func $waitable.join (canon waitable.join))
+    (core func $subtask.drop (canon subtask.drop))
+    (core func $thread.yield (canon thread.yield))
+    (core module $R
+      (import "" "mem" (memory 1))
+      (import "" "yield-once" (func $yield-once (result i32)))
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
+      (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
+      (import "" "waitable.join" (func $waitable.join (param i32 i32)))
+      (import "" "subtask.drop" (func $subtask.drop (param i32)))
+      (import "" "thread.yield" (func $thread.yield (result i32)))
+      ;; n times: call yield-once, yield until it returned, then wait (for an
+      ;; event pending by then under FIFO); count the RETURNED events
+      (func (export "run") (param $n i32) (local $ws i32) (local $sub i32) (local $got i32)
+        (local.set $ws (call $waitable-set.new))
+        (block $done
+          (loop $again
+            (br_if $done (i32.eqz (local.get $n)))
+            (local.set $sub (call $yield-once))
+            (if (i32.eq (local.get $sub) (i32.const 2 (; RETURNED at once ;)))
+              (then (local.set $got (i32.add (local.get $got) (i32.const 1))))
+              (else
+                (local.set $sub (i32.shr_u (local.get $sub) (i32.const 4)))
+                (call $waitable.join (local.get $sub) (local.get $ws))
+                (drop (call $thread.yield))
+                (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0)) (i32.const 1))
+                  (then unreachable))
+                (if (i32.ne (i32.load (i32.const 0)) (local.get $sub)) (then unreachable))
+                (if (i32.eq (i32.load (i32.const 4)) (i32.const 2 (; RETURNED ;)))
+                  (then (local.set $got (i32.add (local.get $got) (i32.const 1)))))
+                (call $subtask.drop (local.get $sub))))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $again)))
+        (call $task.return (local.get $got))))
+    (core instance $r (instantiate $R (with "" (instance
+      (export "mem" (memory $memory))
+      (export "yield-once" (func $yield-once))
+      (export "task.return" (func $task.return))
+      (export "waitable-set.new" (func $waitable-set.new))
+      (export "waitable-set.wait" (func $waitable-set.wait))
+      (export "waitable.join" (func $waitable.join))
+      (export "subtask.drop" (func $subtask.drop))
+      (export "thread.yield" (func $thread.yield))))))
+    (func (export "run") async (param "n" u32) (result u32)
+      (canon lift (core func $r "run") async)))
+  (instance $callee (instantiate $Callee))
+  (instance $caller (instantiate $Caller (with "callee" (instance $callee))))
+  (export "run" (func $caller "run")))
+"""
+
+
+@pytest.mark.parametrize("policy", ["fifo", "random:3"])
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_a_wait_with_an_event_pending_is_answered_on_the_fiber(strategy, policy):
+    store = Store(policy, strategy=named(strategy))
+    run = Linker(store).instantiate(load_component(WAIT_WITH_EVENT_PENDING)).func("run")
+    before = trace.counts["suspensions"]
+    assert run.call(5) == 5
+    if strategy == "stackful" and policy == "fifo":
+        # per round: the async call and the yield block; the wait answers on the fiber
+        assert trace.counts["suspensions"] - before == 2 * 5

@@ -609,6 +609,68 @@ def test_killed_suspended_calls_are_unwound_and_freed(world: World) -> None:
     assert inst["boom"](0) == [7]
 
 
+# -- (7b) a blocking import's fast path, answered on the fiber ------------------------
+
+
+def fast_blocker(world: World, on_fiber: Callable[[int], Any],
+                 block: Callable[[int], Any] | None = None) -> Instance:
+    """BLOCKER whose ``block`` import tries ``on_fiber`` first."""
+    store = wasmtime.Store(world.engine)
+    linker = wasmtime.Linker(world.engine)
+    fibers.define_import(linker, "host", "block", functype([I32], [I32]),
+                         block or (lambda x: stacks.suspend(("block", x))), may_block=True,
+                         store=store, on_fiber=on_fiber)
+    fibers.define_import(linker, "host", "inline", functype([I32], [I32]), lambda x: x + 1,
+                         may_block=False, store=store)
+    module = wasmtime.Module(world.engine, BLOCKER)
+    return Instance(store, fibers.instantiate(linker, store, module))
+
+
+def test_a_fast_path_answers_on_the_fiber_without_suspending(world: World) -> None:
+    seen = []
+
+    def on_fiber(x: int) -> Any:
+        seen.append((x, fibers.in_fiber_callback()))
+        return fibers.WOULD_BLOCK if x % 2 else 10 * x  # odd ones block
+
+    inst = fast_blocker(world, on_fiber)
+    suspensions = fibers.trace.counts["suspensions"]
+    task = stacks.Continuation(lambda _: fibers.call(inst["sum_blocks"], (0, 6)), "t")
+    results = run_tasks([task], 0, reply_doubled)
+    assert results == {"t": [10 * (0 + 2 + 4) + 2 * (1 + 3 + 5)]}
+    assert seen == [(x, True) for x in range(6)]  # tried on the fiber every time
+    assert fibers.trace.counts["suspensions"] - suspensions == 3  # only the odd ones blocked
+    assert not fibers.in_fiber_callback()
+    assert live_calls() == 0
+
+
+def test_a_fast_path_may_not_switch_stacks(world: World) -> None:
+    inst = fast_blocker(world, lambda x: stacks.suspend(x))
+    task = stacks.Continuation(lambda _: fibers.call(inst["sum_blocks"], (0, 1)), "t")
+    with pytest.raises(fibers.FiberSwitchError):
+        task.resume(None)
+    assert stacks.current() is None
+    assert live_calls() == 0
+
+
+def test_a_fast_path_exception_traps_like_the_handlers(world: World) -> None:
+    def on_fiber(x: int) -> Any:
+        raise Trap("no luck")
+
+    inst = fast_blocker(world, on_fiber)
+    task = stacks.Continuation(lambda _: fibers.call(inst["sum_blocks"], (0, 1)), "t")
+    with pytest.raises(Trap, match="no luck"):
+        task.resume(None)
+    assert live_calls() == 0
+
+
+def test_a_fast_path_is_for_blocking_imports_only(world: World) -> None:
+    linker = wasmtime.Linker(world.engine)
+    with pytest.raises(ValueError, match="on_fiber"):
+        fibers.define_import(linker, "host", "x", functype([], []), lambda: None,
+                             may_block=False, on_fiber=lambda: None)
+
+
 # -- (8) blocking on a fiber is refused, not fatal ---------------------------------
 
 

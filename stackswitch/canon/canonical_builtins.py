@@ -18,6 +18,7 @@ from typing import Any
 from .. import trace
 from ..errors import Trap, trap_if
 from ..scheduler import ChoicePoint
+from ..stacks import WOULD_BLOCK
 from ..wasm.memory import ptr_size
 from . import messages
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
@@ -263,6 +264,31 @@ def canon_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int, 
     inst = _may_block()
     event = _waitable_set(inst, si).wait_for_event(cancellable, why=f"waitable-set.wait on set {si}")
     return _store_event(opts, ptr, event)
+
+
+def try_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int,
+                          ptr: int) -> list[int] | object:
+    """``waitable-set.wait`` where no stack may switch: its result when it need not block,
+    else :data:`~stackswitch.stacks.WOULD_BLOCK`, said before any side effect.
+
+    Equal to :func:`canon_waitable_set_wait` whenever it answers: that one makes the
+    same checks in the same order (same traps), and with an event already pending and
+    no cancellation to deliver, ``Thread.wait_until`` returns at once under FIFO
+    (``Scheduler.keep_running`` draws nothing there) and the event delivered is FIFO's.
+    It answers only for a plain :class:`Thread`, whose ``wait_until`` is that one, and
+    only under FIFO: any other policy makes a choice there, and a choice is a side
+    effect.
+    """
+    thread = current_thread()
+    if type(thread) is not Thread or not thread.scheduler.fifo:
+        return WOULD_BLOCK
+    handles = thread.task.inst.handles.array  # a probe: a bad index traps on the usual path
+    wset = handles[si] if 0 <= si < len(handles) else None
+    if type(wset) is not WaitableSet or not wset.has_pending_event() \
+            or (cancellable and thread.task.state == Task.State.PENDING_CANCEL):
+        return WOULD_BLOCK
+    _may_block()  # the usual path's checks, in its order: they may trap
+    return _store_event(opts, ptr, wset.get_pending_event())
 
 
 def canon_waitable_set_poll(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:

@@ -6,14 +6,17 @@ with the definition's immediates (types, options, flags) bound.
 
 ``may_block`` is True for every built-in that can switch stacks: the ones
 that wait (``waitable-set.wait``, sync copies and cancels, ``thread.*``), and
-the ones that may run other code (``task.return`` lowers into the caller,
-maybe through its ``realloc``; ``subtask.cancel`` resumes the callee;
+the ones that may run other code (``task.return`` of a result that is not
+a plain number lowers into the caller, maybe through its ``realloc``;
+``subtask.cancel`` resumes the callee;
 ``resource.drop`` runs a destructor; copies may call a ``realloc``). An
 async copy of plain numbers (or of no values) does none of that: it only
 moves bytes and sets pending events, so it runs on the fiber (the cheaper
 path, taken once per stream chunk).
 ``may_suspend`` is True for the subset that may suspend the calling thread
 itself (waits, yields, sync copies and cancels, ``thread.*`` switches).
+``waitable-set.wait`` has a fast path run on the fiber (``on_fiber``): with
+an event already pending it answers there, without a suspension.
 """
 
 from __future__ import annotations
@@ -96,9 +99,11 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
                                 FuncType([(f"r{i}", t) for i, t in enumerate(result_types)], []),
                                 "lower")
         matched: list[tuple[FuncType, CanonicalOptions]] = []  # checked once per lift
+        # Only a result lowered through the caller's realloc may run code (wasm) there.
+        may_block = not all(none_or_number_type(t) for t in result_types)
         return HostCoreFunc(name, tuple(flat.params), (),
                             lambda *args: b.canon_task_return(result_types, opts, list(args),
-                                                              matched), True)
+                                                              matched), may_block)
     if kind == B.TASK_CANCEL:
         return _f(name, "", "", b.canon_task_cancel, True)
     if kind == B.SUBTASK_CANCEL:
@@ -154,9 +159,13 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
     if kind in (B.WAITABLE_SET_WAIT, B.WAITABLE_SET_POLL):
         opts = env.memory_options(d.memory)
         cancellable = d.cancellable
-        wait = b.canon_waitable_set_wait if kind == B.WAITABLE_SET_WAIT else b.canon_waitable_set_poll
-        return _f(name, "i32 i32", "i32", lambda si, ptr: wait(cancellable, opts, si, ptr),
-                  kind == B.WAITABLE_SET_WAIT, kind == B.WAITABLE_SET_WAIT)
+        if kind == B.WAITABLE_SET_POLL:
+            return _f(name, "i32 i32", "i32",
+                      lambda si, ptr: b.canon_waitable_set_poll(cancellable, opts, si, ptr), False)
+        f = _f(name, "i32 i32", "i32",
+               lambda si, ptr: b.canon_waitable_set_wait(cancellable, opts, si, ptr), True, True)
+        f.on_fiber = functools.partial(b.try_waitable_set_wait, cancellable, opts)
+        return f
     if kind == B.WAITABLE_SET_DROP:
         return _f(name, "i32", "", b.canon_waitable_set_drop, False)
     if kind == B.WAITABLE_JOIN:

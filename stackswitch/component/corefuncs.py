@@ -10,6 +10,7 @@ makes either kind callable that way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ class HostCoreFunc:
     ``may_suspend`` says whether it may suspend the *calling* thread (wait,
     yield, a sync call): the strategy gets to wrap those
     (:meth:`stackswitch.canon.strategy.Strategy.wrap_builtin`).
+    ``on_fiber``, for a ``may_block`` one, is its fast path tried on the fiber
+    first (see :func:`stackswitch.wasm.fibers.define_import`); no strategy
+    wraps it, so it must itself decline (``WOULD_BLOCK``) for any thread it
+    does not know to be a plain one.
     """
 
     name: str
@@ -46,6 +51,7 @@ class HostCoreFunc:
     handler: Callable[..., Any]
     may_block: bool
     may_suspend: bool = False
+    on_fiber: Callable[..., Any] | None = None
 
     def functype(self) -> wasmtime.FuncType:
         return wasm_functype(self.params, self.results)
@@ -61,8 +67,7 @@ def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunc:
         handler = item.handler
         return lambda args: as_core_results(handler(*args))
     if isinstance(item, wasmtime.Func):
-        wasm = fibers.WasmFunc(store, item, name)
-        return lambda args: fibers.call(wasm, args)
+        return functools.partial(fibers.call, fibers.WasmFunc(store, item, name))
     raise TypeError(f"not a core function: {item!r}")
 
 

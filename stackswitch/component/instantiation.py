@@ -223,7 +223,8 @@ class Instantiation:
                     handler = self.store.strategy.wrap_builtin(handler, item.name,
                                                                len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
-                                     may_block=item.may_block, store=self.wasm_store)
+                                     may_block=item.may_block, store=self.wasm_store,
+                                     on_fiber=item.on_fiber)
             else:
                 linker.define(self.wasm_store, imp.module, imp.name, item)
         made: list[wasmtime.Instance] = []

@@ -96,20 +96,23 @@ SYNC_CALLBACK = CFUNCTYPE(
 )
 """``wasmtime_func_callback_t``."""
 
-CONTINUATION_CALLBACK = CFUNCTYPE(c_bool, c_void_p)
-"""``wasmtime_func_async_continuation_callback_t``: true once results are in."""
-
 FINALIZER = CFUNCTYPE(None, c_void_p)
 
 
-class AsyncContinuation(ctypes.Structure):
-    """``wasmtime_async_continuation_t``."""
+def _read_flag() -> int:
+    """The address of C's ``strlen``, used as a continuation callback that reads a flag.
 
-    _fields_ = [
-        ("callback", CONTINUATION_CALLBACK),
-        ("env", c_void_p),
-        ("finalizer", c_void_p),
-    ]
+    wasmtime calls a continuation's ``callback(env)`` and reads its ``bool``
+    result. ``env`` pointing at two bytes, a flag (0 or 1) then a NUL, makes
+    ``strlen(env)`` exactly that flag, in native code: no Python callback
+    per poll. (``strlen`` returns a ``size_t``; on the C ABIs wasmtime runs
+    on, a ``bool`` result is its low byte, 0 or 1 here.)
+    """
+    return ctypes.cast(ctypes.CDLL(None).strlen, c_void_p).value or 0
+
+
+READ_FLAG = _read_flag()
+"""A native ``bool callback(void *env)`` that answers the flag at ``env`` (see :func:`_read_flag`)."""
 
 
 class ByteVec(ctypes.Structure):

@@ -100,12 +100,26 @@ class CoreCodec:
         return self.pack(result)
 
     def store(self, address: int, result: Any) -> None:
-        """Write a handler's return value where wasmtime expects the results."""
-        if self.count == 1 and isinstance(result, int) and 0 <= result < 1 << 31:
-            self._pack.pack_into(_HOST, address, self._kind0, result)  # the common case
-        elif self.count or result is not None:
-            data = self.pack_result(result)
-            _HOST[address:address + len(data)] = data
+        """Write a handler's return value where wasmtime expects the results.
+
+        Fast paths, equal to ``pack_result`` then a copy: one value, bare or
+        as a one-element list, goes through the very struct call ``pack``
+        makes for it (anything that call refuses takes the general path,
+        which normalizes or raises); no values and ``None`` or ``[]`` write
+        nothing, as ``pack_result`` packs them to ``b""``.
+        """
+        count = self.count
+        if count == 1:
+            value = result[0] if type(result) is list and len(result) == 1 else result
+            try:
+                self._pack.pack_into(_HOST, address, self._kind0, value)
+                return
+            except (struct.error, OverflowError, TypeError):
+                pass
+        elif not count and (result is None or (type(result) is list and not result)):
+            return
+        data = self.pack_result(result)
+        _HOST[address:address + len(data)] = data
 
     @staticmethod
     def _normalize(t: str, v: Any) -> Any:

@@ -15,9 +15,11 @@ on a fiber, and all greenlet switching happens on the caller's greenlet,
     handler(*args) runs here, outside the
     fiber: it may stacks.suspend(), let
     other greenlets run, call other wasm
-    ── poll ───────────────────────────▶ _on_poll: results are in -> True;
-                                         wasm continues ... and returns
-    ◀─ True ────────────────────────────
+    results written to the fiber's result
+    slots, the call's ready flag set
+    ── poll ───────────────────────────▶ the continuation (native code) reads
+                                         the flag: set -> wasm continues
+    ◀─ True ──────────────────────────── ... and returns
 
 Imports defined with ``may_block=False`` run on the fiber, right where wasm
 called them: cheaper, but they must not block. They are defined as plain
@@ -29,6 +31,12 @@ for an async one answering "ready" at once). While one runs,
 switching (see :func:`stackswitch.stacks.forbid_switching`). Canon code that
 might block must consult :func:`in_fiber_callback` (or call
 :func:`check_can_block`) first.
+
+A may_block import may also have a fast path (``on_fiber`` in
+:func:`define_import`), tried first on the fiber under the same guard: when
+it can answer without blocking, wasm goes on at once, with no suspension and
+no poll; when it cannot, it says so (:data:`WOULD_BLOCK`) before any side
+effect and the handler runs between polls as above.
 
 Python exceptions raised by handlers trap the wasm (so it unwinds cleanly)
 and are then re-raised, traceback intact, from :func:`call`. Traps in wasm
@@ -87,6 +95,10 @@ MIN_HOST_STACK = 32 * 1024
 Handler = Callable[..., Any]
 
 
+WOULD_BLOCK = stacks.WOULD_BLOCK
+"""Returned by an ``on_fiber`` handler that would block (see :func:`define_import`)."""
+
+
 class FiberSwitchError(stacks.StackError):
     """Something tried to block (switch greenlets) while running on a wasmtime fiber."""
 
@@ -96,6 +108,9 @@ _FIBER_SWITCH_MESSAGE = (
     "where a greenlet switch would crash the interpreter; define the import with "
     "may_block=True, or check stackswitch.wasm.fibers.in_fiber_callback() first"
 )
+
+_FORBIDDEN = (FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+"""What :data:`stacks.forbidden` is while Python code runs on a fiber."""
 
 
 # -- engines -----------------------------------------------------------------
@@ -126,9 +141,11 @@ def make_engine(stack_size: int = DEFAULT_STACK_SIZE, *, max_wasm_stack: int | N
 
 _TRAP_AND_ERROR = struct.Struct("<QQ")
 _POINTER = struct.Struct("<Q")
-_NO_FAILURE = bytes(_TRAP_AND_ERROR.size)
 _HOST = capi.HOST
-_RESULTS_AT = _TRAP_AND_ERROR.size
+_READY_AT = _TRAP_AND_ERROR.size
+"""Offset of the call's *ready flag*: a byte, then a NUL (see :data:`_CONTINUATION`)."""
+_RESULTS_AT = _READY_AT + 8
+_NO_FAILURE = bytes(_RESULTS_AT)
 
 
 # -- per-call state ------------------------------------------------------------
@@ -139,14 +156,15 @@ _IDLE, _REQUESTED, _ANSWERED = 0, 1, 2
 class _InFlight:
     """One call in flight: where wasmtime writes its outcome, and its pending import.
 
-    ``buffer`` holds ``wasm_trap_t *trap; wasmtime_error_t *error;`` then the
-    results; its address is fixed for the call's lifetime (the ctypes view
-    pins it). At most one import is pending per call, as a fiber blocks on
-    one thing at a time, so the request lives here too.
+    ``buffer`` holds ``wasm_trap_t *trap; wasmtime_error_t *error;``, the
+    ready flag of the pending import (a byte and a NUL), then the results;
+    its address is fixed for the call's lifetime (the ctypes view pins it).
+    At most one import is pending per call, as a fiber blocks on one thing
+    at a time, so the request lives here too.
     """
 
     __slots__ = ("buffer", "_view", "address", "state", "imp", "args",
-                 "results_at", "trap_at", "reply", "failure", "exc")
+                 "results_at", "trap_at", "exc", "pending")
 
     def __init__(self, result_bytes: int) -> None:
         self.buffer = bytearray(_RESULTS_AT + result_bytes)
@@ -157,20 +175,18 @@ class _InFlight:
         self.args: tuple[Value, ...] = ()
         self.results_at = 0
         self.trap_at = 0
-        self.reply = b""
-        self.failure: str | None = None
         self.exc: BaseException | None = None
+        self.pending = _continuation(self.address + _READY_AT)
+        """The continuation a blocked import hands wasmtime: ready once the flag is set."""
 
     def end_request(self) -> None:
         self.state = _IDLE
-        self.imp = self.failure = None
+        self.imp = None
         self.args = ()
-        self.reply = b""
 
     def clear(self) -> None:
-        if self.state != _IDLE or self.exc is not None:
-            self.end_request()
-            self.exc = None
+        self.end_request()
+        self.exc = None
 
     def record(self, exc: BaseException) -> None:
         """Remember the first Python exception that made this call's wasm trap."""
@@ -179,12 +195,14 @@ class _InFlight:
 
 
 class _Import:
-    __slots__ = ("module", "name", "handler", "params", "results", "may_block", "__weakref__")
+    __slots__ = ("module", "name", "handler", "params", "results", "may_block", "on_fiber",
+                 "__weakref__")
 
     def __init__(self, module: str, name: str, handler: Handler, params: CoreCodec,
-                 results: CoreCodec, may_block: bool) -> None:
+                 results: CoreCodec, may_block: bool, on_fiber: Handler | None = None) -> None:
         self.module, self.name, self.handler = module, name, handler
         self.params, self.results, self.may_block = params, results, may_block
+        self.on_fiber = on_fiber
 
     def trap_message(self, exc: BaseException) -> str:
         if isinstance(exc, Trap):
@@ -295,40 +313,25 @@ def _write_pointer(address: int, value: int) -> None:
     _POINTER.pack_into(_HOST, address, value)
 
 
-@capi.CONTINUATION_CALLBACK
-def _on_poll(_env: int | None) -> bool:
-    """Asked at every poll of a call blocked on a may_block import: are results in?"""
-    inflight = _polling
-    if inflight is None or inflight.state != _ANSWERED:
-        return False
-    try:
-        if inflight.failure is not None:
-            _write_pointer(inflight.trap_at, capi.new_trap(inflight.failure))
-        elif inflight.reply:
-            _HOST[inflight.results_at:inflight.results_at + len(inflight.reply)] = inflight.reply
-    except BaseException as e:  # never let an exception escape into wasmtime
-        inflight.record(e)
-        _write_pointer(inflight.trap_at, capi.new_trap(f"stackswitch: {e!r}"))
-    # inflight.end_request(), inline: this runs once per blocking import
-    inflight.state = _IDLE
-    inflight.imp = inflight.failure = None
-    inflight.args = ()
-    inflight.reply = b""
-    return True
+_CONTINUATION = struct.Struct("<QQQ")
+"""``wasmtime_async_continuation_t``: callback, env, finalizer."""
+
+_READ_FLAG = capi.READ_FLAG
+"""The continuation's callback: native code that answers whether the byte at ``env`` is
+set. wasmtime asks it once when the import returns and at every poll after; a
+Python callback there cost two crossings per blocking import, each answering only
+"not yet" or "yes"."""
+
+_SET = b"\x01\x00"
+_ALWAYS_READY = ctypes.create_string_buffer(_SET, 2)
 
 
-@capi.CONTINUATION_CALLBACK
-def _always_ready(_env: int | None) -> bool:
-    return True
+def _continuation(flag_address: int) -> bytes:
+    return _CONTINUATION.pack(_READ_FLAG, flag_address, 0)
 
 
-def _continuation(callback: Any) -> bytes:
-    return bytes(capi.AsyncContinuation(callback, None, None))
-
-
-_PENDING = _continuation(_on_poll)
-_READY = _continuation(_always_ready)
-_CONTINUATION_SIZE = len(_PENDING)
+_READY = _continuation(ctypes.addressof(_ALWAYS_READY))
+_CONTINUATION_SIZE = _CONTINUATION.size
 
 
 @capi.ASYNC_CALLBACK
@@ -347,16 +350,48 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
         inflight.args = imp.params.load(args or 0)
+        if imp.on_fiber is not None and _answer_on_fiber(imp, inflight, results or 0,
+                                                         trap_ret or 0):
+            inflight.args = ()
+            _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = _READY
+            return
         inflight.imp = imp
         inflight.results_at = results or 0
         inflight.trap_at = trap_ret or 0
         inflight.state = _REQUESTED
-        continuation = _PENDING
+        inflight.buffer[_READY_AT] = 0
+        continuation = inflight.pending
     except BaseException as e:
         if inflight is not None:
             inflight.record(e)
         _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
     _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
+
+
+def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: int) -> bool:
+    """Try ``imp.on_fiber`` right here, on the fiber, with switching forbidden.
+
+    True if it answered: its results (or the trap its exception makes, as
+    :func:`_fail` would make it) are stored and wasm goes on at once, with no
+    suspension and no poll. False if it returned :data:`WOULD_BLOCK`, which it
+    does before any side effect: the request then takes the usual path.
+    """
+    global _fiber_depth
+    token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
+    stacks.forbidden = _FORBIDDEN
+    _fiber_depth += 1
+    try:
+        result = imp.on_fiber(*inflight.args)  # type: ignore[misc]
+        if result is WOULD_BLOCK:
+            return False
+        imp.results.store(results, result)
+    except BaseException as e:
+        inflight.record(e)
+        _write_pointer(trap_ret, capi.new_trap(imp.trap_message(e)))
+    finally:
+        _fiber_depth -= 1
+        stacks.forbidden = token
+    return True
 
 
 @capi.SYNC_CALLBACK
@@ -368,7 +403,8 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     imp = ref() if ref is not None else None
     if imp is None:
         return capi.new_trap("stackswitch: an unknown import was called")
-    token = stacks.forbid_switching(FiberSwitchError, _FIBER_SWITCH_MESSAGE)
+    token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
+    stacks.forbidden = _FORBIDDEN
     _fiber_depth += 1
     try:
         imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
@@ -379,7 +415,7 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
         return capi.new_trap(imp.trap_message(e))
     finally:
         _fiber_depth -= 1
-        stacks.restore_switching(token)
+        stacks.forbidden = token
 
 
 _NO_FINALIZER = ctypes.cast(None, capi.FINALIZER)
@@ -415,7 +451,8 @@ def _keep_for(store: wasmtime.Store | None, imp: _Import) -> None:
 
 
 def define_import(linker: wasmtime.Linker, module: str, name: str, functype: wasmtime.FuncType,
-                  handler: Handler, *, may_block: bool, store: wasmtime.Store | None = None) -> None:
+                  handler: Handler, *, may_block: bool, store: wasmtime.Store | None = None,
+                  on_fiber: Handler | None = None) -> None:
     """Define ``module.name`` in ``linker`` as a call of ``handler(*args)``.
 
     ``store``, the only store ``linker`` will instantiate into, keeps the
@@ -427,9 +464,18 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     it runs on the calling task's greenlet outside the fiber and may block
     (``stacks.suspend``) and call other wasm; with ``may_block=False`` it runs
     on the fiber, costs less, and must not block.
+
+    ``on_fiber`` (with ``may_block=True`` only) is the same import's fast
+    path: tried first, on the fiber, where no stack may switch. It returns
+    what ``handler`` would, or :data:`WOULD_BLOCK` *before any side effect*
+    if it would have to block; ``handler`` then runs as usual. An answer on
+    the fiber costs one callback, like a ``may_block=False`` import; a
+    blocked request costs a suspension and a poll more.
     """
+    if on_fiber is not None and not may_block:
+        raise ValueError("on_fiber is the fast path of a may_block import")
     imp = _Import(module, name, handler, CoreCodec.of(functype.params),
-                  CoreCodec.of(functype.results), may_block)
+                  CoreCodec.of(functype.results), may_block, on_fiber)
     env = next(_next_env)
     _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
@@ -462,31 +508,44 @@ def _answer(inflight: _InFlight) -> bool:
         _fail(inflight, e)
         return True
     try:  # _reply, inline (once per blocking import)
-        inflight.reply = imp.results.pack_result(result)
+        imp.results.store(inflight.results_at, result)
     except BaseException as e:
         _fail(inflight, e)
         return True
+    inflight.buffer[_READY_AT] = 1  # _answered, inline
     inflight.state = _ANSWERED
+    inflight.imp = None
+    inflight.args = ()
     return True
 
 
 def _reply(inflight: _InFlight, result: Any) -> None:
+    """Store the import's results where wasmtime reads them once the fiber resumes, and
+    set the ready flag. The suspended fiber's result slots stay valid until then."""
     imp = inflight.imp
     assert imp is not None
     try:
-        inflight.reply = imp.results.pack_result(result)
+        imp.results.store(inflight.results_at, result)
     except BaseException as e:
         _fail(inflight, e)
         return
-    inflight.state = _ANSWERED
+    _answered(inflight)
 
 
 def _fail(inflight: _InFlight, exc: BaseException) -> None:
+    """The import traps when the fiber resumes: a trap in its trap slot, the flag set."""
     imp = inflight.imp
     assert imp is not None
     inflight.record(exc)
-    inflight.failure = imp.trap_message(exc)
+    _write_pointer(inflight.trap_at, capi.new_trap(imp.trap_message(exc)))
+    _answered(inflight)
+
+
+def _answered(inflight: _InFlight) -> None:
+    inflight.buffer[_READY_AT] = 1
     inflight.state = _ANSWERED
+    inflight.imp = None
+    inflight.args = ()
 
 
 def _drive(future: int, inflight: _InFlight) -> bool:
@@ -644,7 +703,8 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
         if not parked:
             _delete(future)
             _live -= 1
-            inflight.clear()
+            if inflight.state != _IDLE or inflight.exc is not None:
+                inflight.clear()
             func._spare.append(inflight)
     raise exc
 
