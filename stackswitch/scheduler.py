@@ -271,7 +271,12 @@ class WaitKey:
         watchers = self._watchers
         if watchers:
             for thread, scheduler in watchers.items():
-                scheduler.wake(thread)
+                # scheduler.wake(thread), inline (hot: every new event)
+                candidates = scheduler._candidates
+                if thread not in candidates:
+                    seq = scheduler._waiting[thread][0]
+                    candidates[thread] = seq
+                    heappush(scheduler._heap, (seq, thread))
 
 
 class Deadlock(Trap):
@@ -352,7 +357,12 @@ class Scheduler:
             self._rekey[thread] = keys
             keys = keys()
         if keys:
-            self._watch(thread, keys)
+            for key in keys:  # self._watch(thread, keys), inline (hot: every wait)
+                watchers = key._watchers
+                if watchers is None:
+                    key._watchers = {thread: self}
+                else:
+                    watchers[thread] = self
         elif keys is None:
             self._polled[thread] = seq
         self._waiting[thread] = (seq, keys)
@@ -363,7 +373,8 @@ class Scheduler:
         """``thread`` no longer waits (it is being resumed)."""
         _, keys = self._waiting.pop(thread)
         if keys:
-            self._unwatch(thread, keys)
+            for key in keys:  # self._unwatch(thread, keys), inline (hot: every resume)
+                del key._watchers[thread]  # type: ignore[index]
         elif keys is None:
             del self._polled[thread]
         self._candidates.pop(thread, None)
@@ -509,7 +520,10 @@ class Scheduler:
         With no thread ready it waits in :attr:`idle` (host I/O, timers) while that has
         anything pending, so waiting on the host costs no CPU."""
         while not done():
-            if self.tick():
+            thread = self.next_ready()  # self.tick(), inline
+            if thread is not None:
+                self.ticks += 1
+                thread.resume_from_host()
                 if self.idle is not None and self.ticks % IO_POLL_TICKS == 0:
                     self.idle(0)
                 continue
