@@ -133,23 +133,29 @@ class Continuation:
         trace.counts["switches"] += 1
         if trace.listening:
             trace.emit("stack.resume", stack=self.name)
+        # What comes back is from the continuation running last (``_current``): this
+        # one, or one that :func:`switch_to` handed the stack to in its place.
         try:
             finished, result = g.switch(value)
         except BaseException:
-            self.state = FINISHED
-            self._greenlet = None
+            ran = _current
+            assert ran is not None
+            ran.state = FINISHED
+            ran._greenlet = None
             raise
         finally:
-            _current = self._outer
-            self._outer = None
-            self._resumer = None
+            ran = _current
+            assert ran is not None
+            _current = ran._outer
+            ran._outer = None
+            ran._resumer = None
         if finished:
-            self.state = FINISHED
-            self._greenlet = None  # back in the pool, or ended
+            ran.state = FINISHED
+            ran._greenlet = None  # back in the pool, or ended
         else:
-            self.state = SUSPENDED
+            ran.state = SUSPENDED
         if trace.listening:
-            trace.emit("stack.return" if finished else "stack.suspend", stack=self.name)
+            trace.emit("stack.return" if finished else "stack.suspend", stack=ran.name)
         return finished, result
 
     def kill(self) -> None:
@@ -186,6 +192,51 @@ class Continuation:
             self.state = FINISHED
             self._greenlet = None
         trace.emit("stack.kill", stack=self.name)
+
+
+def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> Any:
+    """Suspend the running continuation and resume ``other`` in its place: the
+    ``switch`` instruction of the stack-switching proposal, one greenlet switch.
+
+    Equal to ``suspend`` followed, in the resumer, by ``other.resume(value)``:
+    ``other`` takes over the running continuation's resumer, so the resumer's
+    pending :meth:`Continuation.resume` returns (or raises) for whichever
+    continuation runs last when control comes back to it; it reports that one's
+    state and trace events. ``between()`` runs after this continuation counts
+    as suspended and before ``other`` counts as running (the resumer's own work
+    between the two, done here instead). Returns whatever the next ``resume`` of
+    this continuation passes in, as ``suspend`` does.
+    """
+    global _current
+    if _forbidden is not None:
+        raise _forbidden[0](_forbidden[1])
+    cont = _current
+    if cont is None:
+        raise StackError("switch_to called outside of any continuation")
+    if other.state in (RUNNING, FINISHED):
+        raise StackError(f"cannot resume a {other.state} continuation {other!r}")
+    resumer, outer = cont._resumer, cont._outer
+    assert resumer is not None
+    cont._resumer = cont._outer = None
+    cont.state = SUSPENDED
+    trace.counts["switches"] += 2
+    if trace.listening:
+        trace.emit("stack.suspend", stack=cont.name)
+    between()
+    g = other._greenlet
+    if g is None:  # its first resume, as in Continuation.resume
+        pool = _pool()
+        g = other._greenlet = pool.pop() if pool else greenlet.greenlet(_run_jobs)
+        value = (other._fn, value)
+        other._fn = None
+    other._resumer = resumer
+    g.parent = resumer
+    other._outer = outer
+    _current = other
+    other.state = RUNNING
+    if trace.listening:
+        trace.emit("stack.resume", stack=other.name)
+    return g.switch(value)
 
 
 def forbid_switching(error: type[StackError], message: str) -> object:
