@@ -73,9 +73,12 @@ class Waitable(WaitKey):
             self.touch()
         wset = self.wset
         if wset is not None:
-            if not self._queued:
+            if not self._queued:  # wset._push_ready(self), inline (hot: every event)
                 self._queued = True
-                wset._push_ready(self)
+                ready = wset._ready
+                heappush(ready, (self._join_seq, self))
+                if len(ready) > 2 * len(wset.elems) + 8:
+                    wset._drop_stale()
             if wset._watchers:
                 wset.touch()
 
@@ -145,9 +148,13 @@ class WaitableSet(WaitKey):
         ready = self._ready
         heappush(ready, (w._join_seq, w))
         if len(ready) > 2 * len(self.elems) + 8:
-            live = [(seq, x) for seq, x in ready if x.wset is self and x._join_seq == seq]
-            heapify(live)
-            self._ready = live
+            self._drop_stale()
+
+    def _drop_stale(self) -> None:
+        """Rebuild the heap without the entries of members that left or re-joined."""
+        live = [(seq, x) for seq, x in self._ready if x.wset is self and x._join_seq == seq]
+        heapify(live)
+        self._ready = live
 
     def _first_ready(self) -> Waitable | None:
         """The member that joined first among those with an event pending (stale entries
@@ -163,6 +170,11 @@ class WaitableSet(WaitKey):
         return None
 
     def has_pending_event(self) -> bool:
+        ready = self._ready
+        if ready:  # the top entry is live and pending: _first_ready()'s answer, without the call
+            seq, w = ready[0]
+            if w.pending_event is not None and w.wset is self and w._join_seq == seq:
+                return True
         return self._first_ready() is not None
 
     def get_pending_event(self) -> EventTuple:
