@@ -420,9 +420,11 @@ def stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int
     e = inst.handles.get(i)
     if not isinstance(e, CopyEnd) or e.thing != thing:  # _lookup_end
         raise Trap(messages.not_a(thing))
-    st = e.shared.t
-    if st is not t.t and st != t.t:
-        raise Trap(messages.different_type(thing))
+    st, tt = e.shared.t, t.t
+    if st is not tt and e.type_checked is not tt:  # equal types, compared once per end
+        if st != tt:
+            raise Trap(messages.different_type(thing))
+        e.type_checked = tt
     state = e.state
     if not isinstance(e, end_type) or state in _COPYING:
         raise Trap(messages.CONCURRENT_COPY)

@@ -158,7 +158,7 @@ class SharedStream(Rendezvous):
                 buffers.copy(dst, src, src_remain if src_remain < dst_remain else dst_remain)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
-        elif src.is_zero_length() and dst.is_zero_length():
+        elif src.length == 0 and dst.length == 0:  # both is_zero_length()
             on_copy_done(CopyResult.COMPLETED)
         else:
             self._finish_pending(CopyResult.COMPLETED)
@@ -181,6 +181,9 @@ class CopyEnd(Waitable):
     kind = "end"
     pump: Any = None
     """The extension pump (splice, skip, forward) holding this end, if any."""
+    type_checked: Any = None
+    """A type found equal (not identical) to this end's element type: a copy whose
+    definition names that type object needs no structural comparison again."""
 
     def __init__(self, shared: Any) -> None:
         super().__init__()
