@@ -205,7 +205,9 @@ def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> A
     state and trace events. ``between()`` runs after this continuation counts
     as suspended and before ``other`` counts as running (the resumer's own work
     between the two, done here instead). Returns whatever the next ``resume`` of
-    this continuation passes in, as ``suspend`` does.
+    this continuation passes in, as ``suspend`` does. ``other`` may be the running
+    continuation itself: then it is suspended and resumed (events, state) with no
+    switch at all, and ``value`` is returned at once.
     """
     global _current
     if _forbidden is not None:
@@ -213,7 +215,7 @@ def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> A
     cont = _current
     if cont is None:
         raise StackError("switch_to called outside of any continuation")
-    if other.state in (RUNNING, FINISHED):
+    if other is not cont and other.state in (RUNNING, FINISHED):
         raise StackError(f"cannot resume a {other.state} continuation {other!r}")
     resumer, outer = cont._resumer, cont._outer
     assert resumer is not None
@@ -223,6 +225,12 @@ def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> A
     if trace.listening:
         trace.emit("stack.suspend", stack=cont.name)
     between()
+    if other is cont:
+        other._resumer, other._outer = resumer, outer
+        other.state = RUNNING
+        if trace.listening:
+            trace.emit("stack.resume", stack=other.name)
+        return value
     g = other._greenlet
     if g is None:  # its first resume, as in Continuation.resume
         pool = _pool()

@@ -283,7 +283,7 @@ class Thread:
                        switch_to=switch_to.name if switch_to else None)
         if switch_to is None and self.scheduler.handoff_from is self and type(self) is Thread:
             successor = self.scheduler.successor()
-            if type(successor) is Thread and successor is not self:
+            if type(successor) is Thread:  # (itself included: then no switch at all)
                 cancelled = self._hand_off(successor)
             else:
                 if successor is not None:
