@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntEnum
 from heapq import heapify, heappop, heappush
+from typing import Any
 
 from ..errors import trap_if
 from ..scheduler import ChoicePoint, WaitKey
@@ -180,7 +181,9 @@ class WaitableSet(WaitKey):
     def get_pending_event(self) -> EventTuple:
         """Deliver one pending event; which one is the scheduler's choice (the spec
         shuffles the members), the first joined under FIFO."""
-        scheduler = current_thread().scheduler
+        return self._deliver(current_thread().scheduler)
+
+    def _deliver(self, scheduler: Any) -> EventTuple:
         if scheduler.fifo:
             w = self._first_ready()
             assert w is not None, "get_pending_event on a set with no pending event"
@@ -210,10 +213,11 @@ class WaitableSet(WaitKey):
               keys: tuple[WaitKey, ...] | None) -> EventTuple:
         self.num_waiting += 1
         try:
-            cancelled = current_thread().wait_until(ready_func, cancellable, why, keys=keys)
+            thread = current_thread()
+            cancelled = thread.wait_until(ready_func, cancellable, why, keys=keys)
             if cancelled:
                 return (EventCode.TASK_CANCELLED, 0, 0)
-            return self.get_pending_event()
+            return self._deliver(thread.scheduler)  # get_pending_event(), thread known
         finally:
             self.num_waiting -= 1
 
