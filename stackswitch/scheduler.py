@@ -44,6 +44,14 @@ one of its keys is touched.** So the ready threads are exactly the
 candidates whose ``ready()`` holds, and ``ready()`` stays the final word:
 FIFO picks the ready candidate that has waited longest, the other policies
 choose among all the ready candidates, listed in that order.
+
+**Hand-offs.** Inside :meth:`Scheduler.run_until`, the thread the loop
+resumed may, as it blocks, take the loop's next decision itself
+(:meth:`Scheduler.successor`) and hand its quantum straight to the thread
+chosen, which saves a pass through the loop's stack. The decision is the
+one the loop would make at that point, so the runs, the choices offered to
+the policy and the decisions recorded are the same (``Scheduler.hand_offs``
+turns it off; the tests compare both).
 """
 
 from __future__ import annotations
@@ -271,7 +279,12 @@ class WaitKey:
         watchers = self._watchers
         if watchers:
             for thread, scheduler in watchers.items():
-                scheduler.wake(thread)
+                # scheduler.wake(thread), inline (hot: every new event)
+                candidates = scheduler._candidates
+                if thread not in candidates:
+                    seq = scheduler._waiting[thread][0]
+                    candidates[thread] = seq
+                    heappush(scheduler._heap, (seq, thread))
 
 
 class Deadlock(Trap):
@@ -311,6 +324,10 @@ class Scheduler:
       ``_polled``); ``_rekey`` holds the key functions of the waits that gave one.
     """
 
+    hand_offs = True
+    """Whether a blocking thread may hand the quantum straight to the next one
+    (:meth:`successor`); the runs are the same either way (tests compare them)."""
+
     def __init__(self, policy: str | Policy = "fifo") -> None:
         self.policy = policy_named(policy)
         self.fifo = isinstance(self.policy, Fifo)
@@ -330,6 +347,17 @@ class Scheduler:
         the threads never all block (a thread yielding until a sleep ends). The host's event
         loop installs itself here (``event_loop.loop_of``)."""
         self.ticks = 0
+        self._done: Callable[[], bool] | None = None
+        """:meth:`run_until`'s ``done`` while its loop runs."""
+        self.handoff_from: Schedulable | None = None
+        """The thread :meth:`run_until`'s loop resumed and that holds the quantum at its top
+        (no other thread switched to within it): when it blocks, it may hand the quantum
+        straight to the next thread (:meth:`successor`) instead of going back to the loop."""
+        self.host_thread: Schedulable | None = None
+        """The thread holding the quantum entered from the host (the loop's, or the last
+        hand-off's): the threads' business, kept here for them."""
+        self._decided: Schedulable | None | object = _UNDECIDED
+        """The loop's next thread, already chosen by :meth:`successor` but not handed off to."""
         self.checks = 0
         """How many times the scheduler asked a thread ``ready()`` (tests watch it)."""
 
@@ -352,7 +380,12 @@ class Scheduler:
             self._rekey[thread] = keys
             keys = keys()
         if keys:
-            self._watch(thread, keys)
+            for key in keys:  # self._watch(thread, keys), inline (hot: every wait)
+                watchers = key._watchers
+                if watchers is None:
+                    key._watchers = {thread: self}
+                else:
+                    watchers[thread] = self
         elif keys is None:
             self._polled[thread] = seq
         self._waiting[thread] = (seq, keys)
@@ -363,7 +396,8 @@ class Scheduler:
         """``thread`` no longer waits (it is being resumed)."""
         _, keys = self._waiting.pop(thread)
         if keys:
-            self._unwatch(thread, keys)
+            for key in keys:  # self._unwatch(thread, keys), inline (hot: every resume)
+                del key._watchers[thread]  # type: ignore[index]
         elif keys is None:
             del self._polled[thread]
         self._candidates.pop(thread, None)
@@ -492,6 +526,35 @@ class Scheduler:
         ready = self.ready_threads()
         return self.choose(ready) if ready else None
 
+    # -- hand-off ------------------------------------------------------------
+
+    def successor(self) -> Schedulable | None:
+        """The thread the loop would resume next, chosen now by the thread that holds the
+        quantum (:attr:`handoff_from`) as it blocks; None if the loop would not go straight
+        on to resume one (``done()`` holds, host I/O is due, or none is ready).
+
+        Equal to the loop's own choice: between this thread blocking and the loop's
+        :meth:`next_ready` nothing runs that makes a thread ready or unready, so the
+        choice, and the decision a policy records for it, are the same. The caller
+        hands the quantum to it (:meth:`hand_off`) or gives it back (:meth:`defer`).
+        """
+        done = self._done
+        if done is None or (self.idle is not None and self.ticks % IO_POLL_TICKS == 0) or done():
+            return None
+        thread = self.next_ready()
+        if thread is None:
+            self._decided = None  # the loop need not ask again: it would find none too
+        return thread
+
+    def hand_off(self, thread: Schedulable) -> None:
+        """``thread``, from :meth:`successor`, runs the next quantum without the loop: a tick."""
+        self.ticks += 1
+        self.handoff_from = thread
+
+    def defer(self, thread: Schedulable) -> None:
+        """``thread``, from :meth:`successor`, is resumed by the loop after all."""
+        self._decided = thread
+
     # -- driving -----------------------------------------------------------
 
     def tick(self) -> bool:
@@ -508,16 +571,34 @@ class Scheduler:
 
         With no thread ready it waits in :attr:`idle` (host I/O, timers) while that has
         anything pending, so waiting on the host costs no CPU."""
-        while not done():
-            if self.tick():
-                if self.idle is not None and self.ticks % IO_POLL_TICKS == 0:
-                    self.idle(0)
-                continue
-            if self.idle is not None and self.idle(None):
-                continue
-            waits = [t.describe_wait() for t in self._waiting]
-            trace.emit("scheduler.deadlock", waiting=waits)
-            raise Deadlock(waits)
+        outer = self._done
+        self._done = done
+        try:
+            while not done():
+                thread = self._decided
+                if thread is _UNDECIDED:
+                    thread = self.next_ready()  # self.tick(), inline
+                else:
+                    self._decided = _UNDECIDED
+                if thread is not None:
+                    self.ticks += 1
+                    if self.hand_offs:
+                        self.handoff_from = thread
+                    try:
+                        thread.resume_from_host()  # type: ignore[union-attr]
+                    finally:
+                        self.handoff_from = None
+                    if self.idle is not None and self.ticks % IO_POLL_TICKS == 0:
+                        self.idle(0)
+                    continue
+                if self.idle is not None and self.idle(None):
+                    continue
+                waits = [t.describe_wait() for t in self._waiting]
+                trace.emit("scheduler.deadlock", waiting=waits)
+                raise Deadlock(waits)
+        finally:
+            self._done = outer
+            self._decided = _UNDECIDED
 
     def run_all(self) -> int:
         """Tick while anything is ready; returns how many quanta ran."""
@@ -525,6 +606,10 @@ class Scheduler:
         while self.tick():
             n += 1
         return n
+
+
+_UNDECIDED = object()
+"""``Scheduler._decided`` when the loop has to choose its next thread itself."""
 
 
 def _wait_number(item: tuple[Schedulable, int]) -> int:

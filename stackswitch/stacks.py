@@ -47,6 +47,9 @@ class StackError(RuntimeError):
 NEW, SUSPENDED, RUNNING, FINISHED = "new", "suspended", "running", "finished"
 
 _current: Continuation | None = None
+_ran: Continuation | None = None
+"""The continuation that gave the stack back last (set as each resume or kill ends):
+the one resumed, or one :func:`switch_to` handed the stack to in its place."""
 forbidden: tuple[type[StackError], str] | None = None
 """While set, every ``resume`` and ``suspend`` raises ``error(message)`` instead of switching
 (see :func:`forbid_switching`; a hot caller may save, set and restore it directly)."""
@@ -127,19 +130,23 @@ class Continuation:
         trace.counts["switches"] += 1
         if trace.listening:
             trace.emit("stack.resume", stack=self.name)
+        # What comes back is from the continuation running last: this one, or one
+        # that :func:`switch_to` handed the stack to in its place (``_ran``).
         try:
             finished, result = self._run(g.switch, value)
         except BaseException:
-            self.state = FINISHED
-            self._greenlet = None
+            ran = _ran
+            ran.state = FINISHED
+            ran._greenlet = None
             raise
+        ran = _ran
         if finished:
-            self.state = FINISHED
-            self._greenlet = None  # back in the pool, or ended
+            ran.state = FINISHED
+            ran._greenlet = None  # back in the pool, or ended
         else:
-            self.state = SUSPENDED
+            ran.state = SUSPENDED
         if trace.listening:
-            trace.emit("stack.return" if finished else "stack.suspend", stack=self.name)
+            trace.emit("stack.return" if finished else "stack.suspend", stack=ran.name)
         return finished, result
 
     def kill(self) -> None:
@@ -173,7 +180,7 @@ class Continuation:
         continuation, resumed by the current greenlet: what it gives back when the stack
         suspends or returns (or its exception). The state after it is the caller's to set.
         """
-        global _current
+        global _current, _ran
         resumer = self._resumer = greenlet.getcurrent()
         # The greenlet's parent receives its return value or exception, so it
         # must be whoever resumed it this time (set only when it changes: the
@@ -188,9 +195,11 @@ class Continuation:
         try:
             return enter(value)
         finally:
-            _current = self._outer
-            self._outer = None
-            self._resumer = None
+            _ran = ran = _current  # self, unless switch_to handed the stack on
+            assert ran is not None
+            _current = ran._outer
+            ran._outer = None
+            ran._resumer = None
 
 
 class _WouldBlock:
@@ -204,6 +213,59 @@ WOULD_BLOCK = _WouldBlock()
 """What a handler tried where switching is forbidden returns instead of a result when it
 would have to switch stacks (block). It must say so before any side effect: the
 same request is then made again where switching is allowed."""
+
+
+def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> Any:
+    """Suspend the running continuation and resume ``other`` in its place: the
+    ``switch`` instruction of the stack-switching proposal, one greenlet switch.
+
+    Equal to ``suspend`` followed, in the resumer, by ``other.resume(value)``:
+    ``other`` takes over the running continuation's resumer, so the resumer's
+    pending :meth:`Continuation.resume` returns (or raises) for whichever
+    continuation runs last when control comes back to it; it reports that one's
+    state and trace events. ``between()`` runs after this continuation counts
+    as suspended and before ``other`` counts as running (the resumer's own work
+    between the two, done here instead). Returns whatever the next ``resume`` of
+    this continuation passes in, as ``suspend`` does. ``other`` may be the running
+    continuation itself: then it is suspended and resumed (events, state) with no
+    switch at all, and ``value`` is returned at once.
+    """
+    global _current
+    if forbidden is not None:
+        raise forbidden[0](forbidden[1])
+    cont = _current
+    if cont is None:
+        raise StackError("switch_to called outside of any continuation")
+    if other is not cont and other.state in (RUNNING, FINISHED):
+        raise StackError(f"cannot resume a {other.state} continuation {other!r}")
+    resumer, outer = cont._resumer, cont._outer
+    assert resumer is not None
+    cont._resumer = cont._outer = None
+    cont.state = SUSPENDED
+    trace.counts["switches"] += 2
+    if trace.listening:
+        trace.emit("stack.suspend", stack=cont.name)
+    between()
+    if other is cont:
+        other._resumer, other._outer = resumer, outer
+        other.state = RUNNING
+        if trace.listening:
+            trace.emit("stack.resume", stack=other.name)
+        return value
+    g = other._greenlet
+    if g is None:  # its first resume, as in Continuation.resume
+        pool = _pool()
+        g = other._greenlet = pool.pop() if pool else greenlet.greenlet(_run_jobs)
+        value = (other._fn, value)
+        other._fn = None
+    other._resumer = resumer
+    g.parent = resumer
+    other._outer = outer
+    _current = other
+    other.state = RUNNING
+    if trace.listening:
+        trace.emit("stack.resume", stack=other.name)
+    return g.switch(value)
 
 
 def forbid_switching(error: type[StackError], message: str) -> object:

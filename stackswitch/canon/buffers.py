@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Trap
-from ..wasm.wasmtime_memory import WasmMemory
 from . import messages, values
 from .options import LiftLowerContext
 from .types import S8Type, S16Type, S32Type, S64Type, U8Type, U16Type, U32Type, U64Type
@@ -59,9 +58,10 @@ class _GuestBuffer(Buffer):
                 if ptr % align:
                     raise Trap(messages.pointer_not_aligned(self.direction))
                 end = ptr + length * self.elem_size
-                # a wasmtime memory never shrinks: within a size it had is in bounds
-                if not (type(memory) is WasmMemory and end <= memory.known_size) \
-                        and end > len(memory):
+                # A linear memory never shrinks: a range within a size it is known to
+                # have had (``WasmMemory.known_size``, kept without a size query) is in
+                # bounds; otherwise ask its size (which updates that bound).
+                if end > getattr(memory, "known_size", 0) and end > len(memory):
                     raise Trap(messages.pointer_out_of_bounds(self.direction))
         self.t = t
         self.cx = cx
@@ -112,8 +112,11 @@ def copy(dst: WritableBuffer, src: ReadableBuffer, n: int) -> None:
             and isinstance(src.t, _RAW_COPY_TYPES)):
         size = n * src.elem_size
         src_memory, dst_memory = src.cx.opts.memory, dst.cx.opts.memory
-        if type(src_memory) is WasmMemory and type(dst_memory) is WasmMemory:
-            dst_memory.copy_from(dst.ptr, src_memory, src.ptr, size)  # one memmove
+        # Two memories of a kind that copies between its own kind (``WasmMemory``):
+        # one memmove, no intermediate ``bytes``.
+        copy_from = getattr(dst_memory, "copy_from", None)
+        if copy_from is not None and type(src_memory) is type(dst_memory):
+            copy_from(dst.ptr, src_memory, src.ptr, size)
         else:
             dst_memory.write(dst.ptr, src_memory.read(src.ptr, size))
         src.ptr += size

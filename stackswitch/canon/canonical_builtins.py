@@ -50,7 +50,6 @@ from .types import (
 from .values import (
     MAX_FLAT_PARAMS,
     CoreValueIter,
-    elem_size,
     flatten_types,
     lift_flat_values,
     load_string_from_range,
@@ -430,29 +429,46 @@ def _start_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int
 
 
 def stream_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int, n: int) -> list[int]:
-    """``stream.read`` (``end_type`` ReadableStreamEnd) or ``stream.write`` (WritableStreamEnd)."""
-    inst, e, buffer = _start_copy(end_type, t, opts, i, ptr, n)
-    event_code = _ENDS[end_type][2]
+    """``stream.read`` (``end_type`` ReadableStreamEnd) or ``stream.write`` (WritableStreamEnd).
 
-    def stream_event(result: CopyResult, reclaim_buffer: Any) -> EventTuple:
-        reclaim_buffer()
-        assert e.copying()
-        e.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
-        if trace.listening:
-            size = elem_size(t.t) if t.t is not None else 0
-            trace.emit("stream.event", instance=inst.name, end=e.kind, index=i, result=result.name,
-                       count=buffer.progress, bytes=buffer.progress * size)
-        return (event_code, i, int(result) | (buffer.progress << 4))
-
-    def on_copy(reclaim_buffer: Any) -> None:
-        e.set_pending_event(lambda: stream_event(CopyResult.COMPLETED, reclaim_buffer))
-
-    def on_copy_done(result: CopyResult) -> None:
-        e.set_pending_event(lambda: stream_event(result, lambda: None))
-
-    e.state = CopyState.COPYING
-    e.copy(inst, buffer, on_copy, on_copy_done)
-    return _finish_copy(e, opts.async_, i, "stream copy")
+    Hot (once per stream chunk on each side): ``_start_copy`` and ``_finish_copy``
+    written out inline, with the same checks in the same order; the copy's
+    callbacks and event are the end's own (``StreamEnd``).
+    """
+    thread = current_thread()
+    inst = thread.task.inst
+    if not inst.may_leave:  # inst.check_may_leave()
+        raise Trap(messages.CANNOT_LEAVE)
+    async_ = opts.async_
+    if not async_:
+        thread.task.check_may_block(thread)
+    thing, op, _, buffer_type = _ENDS[end_type]
+    e = inst.handles.get(i)
+    if not isinstance(e, CopyEnd) or e.thing != thing:  # _lookup_end
+        raise Trap(messages.not_a(thing))
+    st, tt = e.shared.t, t.t
+    if st is not tt and e.type_checked is not tt:  # equal types, compared once per end
+        if st != tt:
+            raise Trap(messages.different_type(thing))
+        e.type_checked = tt
+    state = e.state
+    if not isinstance(e, end_type) or state in _COPYING:
+        raise Trap(messages.CONCURRENT_COPY)
+    if state == CopyState.DONE:
+        raise Trap(messages.copy_after_done(op, thing))
+    if e.wset is not None and not async_:
+        raise Trap(messages.SYNC_AND_ASYNC_WAIT)
+    buffer = buffer_type(t.t, RuntimeContext(opts, inst), ptr, n)
+    e.start_copy(inst, i, buffer)
+    e.copy(inst, buffer, e.on_copy, e.on_copy_done)
+    pending = e.pending_event
+    if pending is None:
+        if async_:
+            return [BLOCKED]
+        e.wait_for_pending_event(f"stream copy of {e.kind} {i}")
+        pending = e.pending_event
+    e.pending_event = None  # e.get_pending_event()
+    return [pending()[2]]
 
 
 def _future_copy(end_type: type, t: Any, opts: CanonicalOptions, i: int, ptr: int) -> list[int]:

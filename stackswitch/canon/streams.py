@@ -21,11 +21,13 @@ from collections.abc import Callable
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ..errors import trap_if
+from .. import trace
+from ..errors import Trap, trap_if
 from . import buffers, messages
 from .buffers import Buffer, ReadableBuffer, WritableBuffer
 from .types import none_or_number_type
-from .waitables import Waitable
+from .values import elem_size
+from .waitables import EventCode, EventTuple, Waitable
 
 if TYPE_CHECKING:
     from .component_instance import ComponentInstance
@@ -45,7 +47,9 @@ OnCopyDone = Callable[[CopyResult], None]
 def _check_same_instance(t: Any, inst: Any, pending_inst: Any) -> None:
     # Temporary spec rule: lifting and lowering within one instance could
     # alias memory, so only number payloads may be copied inside an instance.
-    trap_if(inst is pending_inst and not none_or_number_type(t), messages.SAME_INSTANCE_COPY)
+    # (Hot: the streams' read and write test ``inst is pending_inst`` inline first.)
+    if inst is pending_inst and not none_or_number_type(t):
+        raise Trap(messages.SAME_INSTANCE_COPY)
 
 
 class Rendezvous:
@@ -120,7 +124,8 @@ class SharedStream(Rendezvous):
         if src is None:
             self._park(inst, dst, on_copy, on_copy_done)
             return
-        _check_same_instance(self.t, inst, self.pending_inst)
+        if inst is self.pending_inst:
+            _check_same_instance(self.t, inst, inst)
         # (hot path: remain() inline)
         src_remain = src.length - src.progress
         if src_remain > 0:
@@ -143,7 +148,8 @@ class SharedStream(Rendezvous):
         if dst is None:
             self._park(inst, src, on_copy, on_copy_done)
             return
-        _check_same_instance(self.t, inst, self.pending_inst)
+        if inst is self.pending_inst:
+            _check_same_instance(self.t, inst, inst)
         # (hot path: remain() inline)
         dst_remain = dst.length - dst.progress
         if dst_remain > 0:
@@ -152,7 +158,7 @@ class SharedStream(Rendezvous):
                 buffers.copy(dst, src, src_remain if src_remain < dst_remain else dst_remain)
                 self.pending_on_copy(self._clear_pending)
             on_copy_done(CopyResult.COMPLETED)
-        elif src.is_zero_length() and dst.is_zero_length():
+        elif src.length == 0 and dst.length == 0:  # both is_zero_length()
             on_copy_done(CopyResult.COMPLETED)
         else:
             self._finish_pending(CopyResult.COMPLETED)
@@ -166,12 +172,18 @@ class CopyState(Enum):
     DONE = 4
 
 
+_COPYING = (CopyState.COPYING, CopyState.CANCELLING_COPY)
+
+
 class CopyEnd(Waitable):
     """One end of a stream or future, as held in a handle table."""
 
     kind = "end"
     pump: Any = None
     """The extension pump (splice, skip, forward) holding this end, if any."""
+    type_checked: Any = None
+    """A type found equal (not identical) to this end's element type: a copy whose
+    definition names that type object needs no structural comparison again."""
 
     def __init__(self, shared: Any) -> None:
         super().__init__()
@@ -184,7 +196,7 @@ class CopyEnd(Waitable):
         return f"<{self.kind} {self.state.name}>"
 
     def copying(self) -> bool:
-        return self.state in (CopyState.COPYING, CopyState.CANCELLING_COPY)
+        return self.state in _COPYING
 
     thing = "stream"
     readable = True
@@ -195,16 +207,72 @@ class CopyEnd(Waitable):
         Waitable.drop(self)
 
 
-class ReadableStreamEnd(CopyEnd):
+class StreamEnd(CopyEnd):
+    """A stream end; while it copies, it also holds that copy's callbacks and event.
+
+    At most one copy per end is in progress (a second one traps), so the
+    copy's state lives on the end: :meth:`start_copy` records it, and
+    :meth:`on_copy` / :meth:`on_copy_done` (bound methods, no closures made per
+    copy) leave :meth:`copy_event` pending. Only the latest result counts: a
+    later callback replaces the pending event before it is delivered, as a new
+    closure would.
+    """
+
+    event_code = EventCode.STREAM_READ
+    _result = CopyResult.COMPLETED
+    _reclaim: ReclaimBuffer | None = None
+    _copy_index = 0
+    _copy_inst: Any = None
+
+    def start_copy(self, inst: Any, i: int, buffer: Buffer) -> None:
+        """A copy of ``buffer`` starts on this end, known to the guest as handle ``i``."""
+        self.buffer = buffer
+        self._copy_inst = inst
+        self._copy_index = i
+        self.state = CopyState.COPYING
+
+    def on_copy(self, reclaim_buffer: ReclaimBuffer) -> None:
+        """Values moved; the buffer stays parked until the event is taken."""
+        self._result = CopyResult.COMPLETED
+        self._reclaim = reclaim_buffer
+        self.set_pending_event(self.copy_event)
+
+    def on_copy_done(self, result: CopyResult) -> None:
+        """The copy is over (completed, dropped or cancelled); nothing is parked."""
+        self._result = result
+        self._reclaim = None
+        self.set_pending_event(self.copy_event)
+
+    def copy_event(self) -> EventTuple:
+        """The copy's event, delivered: reclaim the buffer, end the copy, say how far it got."""
+        if self._reclaim is not None:
+            self._reclaim()
+            self._reclaim = None
+        assert self.state in _COPYING
+        result = self._result
+        self.state = CopyState.DONE if result == CopyResult.DROPPED else CopyState.IDLE
+        buffer = self.buffer
+        assert buffer is not None
+        if trace.listening:
+            t = self.shared.t
+            size = elem_size(t) if t is not None else 0
+            trace.emit("stream.event", instance=self._copy_inst.name, end=self.kind,
+                       index=self._copy_index, result=result.name,
+                       count=buffer.progress, bytes=buffer.progress * size)
+        return (self.event_code, self._copy_index, int(result) | (buffer.progress << 4))
+
+
+class ReadableStreamEnd(StreamEnd):
     kind = "stream readable end"
 
     def copy(self, inst: Any, dst: WritableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         self.shared.read(inst, dst, on_copy, on_copy_done)
 
 
-class WritableStreamEnd(CopyEnd):
+class WritableStreamEnd(StreamEnd):
     kind = "stream writable end"
     readable = False
+    event_code = EventCode.STREAM_WRITE
 
     def copy(self, inst: Any, src: ReadableBuffer, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         self.shared.write(inst, src, on_copy, on_copy_done)

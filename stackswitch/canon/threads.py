@@ -16,6 +16,15 @@ resumed this thread (the scheduler, or a caller in ``canon lift``). When the
 suspended value names another thread, :meth:`Thread.resume` switches straight
 to it, which is the stack-switching ``switch`` instruction.
 
+**Hand-off.** A thread that the scheduler's loop resumed from the host, and
+that blocks at the top of that quantum, does not go back to the loop when
+the loop would go straight on to resume another thread: it asks the
+scheduler which one now (``Scheduler.successor``, the same decision) and
+switches to it directly (``stacks.switch_to``: one stack switch, not two),
+doing on the way what the loop would have done (leave its instance, enter
+the other's, the same trace events in the same order). ``Thread.resume``
+reports the thread that came back, whichever it is.
+
 Cancellation is cooperative: a thread that blocks with ``cancellable=True``
 may be resumed early with ``cancelled=True``.
 """
@@ -182,6 +191,8 @@ class Thread:
             try:
                 finished, switch_to = thread._run(cancelled)
             except BaseException as e:
+                thread = _current  # this thread, or the last one a hand-off passed the stack to
+                assert thread is not None
                 inst = thread.task.inst
                 innermost = isinstance(e, Trap | KeyboardInterrupt) and not hasattr(e, "thread")
                 if innermost:
@@ -198,10 +209,15 @@ class Thread:
                 trace.emit("thread.unwind", thread=thread.name, error=type(e).__name__)
                 raise
             finally:
+                ran = _current
                 _current = outer
             if finished:
-                thread._uncount()
-                trace.emit("thread.exit", thread=thread.name)
+                ran._uncount()  # type: ignore[union-attr]
+                trace.emit("thread.exit", thread=ran.name)  # type: ignore[union-attr]
+            if switch_to is not None:
+                # The switched-to thread runs under this quantum, but not at its top:
+                # no hand-off from here on (see _hand_off).
+                self.scheduler.handoff_from = None
             thread = switch_to
             cancelled = Cancelled.FALSE
 
@@ -237,16 +253,21 @@ class Thread:
         self.cont.kill()
 
     def resume_from_host(self) -> None:
-        """The scheduler's entry point: one quantum of progress, entered from the host."""
+        """The scheduler's entry point: one quantum of progress, entered from the host.
+
+        A hand-off (:meth:`_hand_off`) may pass the quantum on to other threads; the
+        instance left at the end is that of the thread holding it last."""
+        scheduler = self.scheduler
+        scheduler.host_thread = self
         inst = self.task.inst
-        if inst is None:
-            self.resume()
-            return
-        inst.enter_from(None)
+        if inst is not None:
+            inst.enter_from(None)
         try:
             self.resume()
         finally:
-            inst.leave_to(None)
+            inst = scheduler.host_thread.task.inst
+            if inst is not None:
+                inst.leave_to(None)
 
     # -- blocking (only ever called by the running thread itself) -------------
 
@@ -260,10 +281,48 @@ class Thread:
         if trace.listening:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
-        cancelled = stacks.suspend(switch_to)
+        if switch_to is None and self.scheduler.handoff_from is self and type(self) is Thread:
+            successor = self.scheduler.successor()
+            if type(successor) is Thread:  # (itself included: then no switch at all)
+                cancelled = self._hand_off(successor)
+            else:
+                if successor is not None:
+                    self.scheduler.defer(successor)  # the loop resumes it, as decided
+                cancelled = stacks.suspend(None)
+        else:
+            cancelled = stacks.suspend(switch_to)
         self.cancellable = False
         assert cancellable or not cancelled
         return Cancelled.TRUE if cancelled else Cancelled.FALSE
+
+    def _hand_off(self, successor: Thread) -> Any:
+        """Block, and run ``successor`` (which the scheduler's loop would resume next) in
+        this thread's place: one stack switch instead of two and no pass through the loop.
+
+        Equal to suspending to the loop (this thread was resumed by it, from the host,
+        and holds the quantum at its top: ``Scheduler.handoff_from``), which would
+        leave this instance, pick ``successor`` (already picked, with the same
+        decision, by ``Scheduler.successor``), enter its instance and resume it:
+        ``between`` does that work, in that order, with the same trace events.
+        """
+        scheduler = self.scheduler
+
+        def between() -> None:
+            global _current
+            inst = self.task.inst
+            if inst is not None:
+                inst.leave_to(None)
+            scheduler.hand_off(successor)
+            scheduler.host_thread = successor
+            inst = successor.task.inst
+            if inst is not None:
+                inst.enter_from(None)
+            successor._stop_waiting()
+            _current = successor
+            if trace.listening:
+                trace.emit("thread.resume", thread=successor.name, cancelled=False)
+
+        return stacks.switch_to(successor.cont, Cancelled.FALSE, between)
 
     def suspend(self, cancellable: bool) -> Cancelled:
         if self.task.deliver_pending_cancel(cancellable):

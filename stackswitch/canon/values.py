@@ -402,7 +402,10 @@ def elem_size(t: ValType, ptr_type: PtrType = "i32") -> int:
 
 def size_and_alignment(t: ValType, ptr_type: PtrType = "i32") -> tuple[int, int]:
     """``(elem_size(t), alignment(t))`` in one lookup (a stream buffer needs both per copy)."""
-    layout = _layout(t, ptr_type)
+    try:  # _layout's cache, read inline (hot: twice per stream chunk)
+        layout = t._abi_cache[ptr_type]
+    except (AttributeError, KeyError):
+        layout = _layout(t, ptr_type)
     return layout.size, layout.align
 
 

@@ -1,0 +1,81 @@
+"""The hand-off: a thread the scheduler's loop resumed hands the quantum straight to the
+next ready thread when it blocks (``Scheduler.successor``, ``Thread._hand_off``), one
+stack switch instead of two. It must not change the run: the same trace events in the
+same order (``stack.*`` included), the same decisions offered to and recorded from the
+policy, the same results. These tests run the same scripts both ways and compare."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stackswitch import trace
+from stackswitch.cli import main
+from stackswitch.cli.wast import run_wast_file
+from stackswitch.scheduler import Recorder, Scheduler, policy_named
+
+WAST_DIR = Path(__file__).parent / "wast"
+SCRIPTS = sorted(WAST_DIR.glob("*.wast"))
+
+
+def _run(path: Path, spec: str, strategy: str, hand_offs: bool,
+         monkeypatch: pytest.MonkeyPatch) -> tuple[list, list, int, int]:
+    monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+    policy = Recorder(policy_named(spec))
+    with trace.Recorder() as rec:
+        result = run_wast_file(path, out=lambda _: None, policy=policy, strategy=strategy)
+    events = [str(e) for e in rec.events]
+    decisions = [(d.point, d.options, d.chosen) for d in policy.decisions]
+    return events, decisions, result.passed, result.failed
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+@pytest.mark.parametrize("spec", ["fifo", "random:3", "random:15"])
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_a_run_is_the_same_with_and_without_hand_offs(path, spec, strategy, monkeypatch):
+    with_hand_offs = _run(path, spec, strategy, True, monkeypatch)
+    without = _run(path, spec, strategy, False, monkeypatch)
+    assert with_hand_offs[2:] == without[2:]
+    assert with_hand_offs[1] == without[1]
+    assert with_hand_offs[0] == without[0]
+
+
+def test_hand_offs_happen(monkeypatch):
+    """Not vacuous: in the scripts, some blocking threads do hand off (one switch each)."""
+    counts = {}
+    for hand_offs in (True, False):
+        monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+        before = trace.counts["switches"]
+        ticks = 0
+        original = Scheduler.hand_off
+
+        def counting(self, thread, original=original):
+            nonlocal ticks
+            ticks += 1
+            original(self, thread)
+
+        monkeypatch.setattr(Scheduler, "hand_off", counting)
+        run_wast_file(WAST_DIR / "three-components.wast", out=lambda _: None)
+        counts[hand_offs] = (trace.counts["switches"] - before, ticks)
+    assert counts[False][1] == 0 and counts[True][1] > 0
+    assert counts[True][0] == counts[False][0]  # a hand-off counts as a suspend and a resume
+
+
+EXPLORE_DIR = Path(__file__).parent / "explore"
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+@pytest.mark.parametrize("script", ["race.wast", "keep-running.wast",
+                                    "../wast/three-components.wast"])
+def test_the_explorer_enumerates_the_same_schedules_with_and_without_hand_offs(
+        script, strategy, capsys, monkeypatch):
+    reports = []
+    for hand_offs in (True, False):
+        monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+        main(["explore", str(EXPLORE_DIR / script), "--strategy", strategy, "--max-runs", "200",
+              "--json", "--quiet"])
+        report = json.loads(capsys.readouterr().out)
+        del report["seconds"]
+        reports.append(report)
+    assert reports[0] == reports[1]
+    assert reports[0]["schedules"] > 1
