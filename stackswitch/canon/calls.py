@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .. import trace
 from ..errors import Trap, trap_if
 from ..scheduler import DEADLOCK_MESSAGE, WaitKey
-from . import messages
+from . import messages, threads
 from .context import HandleContext
 from .options import CanonicalOptions
 from .subtasks import Subtask
@@ -125,7 +125,7 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
     task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
 
     def thread_func() -> None:
-        if not task.enter_implicit_thread():
+        if not task.enter_implicit_thread(thread):
             return
         flat_args = start_task(task)
         if not opts.async_:
@@ -137,14 +137,19 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
             _callback_loop(task, callee(flat_args))
         task.exit_implicit_thread()
 
-    return run_task(task, Thread(task, thread_func, name=task.name))
+    thread = Thread(task, thread_func, name=task.name)
+    return run_task(task, thread)
 
 
 def start_task(task: Task) -> list[Any]:
     """Take the caller's arguments (the task starts) and lower them for the core function."""
     args = task.start()
-    cx = RuntimeContext(task.opts, task.inst, task)
-    flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, task.ft.param_types())
+    ts = task.ft.param_type_tuple
+    if ts or args:
+        cx = RuntimeContext(task.opts, task.inst, task)
+        flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, ts)
+    else:  # no parameters (lower_flat_values would give [] too): no context needed
+        flat_args = []
     if trace.listening:
         caller = task.caller
         trace.emit("task.start", task=task.name, instance=task.inst.name, args=args,
@@ -260,7 +265,7 @@ class CallbackWait:
     def __init__(self, task: Task, code: CallbackCode, si: int) -> None:
         inst = task.inst
         assert inst.exclusive_thread is task.implicit_thread
-        inst.exclusive_thread = None
+        inst.release_exclusive()
         self.task = task
         self.yielding = code == CallbackCode.YIELD
         if self.yielding:
@@ -316,45 +321,63 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     thread = task.implicit_thread
     callback = task.opts.callback
     [packed] = flat_results
-    code, si = unpack_callback_result(packed)
-    while code != CallbackCode.EXIT:
+    while packed & 0xF:  # not EXIT (unpack_callback_result, inline)
+        code, si = unpack_callback_result(packed)
         wait = CallbackWait(task, code, si)
         cancelled = thread.wait_until(wait.ready, cancellable=True, why=wait.why,
                                       yielding=wait.yielding, keys=wait.wait_keys)
         [packed] = callback(wait.deliver(bool(cancelled)))
-        code, si = unpack_callback_result(packed)
 
 
 def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
                 flat_args: list[Any], name: str = "") -> list[Any]:
-    """Call ``callee`` from core wasm of the current thread; see module docs."""
-    thread = current_thread()
+    """Call ``callee`` from core wasm of the current thread; see module docs.
+
+    No lifting or lowering context is made for a function with neither
+    parameters nor results (the common async call): lifting and lowering
+    no values needs none and gives ``[]``.
+    """
+    thread = threads._current  # current_thread(), inline: once per call
+    if thread is None:
+        thread = current_thread()  # raises: called from the host's stack
     task = thread.task
     inst = task.inst
-    inst.check_may_leave()
-    if not opts.async_ and ft.async_:
+    if not inst.may_leave:  # inst.check_may_leave(), inline
+        raise Trap(messages.CANNOT_LEAVE)
+    async_ = opts.async_
+    if not async_ and ft.async_:
         task.check_may_block(thread)
-    if opts.async_:
+    if async_:
         max_flat_params, max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
     else:
         max_flat_params, max_flat_results = MAX_FLAT_PARAMS, MAX_FLAT_RESULTS
-    args_iter = CoreValueIter(flat_args)
+    param_types, result_types = ft.param_type_tuple, ft.result_type_tuple
     subtask = Subtask(name=name)
-    cx = RuntimeContext(opts, inst, subtask)
-    on_progress: list[Callable[[], None]] = []
+    if param_types or result_types or flat_args:
+        args_iter: CoreValueIter | None = CoreValueIter(flat_args)
+        cx: RuntimeContext | None = RuntimeContext(opts, inst, subtask)
+    else:
+        args_iter = cx = None
+    index = 0
+    """The subtask's handle once the caller holds one: from then on, progress is an event."""
 
-    def notify() -> None:
-        if on_progress:
-            on_progress[0]()
+    def subtask_event() -> tuple[EventCode, int, int]:
+        if subtask.state >= Subtask.State.RETURNED:  # subtask.resolved()
+            subtask.deliver_resolve()
+        return (EventCode.SUBTASK, index, int(subtask.state))
 
     def on_start() -> list[Any]:
-        notify()
+        if index:
+            subtask.set_pending_event(subtask_event)
         assert subtask.state == Subtask.State.STARTING
         subtask.state = Subtask.State.STARTED
-        return lift_flat_values(cx, max_flat_params, args_iter, ft.param_types())
+        if cx is None:
+            return []
+        return lift_flat_values(cx, max_flat_params, args_iter, param_types)
 
     def on_resolve(result: list[Any] | None) -> None:
-        notify()
+        if index:
+            subtask.set_pending_event(subtask_event)
         if result is None:
             assert subtask.cancellation_requested
             if subtask.state == Subtask.State.STARTING:
@@ -363,14 +386,17 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
                 subtask.resolve(Subtask.State.CANCELLED_BEFORE_RETURNED, [])
         else:
             assert subtask.state == Subtask.State.STARTED
-            flat_results = lower_flat_values(cx, max_flat_results, result, ft.result_types(),
-                                             args_iter)
+            if cx is None and not result:
+                flat_results: list[Any] = []
+            else:
+                flat_results = lower_flat_values(cx, max_flat_results, result, result_types,
+                                                 args_iter)
             subtask.resolve(Subtask.State.RETURNED, flat_results)
 
     subtask.on_cancel = callee(on_start, on_resolve, task)
 
-    if not opts.async_:
-        if not subtask.resolved():
+    if not async_:
+        if subtask.state < Subtask.State.RETURNED:  # not subtask.resolved()
             thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
                               keys=(subtask,))
         subtask.deliver_resolve()
@@ -378,23 +404,13 @@ def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
 
     if subtask.state == Subtask.State.STARTING:
         _let_callee_start(thread, subtask)
-    if subtask.resolved():
+    if subtask.state >= Subtask.State.RETURNED:  # subtask.resolved()
         subtask.deliver_resolve()
-        return [int(Subtask.State.RETURNED)]
+        return [2]  # Subtask.State.RETURNED
     index = inst.handles.add(subtask)
     assert 0 < index <= MAX_LENGTH
     if trace.listening:
         trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
-
-    def progress() -> None:
-        def subtask_event() -> tuple[EventCode, int, int]:
-            if subtask.resolved():
-                subtask.deliver_resolve()
-            return (EventCode.SUBTASK, index, int(subtask.state))
-
-        subtask.set_pending_event(subtask_event)
-
-    on_progress.append(progress)
     return [int(subtask.state) | (index << 4)]
 
 

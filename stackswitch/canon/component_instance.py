@@ -40,9 +40,13 @@ class ComponentInstance:
         self.may_leave = True
         self.enter_key = WaitKey()
         """Touched whenever ``backpressure`` decreases or ``exclusive_thread`` becomes None."""
-        self._backpressure = 0
+        self.backpressure = 0
+        """Raised and lowered by the guest; lower it with :meth:`lower_backpressure`."""
         self.num_waiting_to_enter = 0
-        self._exclusive_thread: Thread | None = None
+        self.exclusive_thread: Thread | None = None
+        """The thread holding the instance's shadow stack (sync and callback-lifted code).
+        A plain attribute (read several times per call); give it up with
+        :meth:`release_exclusive`, which wakes the threads waiting for it."""
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
@@ -57,27 +61,15 @@ class ComponentInstance:
 
     # -- what a task waits for to enter -------------------------------------
 
-    @property
-    def backpressure(self) -> int:
-        return self._backpressure
+    def lower_backpressure(self) -> None:
+        """``backpressure`` goes down by one: tasks waiting to enter may now."""
+        self.backpressure -= 1
+        self.enter_key.touch()
 
-    @backpressure.setter
-    def backpressure(self, value: int) -> None:
-        lower = value < self._backpressure
-        self._backpressure = value
-        if lower:
-            self.enter_key.touch()
-
-    @property
-    def exclusive_thread(self) -> Thread | None:
-        """The thread holding the instance's shadow stack (sync and callback-lifted code)."""
-        return self._exclusive_thread
-
-    @exclusive_thread.setter
-    def exclusive_thread(self, thread: Thread | None) -> None:
-        self._exclusive_thread = thread
-        if thread is None:
-            self.enter_key.touch()
+    def release_exclusive(self) -> None:
+        """Nobody holds the shadow stack any more: tasks waiting for it may take it."""
+        self.exclusive_thread = None
+        self.enter_key.touch()
 
     # -- reentrance ---------------------------------------------------------
 
@@ -112,6 +104,28 @@ class ComponentInstance:
         """Trap unless a call from ``caller`` may enter (not poisoned, not re-entered)."""
         if self.root._trapped or not self.may_enter_from(caller):
             raise Trap(messages.CANNOT_ENTER)
+
+    def enter_checked(self, caller: ComponentInstance | None) -> frozenset[ComponentInstance]:
+        """:meth:`check_enter_from` then :meth:`enter_from`, in one: the instances entered,
+        for :meth:`leave`. (The path every call into a component takes.)"""
+        entering = self._entering.get(caller)
+        if entering is None:
+            entering = self.entering_set(caller)
+        if self.root._trapped:
+            raise Trap(messages.CANNOT_ENTER)
+        for inst in entering:
+            if not inst.may_enter:
+                raise Trap(messages.CANNOT_ENTER)
+        for inst in entering:
+            inst.may_enter = False
+        return entering
+
+    @staticmethod
+    def leave(entering: frozenset[ComponentInstance]) -> None:
+        """Undo :meth:`enter_checked`: ``entering`` is what it returned (:meth:`leave_to`)."""
+        for inst in entering:
+            assert not inst.may_enter
+            inst.may_enter = True
 
     def enter_from(self, caller: ComponentInstance | None) -> None:
         for inst in self.entering_set(caller):

@@ -112,15 +112,13 @@ class Store:
         label = name or getattr(callee, "__name__", "func")
 
         def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> OnCancel:
-            caller_inst = caller.inst if caller is not None else None
-            inst.check_enter_from(caller_inst)
-            inst.enter_from(caller_inst)
+            entering = inst.enter_checked(caller.inst if caller is not None else None)
             try:
                 task_name = f"{inst.name}.{label}#{next(self._counter)}"
                 return self.strategy.lift(callee, ft, opts, inst, on_start, on_resolve,
                                           caller, task_name)
             finally:
-                inst.leave_to(caller_inst)
+                inst.leave(entering)
 
         func_inst.__name__ = label
         return func_inst

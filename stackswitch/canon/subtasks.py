@@ -50,7 +50,7 @@ class Subtask(Waitable):
         self.lenders.append(handle)
 
     def resolve(self, state: Subtask.State, flat_results: list[Any]) -> None:
-        assert not self.resolved()
+        assert self.state < Subtask.State.RETURNED  # not self.resolved()
         assert state == Subtask.State.RETURNED or not flat_results
         self.state = state
         self.flat_results = flat_results
@@ -58,8 +58,9 @@ class Subtask(Waitable):
 
     def deliver_resolve(self) -> None:
         """The caller learns the call is over: lent handles are its own again."""
-        assert not self.resolve_delivered() and self.resolved()
-        for handle in self.lenders:
+        lenders = self.lenders
+        assert lenders is not None and self.state >= Subtask.State.RETURNED  # resolved, not delivered
+        for handle in lenders:
             handle.num_lends -= 1
         self.lenders = None
 

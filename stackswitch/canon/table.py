@@ -59,7 +59,10 @@ class Table(Generic[E]):
         return i
 
     def remove(self, i: int) -> E:
-        e = self.get(i)
-        self.array[i] = None
+        array = self.array
+        if not 0 <= i < len(array) or array[i] is None:  # self.get(i), inline
+            raise Trap(messages.unknown_index(i))
+        e = array[i]
+        array[i] = None
         self.free.append(i)
         return e

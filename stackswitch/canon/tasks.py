@@ -25,7 +25,7 @@ from .. import trace
 from ..errors import Trap, trap_if
 from ..scheduler import ChoicePoint
 from . import messages
-from .threads import Cancelled, Thread, current_thread
+from .threads import Cancelled, Thread
 
 if TYPE_CHECKING:
     from .component_instance import ComponentInstance
@@ -46,6 +46,9 @@ class Task:
         CANCEL_DELIVERED = 4
         RESOLVED = 5
 
+    __slots__ = ("ft", "opts", "inst", "store", "on_start", "on_resolve", "state", "num_borrows",
+                 "implicit_thread", "threads", "name", "caller", "exclusive", "__weakref__")
+
     def __init__(self, ft: FuncType, opts: CanonicalOptions, inst: ComponentInstance,
                  on_start: OnStart, on_resolve: OnResolve, name: str = "",
                  caller: Task | None = None) -> None:
@@ -62,6 +65,9 @@ class Task:
         self.name = name or "task"
         self.caller = caller
         """The supertask (``None`` when the host called): the async call stack."""
+        self.exclusive = ft.async_ and (not opts.async_ or opts.callback is not None)
+        """Does the implicit thread hold the instance's exclusive lock while it runs?
+        (An async-typed call that :meth:`needs_exclusive`; fixed by the lift.)"""
 
     def __repr__(self) -> str:
         return f"<Task {self.name} {self.state.name}>"
@@ -82,16 +88,19 @@ class Task:
         return inst.backpressure > 0 or (
             self.needs_exclusive() and inst.exclusive_thread is not None)
 
-    def enter_implicit_thread(self) -> bool:
+    def enter_implicit_thread(self, thread: Thread) -> bool:
         """Wait out backpressure, then take the exclusive lock if needed.
 
-        Returns False if the caller cancelled while the task waited to start.
+        ``thread`` is the implicit thread, running now. Returns False if the
+        caller cancelled while the task waited to start. (Inline, on the
+        path every call takes: :meth:`must_wait_to_enter` and
+        :meth:`finish_entering`.)
         """
         assert self.state == Task.State.INITIAL
-        thread = current_thread()
         self.implicit_thread = thread
         inst = self.inst
-        if self.must_wait_to_enter():
+        if self.ft.async_ and (inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (
+                inst.exclusive_thread is not None and self.needs_exclusive())):
             inst.num_waiting_to_enter += 1
             # Even if backpressure is already off, the tasks that waited
             # before us go first ("residual backpressure"): always block.
@@ -102,7 +111,12 @@ class Task:
             if cancelled:
                 self.cancel()
                 return False
-        self.finish_entering(thread)
+        if self.exclusive:
+            assert inst.exclusive_thread is None
+            inst.exclusive_thread = thread
+        assert not self.threads and thread.task is self and thread.index is None
+        thread.index = inst.threads.add(thread)
+        self.threads.append(thread)
         return True
 
     def must_wait_to_enter(self) -> bool:
@@ -115,7 +129,7 @@ class Task:
 
     def finish_entering(self, thread: Thread) -> None:
         """The implicit thread is in: take the exclusive lock if this task needs it."""
-        if self.ft.async_ and self.needs_exclusive():
+        if self.exclusive:
             assert self.inst.exclusive_thread is None
             self.inst.exclusive_thread = thread
         self.register_thread(thread)
@@ -126,12 +140,20 @@ class Task:
         self.threads.append(thread)
 
     def exit_implicit_thread(self) -> None:
+        """The implicit thread's code is done: it leaves (:meth:`unregister_thread`,
+        inline) and gives up the exclusive lock."""
         thread = self.implicit_thread
-        assert thread is current_thread()
-        self.unregister_thread(thread)
-        if self.ft.async_ and self.needs_exclusive():
-            assert self.inst.exclusive_thread is thread
-            self.inst.exclusive_thread = None
+        threads = self.threads
+        threads.remove(thread)
+        inst = self.inst
+        inst.threads.remove(thread.index)
+        if not threads:
+            if self.state != Task.State.RESOLVED:
+                raise Trap(messages.TASK_NO_RETURN)
+            assert self.num_borrows == 0
+        if self.exclusive:
+            assert inst.exclusive_thread is thread
+            inst.release_exclusive()
 
     def unregister_thread(self, thread: Thread) -> None:
         assert thread in self.threads
@@ -213,7 +235,9 @@ class Task:
 
     def start(self) -> list[Any]:
         assert self.state == Task.State.INITIAL
-        self._set_state(Task.State.STARTED)
+        self.state = Task.State.STARTED  # _set_state, inline
+        if trace.listening:
+            trace.emit("task.state", task=self.name, state="STARTED")
         return self.on_start()
 
     def return_(self, result: list[Any]) -> None:
@@ -224,7 +248,9 @@ class Task:
         if trace.listening:
             trace.emit("task.return", task=self.name, result=result)
         self.on_resolve(result)
-        self._set_state(Task.State.RESOLVED)
+        self.state = Task.State.RESOLVED  # _set_state, inline
+        if trace.listening:
+            trace.emit("task.state", task=self.name, state="RESOLVED")
 
     def cancel(self) -> None:
         trap_if(self.state == Task.State.RESOLVED, messages.TASK_RESOLVED_TWICE)

@@ -468,14 +468,21 @@ class Instantiation:
         callee = self.linking.lifted(callable_of(core, self.wasm_store, label), core, opts)
         lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
         canon = self.canon
+        nested: dict[Any, bool] = {}
+        """``_nested(caller's instance, canon)`` per caller instance (ancestries never change)."""
 
         def func_inst(on_start: Any, on_resolve: Any, caller: Any) -> Any:
             # wasmtime (and the spec's tests, "for now") refuse any call between
             # an instance and itself, an ancestor or a descendant, where the
             # spec would allow a donut-wrapping parent to be re-entered.
-            caller_inst = caller.inst if caller is not None else None
-            if caller_inst is not None and _nested(caller_inst, canon):
-                raise Trap(messages.CANNOT_ENTER)
+            if caller is not None:
+                caller_inst = caller.inst
+                refused = nested.get(caller_inst)
+                if refused is None:
+                    refused = nested[caller_inst] = (caller_inst is not None
+                                                     and _nested(caller_inst, canon))
+                if refused:
+                    raise Trap(messages.CANNOT_ENTER)
             return lifted(on_start, on_resolve, caller)
 
         func_inst.__name__ = label  # what the event log and traces call it
