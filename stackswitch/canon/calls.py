@@ -33,8 +33,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import Trap, trap_if
-from ..scheduler import DEADLOCK_MESSAGE, WaitKey
+from ..errors import Trap
+from ..scheduler import DEADLOCK_MESSAGE, KeySource, WaitKey
 from . import messages, threads
 from .context import HandleContext
 from .options import CanonicalOptions
@@ -108,14 +108,15 @@ class CallbackCode(IntEnum):
     WAIT = 2
 
 
-_CALLBACK_CODES = tuple(CallbackCode)
+CALLBACK_CODES = tuple(CallbackCode)
+"""The codes by value: what the hot loops index instead of calling ``CallbackCode(code)``."""
 
 
 def unpack_callback_result(packed: int) -> tuple[CallbackCode, int]:
     code = packed & 0xF
     if code > 2:  # CallbackCode.WAIT
         raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
-    return _CALLBACK_CODES[code], packed >> 4
+    return CALLBACK_CODES[code], packed >> 4
 
 
 def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: ComponentInstance,
@@ -260,23 +261,29 @@ class CallbackWait:
     the callback strategy keeps it as the task's record.
     """
 
-    __slots__ = ("task", "wset", "yielding", "why")
+    __slots__ = ("task", "wset", "yielding", "why", "keys")
 
     def __init__(self, task: Task, code: CallbackCode, si: int) -> None:
         inst = task.inst
         assert inst.exclusive_thread is task.implicit_thread
-        inst.release_exclusive()
+        inst.exclusive_thread = None  # inst.release_exclusive(), inline
+        inst.enter_key.touch()
         self.task = task
         self.yielding = code == CallbackCode.YIELD
+        self.keys: KeySource
+        """What to wait with: :meth:`wait_keys`, which for a yield is always the lock."""
         if self.yielding:
             self.wset = None
             self.why = "callback yield"
+            self.keys = (inst.enter_key,)
         else:
             wset = inst.handles.get(si)
-            trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+            if not isinstance(wset, WaitableSet):  # (hot path: raise, not trap_if)
+                raise Trap(messages.NOT_WAITABLE_SET)
             wset.num_waiting += 1
             self.wset = wset
             self.why = f"callback wait on set {si}"
+            self.keys = self.wait_keys
 
     def ready(self) -> bool:
         if self.task.inst.exclusive_thread is not None:
@@ -321,97 +328,124 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     thread = task.implicit_thread
     callback = task.opts.callback
     [packed] = flat_results
-    while packed & 0xF:  # not EXIT (unpack_callback_result, inline)
-        code, si = unpack_callback_result(packed)
-        wait = CallbackWait(task, code, si)
+    while code := packed & 0xF:  # not EXIT (unpack_callback_result, inline)
+        if code > 2:  # CallbackCode.WAIT
+            raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
+        wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
         cancelled = thread.wait_until(wait.ready, cancellable=True, why=wait.why,
-                                      yielding=wait.yielding, keys=wait.wait_keys)
+                                      yielding=wait.yielding, keys=wait.keys)
         [packed] = callback(wait.deliver(bool(cancelled)))
 
 
 def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
                 flat_args: list[Any], name: str = "") -> list[Any]:
-    """Call ``callee`` from core wasm of the current thread; see module docs.
+    """Call ``callee`` from core wasm of the current thread; see module docs."""
+    return Lowering(callee, ft, opts, name).call(*flat_args)
+
+
+class Lowering:
+    """One ``canon lower``: what each call of it needs that depends only on the
+    function, its type and options, computed once. :meth:`call` is ``canon lower``
+    itself (the core function linked in: ``Lowering(...).call``).
 
     No lifting or lowering context is made for a function with neither
     parameters nor results (the common async call): lifting and lowering
     no values needs none and gives ``[]``.
     """
-    thread = threads._current  # current_thread(), inline: once per call
-    if thread is None:
-        thread = current_thread()  # raises: called from the host's stack
-    task = thread.task
-    inst = task.inst
-    if not inst.may_leave:  # inst.check_may_leave(), inline
-        raise Trap(messages.CANNOT_LEAVE)
-    async_ = opts.async_
-    if not async_ and ft.async_:
-        task.check_may_block(thread)
-    if async_:
-        max_flat_params, max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
-    else:
-        max_flat_params, max_flat_results = MAX_FLAT_PARAMS, MAX_FLAT_RESULTS
-    param_types, result_types = ft.param_type_tuple, ft.result_type_tuple
-    subtask = Subtask(name=name)
-    if param_types or result_types or flat_args:
-        args_iter: CoreValueIter | None = CoreValueIter(flat_args)
-        cx: RuntimeContext | None = RuntimeContext(opts, inst, subtask)
-    else:
-        args_iter = cx = None
-    index = 0
-    """The subtask's handle once the caller holds one: from then on, progress is an event."""
 
-    def subtask_event() -> tuple[EventCode, int, int]:
+    __slots__ = ("callee", "ft", "opts", "name", "param_types", "result_types",
+                 "max_flat_params", "max_flat_results", "values")
+
+    def __init__(self, callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
+                 name: str = "") -> None:
+        self.callee = callee
+        self.ft = ft
+        self.opts = opts
+        self.name = name
+        self.param_types = ft.param_type_tuple
+        self.result_types = ft.result_type_tuple
+        if opts.async_:
+            self.max_flat_params, self.max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
+        else:
+            self.max_flat_params, self.max_flat_results = MAX_FLAT_PARAMS, MAX_FLAT_RESULTS
+        self.values = bool(self.param_types or self.result_types)
+        """Are there values to lift or lower (so a context is needed)?"""
+
+    def call(self, *flat_args: Any) -> list[Any]:
+        """Call the function from core wasm of the current thread; see module docs."""
+        callee, ft, opts, name = self.callee, self.ft, self.opts, self.name
+        thread = threads._current  # current_thread(), inline: once per call
+        if thread is None:
+            thread = current_thread()  # raises: called from the host's stack
+        task = thread.task
+        inst = task.inst
+        if not inst.may_leave:  # inst.check_may_leave(), inline
+            raise Trap(messages.CANNOT_LEAVE)
+        async_ = opts.async_
+        if not async_ and ft.async_:
+            task.check_may_block(thread)
+        max_flat_params, max_flat_results = self.max_flat_params, self.max_flat_results
+        param_types, result_types = self.param_types, self.result_types
+        subtask = Subtask(name=name)
+        if self.values or flat_args:
+            args_iter: CoreValueIter | None = CoreValueIter(flat_args)
+            cx: RuntimeContext | None = RuntimeContext(opts, inst, subtask)
+        else:
+            args_iter = cx = None
+        index = 0
+        """The subtask's handle once the caller holds one: from then on, progress is an event."""
+
+        def subtask_event() -> tuple[EventCode, int, int]:
+            if subtask.state >= Subtask.State.RETURNED:  # subtask.resolved()
+                subtask.deliver_resolve()
+            return (EventCode.SUBTASK, index, int(subtask.state))
+
+        def on_start() -> list[Any]:
+            if index:
+                subtask.set_pending_event(subtask_event)
+            assert subtask.state == Subtask.State.STARTING
+            subtask.state = Subtask.State.STARTED
+            if cx is None:
+                return []
+            return lift_flat_values(cx, max_flat_params, args_iter, param_types)
+
+        def on_resolve(result: list[Any] | None) -> None:
+            if index:
+                subtask.set_pending_event(subtask_event)
+            if result is None:
+                assert subtask.cancellation_requested
+                if subtask.state == Subtask.State.STARTING:
+                    subtask.resolve(Subtask.State.CANCELLED_BEFORE_STARTED, [])
+                else:
+                    subtask.resolve(Subtask.State.CANCELLED_BEFORE_RETURNED, [])
+            else:
+                assert subtask.state == Subtask.State.STARTED
+                if cx is None and not result:
+                    flat_results: list[Any] = []
+                else:
+                    flat_results = lower_flat_values(cx, max_flat_results, result, result_types,
+                                                     args_iter)
+                subtask.resolve(Subtask.State.RETURNED, flat_results)
+
+        subtask.on_cancel = callee(on_start, on_resolve, task)
+
+        if not async_:
+            if subtask.state < Subtask.State.RETURNED:  # not subtask.resolved()
+                thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
+                                  keys=(subtask,))
+            subtask.deliver_resolve()
+            return subtask.flat_results
+
+        if subtask.state == Subtask.State.STARTING:
+            _let_callee_start(thread, subtask)
         if subtask.state >= Subtask.State.RETURNED:  # subtask.resolved()
             subtask.deliver_resolve()
-        return (EventCode.SUBTASK, index, int(subtask.state))
-
-    def on_start() -> list[Any]:
-        if index:
-            subtask.set_pending_event(subtask_event)
-        assert subtask.state == Subtask.State.STARTING
-        subtask.state = Subtask.State.STARTED
-        if cx is None:
-            return []
-        return lift_flat_values(cx, max_flat_params, args_iter, param_types)
-
-    def on_resolve(result: list[Any] | None) -> None:
-        if index:
-            subtask.set_pending_event(subtask_event)
-        if result is None:
-            assert subtask.cancellation_requested
-            if subtask.state == Subtask.State.STARTING:
-                subtask.resolve(Subtask.State.CANCELLED_BEFORE_STARTED, [])
-            else:
-                subtask.resolve(Subtask.State.CANCELLED_BEFORE_RETURNED, [])
-        else:
-            assert subtask.state == Subtask.State.STARTED
-            if cx is None and not result:
-                flat_results: list[Any] = []
-            else:
-                flat_results = lower_flat_values(cx, max_flat_results, result, result_types,
-                                                 args_iter)
-            subtask.resolve(Subtask.State.RETURNED, flat_results)
-
-    subtask.on_cancel = callee(on_start, on_resolve, task)
-
-    if not async_:
-        if subtask.state < Subtask.State.RETURNED:  # not subtask.resolved()
-            thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
-                              keys=(subtask,))
-        subtask.deliver_resolve()
-        return subtask.flat_results
-
-    if subtask.state == Subtask.State.STARTING:
-        _let_callee_start(thread, subtask)
-    if subtask.state >= Subtask.State.RETURNED:  # subtask.resolved()
-        subtask.deliver_resolve()
-        return [2]  # Subtask.State.RETURNED
-    index = inst.handles.add(subtask)
-    assert 0 < index <= MAX_LENGTH
-    if trace.listening:
-        trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
-    return [int(subtask.state) | (index << 4)]
+            return [2]  # Subtask.State.RETURNED
+        index = inst.handles.add(subtask)
+        assert 0 < index <= MAX_LENGTH
+        if trace.listening:
+            trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
+        return [int(subtask.state) | (index << 4)]
 
 
 def current_task_or_none() -> Task | None:

@@ -155,6 +155,13 @@ def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
     """``task.return``. ``matched``, if given, is this built-in's own list of the
     ``(FuncType, CanonicalOptions)`` of lifts it was found to match: the type and
     option checks depend only on those, so each pair is checked once."""
+    return task_return(result_types, opts, matched, *flat_args)
+
+
+def task_return(result_types: list[Any], opts: CanonicalOptions,
+                matched: list[tuple[Any, Any]] | None, *flat_args: Any) -> list[Any]:
+    """:func:`canon_task_return` with the core arguments last, as the linked import
+    takes them (bound with ``functools.partial``: one frame per call)."""
     task = (threads._current or current_thread()).task
     if not task.inst.may_leave:  # check_may_leave(), inline (hot path)
         raise Trap(messages.CANNOT_LEAVE)

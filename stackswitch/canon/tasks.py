@@ -153,7 +153,8 @@ class Task:
             assert self.num_borrows == 0
         if self.exclusive:
             assert inst.exclusive_thread is thread
-            inst.release_exclusive()
+            inst.exclusive_thread = None  # inst.release_exclusive(), inline
+            inst.enter_key.touch()
 
     def unregister_thread(self, thread: Thread) -> None:
         assert thread in self.threads

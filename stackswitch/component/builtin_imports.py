@@ -97,8 +97,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
                                 "lower")
         matched: list[tuple[FuncType, CanonicalOptions]] = []  # checked once per lift
         return HostCoreFunc(name, tuple(flat.params), (),
-                            lambda *args: b.canon_task_return(result_types, opts, list(args),
-                                                              matched), True)
+                            functools.partial(b.task_return, result_types, opts, matched), True)
     if kind == B.TASK_CANCEL:
         return _f(name, "", "", b.canon_task_cancel, True)
     if kind == B.SUBTASK_CANCEL:
