@@ -139,12 +139,20 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
         task.exit_implicit_thread()
 
     thread = Thread(task, thread_func, name=task.name)
+    if ft.async_:  # run_task, inline for an async-typed call: it does not wait here
+        thread.resume()
+        return task.request_cancellation
     return run_task(task, thread)
 
 
 def start_task(task: Task) -> list[Any]:
     """Take the caller's arguments (the task starts) and lower them for the core function."""
-    args = task.start()
+    # task.start(), inline (every call takes this path)
+    assert task.state == Task.State.INITIAL
+    task.state = Task.State.STARTED
+    if trace.listening:
+        trace.emit("task.state", task=task.name, state="STARTED")
+    args = task.on_start()
     ts = task.ft.param_type_tuple
     if ts or args:
         cx = RuntimeContext(task.opts, task.inst, task)
@@ -267,7 +275,8 @@ class CallbackWait:
         inst = task.inst
         assert inst.exclusive_thread is task.implicit_thread
         inst.exclusive_thread = None  # inst.release_exclusive(), inline
-        inst.enter_key.touch()
+        if inst.enter_key._watchers:
+            inst.enter_key.touch()
         self.task = task
         self.yielding = code == CallbackCode.YIELD
         self.keys: KeySource

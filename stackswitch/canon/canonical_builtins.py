@@ -300,7 +300,13 @@ def canon_waitable_join(wi: int, si: int) -> list[Any]:
         raise Trap(messages.NOT_WAITABLE)
     if w.has_sync_waiter:
         raise Trap(messages.SYNC_AND_ASYNC_WAIT)
-    w.join(None if si == 0 else _waitable_set(inst, si))
+    if si == 0:
+        w.join(None)
+        return []
+    wset = inst.handles.get(si)
+    if not isinstance(wset, WaitableSet):  # _waitable_set(inst, si), inline (hot path)
+        raise Trap(messages.NOT_WAITABLE_SET)
+    w.join(wset)
     return []
 
 

@@ -54,7 +54,8 @@ class Subtask(Waitable):
         assert state == Subtask.State.RETURNED or not flat_results
         self.state = state
         self.flat_results = flat_results
-        self.touch()  # a sync caller waits on the subtask for resolved()
+        if self._watchers:  # a sync caller waits on the subtask for resolved() (touch, inline)
+            self.touch()
 
     def deliver_resolve(self) -> None:
         """The caller learns the call is over: lent handles are its own again."""
@@ -70,4 +71,5 @@ class Subtask(Waitable):
     def drop(self) -> None:
         if self.lenders is not None:  # not resolve_delivered() (hot path)
             raise Trap(messages.SUBTASK_DROP_UNRESOLVED)
-        Waitable.drop(self)
+        assert not self.has_sync_waiter
+        self.join(None)  # Waitable.drop, inline

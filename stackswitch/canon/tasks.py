@@ -100,7 +100,7 @@ class Task:
         self.implicit_thread = thread
         inst = self.inst
         if self.ft.async_ and (inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (
-                inst.exclusive_thread is not None and self.needs_exclusive())):
+                inst.exclusive_thread is not None and self.exclusive)):
             inst.num_waiting_to_enter += 1
             # Even if backpressure is already off, the tasks that waited
             # before us go first ("residual backpressure"): always block.
@@ -121,7 +121,12 @@ class Task:
 
     def must_wait_to_enter(self) -> bool:
         """Must an async call wait (backpressure, or earlier tasks still waiting) before it starts?"""
-        return self.ft.async_ and (self.has_backpressure() or self.inst.num_waiting_to_enter > 0)
+        if not self.ft.async_:
+            return False
+        # has_backpressure(), inline: for an async-typed task, exclusive is needs_exclusive()
+        inst = self.inst
+        return inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (
+            inst.exclusive_thread is not None and self.exclusive)
 
     def may_enter(self) -> bool:
         """May the task start now? Waits on it wait on ``self.inst.enter_key``."""
@@ -129,10 +134,13 @@ class Task:
 
     def finish_entering(self, thread: Thread) -> None:
         """The implicit thread is in: take the exclusive lock if this task needs it."""
+        inst = self.inst
         if self.exclusive:
-            assert self.inst.exclusive_thread is None
-            self.inst.exclusive_thread = thread
-        self.register_thread(thread)
+            assert inst.exclusive_thread is None
+            inst.exclusive_thread = thread
+        assert not self.threads and thread.task is self and thread.index is None
+        thread.index = inst.threads.add(thread)  # register_thread, inline
+        self.threads.append(thread)
 
     def register_thread(self, thread: Thread) -> None:
         assert thread not in self.threads and thread.task is self and thread.index is None
@@ -154,7 +162,8 @@ class Task:
         if self.exclusive:
             assert inst.exclusive_thread is thread
             inst.exclusive_thread = None  # inst.release_exclusive(), inline
-            inst.enter_key.touch()
+            if inst.enter_key._watchers:
+                inst.enter_key.touch()
 
     def unregister_thread(self, thread: Thread) -> None:
         assert thread in self.threads
