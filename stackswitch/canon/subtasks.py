@@ -32,7 +32,7 @@ class Subtask(Waitable):
     def __init__(self, name: str = "") -> None:
         super().__init__()
         self.name = name or "subtask"
-        self.state = Subtask.State.STARTING
+        self.state = _STARTING
         self.on_cancel: Any = None
         self.lenders: list[ResourceHandle] | None = []
         self.cancellation_requested = False
@@ -50,8 +50,8 @@ class Subtask(Waitable):
         self.lenders.append(handle)
 
     def resolve(self, state: Subtask.State, flat_results: list[Any]) -> None:
-        assert self.state < Subtask.State.RETURNED  # not self.resolved()
-        assert state == Subtask.State.RETURNED or not flat_results
+        assert self.state < _RETURNED  # not self.resolved()
+        assert state == _RETURNED or not flat_results
         self.state = state
         self.flat_results = flat_results
         if self._watchers:  # a sync caller waits on the subtask for resolved() (touch, inline)
@@ -60,7 +60,7 @@ class Subtask(Waitable):
     def deliver_resolve(self) -> None:
         """The caller learns the call is over: lent handles are its own again."""
         lenders = self.lenders
-        assert lenders is not None and self.state >= Subtask.State.RETURNED  # resolved, not delivered
+        assert lenders is not None and self.state >= _RETURNED  # resolved, not delivered
         for handle in lenders:
             handle.num_lends -= 1
         self.lenders = None
@@ -73,3 +73,8 @@ class Subtask(Waitable):
             raise Trap(messages.SUBTASK_DROP_UNRESOLVED)
         assert not self.has_sync_waiter
         self.join(None)  # Waitable.drop, inline
+
+
+# The states the call path reads on every call, as module constants (see tasks.py).
+_STARTING, _STARTED, _RETURNED = (Subtask.State.STARTING, Subtask.State.STARTED,
+                                  Subtask.State.RETURNED)

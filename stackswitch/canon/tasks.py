@@ -58,7 +58,7 @@ class Task:
         self.store = inst.store
         self.on_start = on_start
         self.on_resolve = on_resolve
-        self.state = Task.State.INITIAL
+        self.state = _INITIAL
         self.num_borrows = 0
         self.implicit_thread: Thread | None = None
         self.threads: list[Thread] = []
@@ -96,7 +96,7 @@ class Task:
         path every call takes: :meth:`must_wait_to_enter` and
         :meth:`finish_entering`.)
         """
-        assert self.state == Task.State.INITIAL
+        assert self.state == _INITIAL
         self.implicit_thread = thread
         inst = self.inst
         if self.ft.async_ and (inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (
@@ -156,7 +156,7 @@ class Task:
         inst = self.inst
         inst.threads.remove(thread.index)
         if not threads:
-            if self.state != Task.State.RESOLVED:
+            if self.state != _RESOLVED:
                 raise Trap(messages.TASK_NO_RETURN)
             assert self.num_borrows == 0
         if self.exclusive:
@@ -236,7 +236,7 @@ class Task:
             self._set_state(Task.State.PENDING_CANCEL)
 
     def deliver_pending_cancel(self, cancellable: bool) -> bool:
-        if cancellable and self.state == Task.State.PENDING_CANCEL:
+        if cancellable and self.state == _PENDING_CANCEL:
             self._set_state(Task.State.CANCEL_DELIVERED)
             return True
         return False
@@ -244,21 +244,21 @@ class Task:
     # -- the calling contract ---------------------------------------------------
 
     def start(self) -> list[Any]:
-        assert self.state == Task.State.INITIAL
-        self.state = Task.State.STARTED  # _set_state, inline
+        assert self.state == _INITIAL
+        self.state = _STARTED  # _set_state, inline
         if trace.listening:
             trace.emit("task.state", task=self.name, state="STARTED")
         return self.on_start()
 
     def return_(self, result: list[Any]) -> None:
-        if self.state == Task.State.RESOLVED:  # (hot path: raise, not trap_if)
+        if self.state == _RESOLVED:  # (hot path: raise, not trap_if)
             raise Trap(messages.TASK_RESOLVED_TWICE)
         if self.num_borrows > 0:
             raise Trap(messages.TASK_RETURN_BORROWS)
         if trace.listening:
             trace.emit("task.return", task=self.name, result=result)
         self.on_resolve(result)
-        self.state = Task.State.RESOLVED  # _set_state, inline
+        self.state = _RESOLVED  # _set_state, inline
         if trace.listening:
             trace.emit("task.state", task=self.name, state="RESOLVED")
 
@@ -269,3 +269,10 @@ class Task:
         trace.emit("task.cancel", task=self.name)
         self.on_resolve(None)
         self._set_state(Task.State.RESOLVED)
+
+
+# The states the call path reads on every call, as module constants: reading
+# ``Task.State.X`` goes through the Enum class's attribute lookup (~0.08 µs);
+# a global read costs a fifth of that.
+_INITIAL, _STARTED = Task.State.INITIAL, Task.State.STARTED
+_PENDING_CANCEL, _RESOLVED = Task.State.PENDING_CANCEL, Task.State.RESOLVED
