@@ -11,6 +11,15 @@ components:
   subtask to a waitable set, waits in ``waitable-set.wait`` for its RETURNED
   event, drops it; then ``task.return`` n.
 
+That is the ``stackful-caller`` guest. The ``callback-caller`` guest
+(``CALLBACK_CALLER_COMPONENT``) has the same callee and a caller whose
+``run`` is callback-lifted too: its entry starts the first ``yield-once``
+call, joins the subtask to a set and returns WAIT on the set; the callback,
+on each SUBTASK RETURNED event, drops the subtask and starts the next call,
+or after n calls ``task.return``s n and returns EXIT. No task of that guest
+needs a stack of its own, which is where the ``callback`` strategy should
+do no worse than ``stackful`` (issue 15).
+
 (a) native: wasmtime's own component-model async through its C API (the
     wasmtime wheel's library, functions declared here with ctypes):
     ``wasmtime_component_linker_instantiate_async`` and
@@ -18,10 +27,12 @@ components:
 (b) stackswitch: ``Linker().instantiate(binary).func("run").call(n)``.
 
 Prints µs per iteration (one async call + wait + drop) for both, best of
-``--repeat``, and the ratio. ``--cpu`` times with ``time.process_time``
-(this process's CPU time) instead of wall time: on a shared, loaded machine
-it moves far less with what the other processes do. Run:
-``python benchmarks/native_vs_stackswitch.py [--n N] [--repeat R] [--cpu]``.
+``--repeat``, and the ratio, per guest (``--guest``, default both).
+``--cpu`` times with ``time.process_time`` (this process's CPU time) instead
+of wall time: on a shared, loaded machine it moves far less with what the
+other processes do. Run:
+``python benchmarks/native_vs_stackswitch.py [--n N] [--repeat R] [--cpu]
+[--guest stackful-caller|callback-caller|both]``.
 """
 
 from __future__ import annotations
@@ -125,6 +136,72 @@ COMPONENT = """
   (export "run" (func $caller "run"))
 )
 """
+
+_CALLBACK_CALLER = """
+  (component $Caller
+    (import "callee" (instance $callee (export "yield-once" (func async))))
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+    (alias core export $mem "mem" (core memory $memory))
+    (core func $yield-once (canon lower (func $callee "yield-once") async (memory $memory)))
+    (core func $task.return (canon task.return (result u32)))
+    (core func $waitable-set.new (canon waitable-set.new))
+    (core func $waitable-set.drop (canon waitable-set.drop))
+    (core func $waitable.join (canon waitable.join))
+    (core func $subtask.drop (canon subtask.drop))
+    (core module $R
+      (import "" "yield-once" (func $yield-once (result i32)))
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
+      (import "" "waitable-set.drop" (func $waitable-set.drop (param i32)))
+      (import "" "waitable.join" (func $waitable.join (param i32 i32)))
+      (import "" "subtask.drop" (func $subtask.drop (param i32)))
+      (global $n (mut i32) (i32.const 0))
+      (global $done (mut i32) (i32.const 0))
+      (global $ws (mut i32) (i32.const 0))
+      ;; the next step, as a callback code: start call number $done + 1 and
+      ;; WAIT on the set, or, after n calls, return n and EXIT
+      (func $step (result i32) (local $st i32)
+        (if (i32.ge_u (global.get $done) (global.get $n)) (then
+          (call $waitable-set.drop (global.get $ws))
+          (call $task.return (global.get $n))
+          (return (i32.const 0 (; EXIT ;)))))
+        (local.set $st (call $yield-once))
+        (if (i32.ne (i32.and (local.get $st) (i32.const 0xf)) (i32.const 1 (; STARTED ;)))
+          (then unreachable))
+        (call $waitable.join (i32.shr_u (local.get $st) (i32.const 4)) (global.get $ws))
+        (i32.or (i32.const 2 (; WAIT ;)) (i32.shl (global.get $ws) (i32.const 4))))
+      (func (export "run") (param $n i32) (result i32)
+        (global.set $n (local.get $n))
+        (global.set $done (i32.const 0))
+        (global.set $ws (call $waitable-set.new))
+        (call $step))
+      (func (export "cb") (param $event i32) (param $sub i32) (param $state i32) (result i32)
+        (if (i32.ne (local.get $event) (i32.const 1 (; SUBTASK ;))) (then unreachable))
+        (if (i32.ne (local.get $state) (i32.const 2 (; RETURNED ;))) (then unreachable))
+        (call $subtask.drop (local.get $sub))
+        (global.set $done (i32.add (global.get $done) (i32.const 1)))
+        (call $step))
+    )
+    (core instance $r (instantiate $R (with "" (instance
+      (export "yield-once" (func $yield-once))
+      (export "task.return" (func $task.return))
+      (export "waitable-set.new" (func $waitable-set.new))
+      (export "waitable-set.drop" (func $waitable-set.drop))
+      (export "waitable.join" (func $waitable.join))
+      (export "subtask.drop" (func $subtask.drop))))))
+    (func (export "run") async (param "n" u32) (result u32)
+      (canon lift (core func $r "run") async (callback (core func $r "cb"))))
+  )
+"""
+
+CALLBACK_CALLER_COMPONENT = (COMPONENT[:COMPONENT.index("  (component $Caller")]
+                             + _CALLBACK_CALLER.lstrip("\n")
+                             + COMPONENT[COMPONENT.index("  (instance $callee"):])
+"""The ``callback-caller`` guest: the same callee, the caller callback-lifted too."""
+
+GUESTS = {"stackful-caller": COMPONENT, "callback-caller": CALLBACK_CALLER_COMPONENT}
+"""The guests by ``--guest`` name: the caller's ``run`` lifted stackful, or with a callback."""
 
 # Declarations of the C API functions the wasmtime wheel's bindings lack
 # (signatures from wasmtime's crates/c-api/include/wasmtime/component/*.h
@@ -232,26 +309,36 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs; best is printed")
     parser.add_argument("--cpu", action="store_true",
                         help="time with process CPU time instead of wall time")
+    parser.add_argument("--guest", choices=[*GUESTS, "both"], default="both",
+                        help="which caller: stackful-lifted, callback-lifted, or both")
     args = parser.parse_args()
     global clock
     if args.cpu:
         clock = time.process_time
 
-    binary = load_component(COMPONENT)
+    for guest in GUESTS if args.guest == "both" else [args.guest]:
+        print(f"guest {guest}:")
+        measure(load_component(GUESTS[guest]), args.n, args.repeat)
+
+
+def measure(binary: bytes, n: int, repeat: int) -> None:
+    """Print native and stackswitch (both strategies) µs per iteration and the ratios."""
     native: float | None = None
     try:
         instance = Native(binary)
         _, polls = instance.run(10)
         print(f"native: run(10) took {polls} polls of the call future")
-        native = min(native_us(instance, args.n) for _ in range(args.repeat))
+        native = min(native_us(instance, n) for _ in range(repeat))
         print(f"(a) wasmtime native async (C API):  {native:7.2f} µs per iteration")
     except Exception as exc:  # report and still measure stackswitch
         print(f"(a) wasmtime native async FAILED: {type(exc).__name__}: {exc}")
+    ours: dict[str, float] = {}
     for strategy in ("stackful", "callback"):
-        ours = min(stackswitch_us(binary, args.n, strategy) for _ in range(args.repeat))
-        print(f"(b) stackswitch, {strategy:8}:          {ours:7.2f} µs per iteration")
+        ours[strategy] = min(stackswitch_us(binary, n, strategy) for _ in range(repeat))
+        print(f"(b) stackswitch, {strategy:8}:          {ours[strategy]:7.2f} µs per iteration")
         if native is not None:
-            print(f"    ratio stackswitch / native: {ours / native:.1f}x (goal <= 10x)")
+            print(f"    ratio stackswitch / native: {ours[strategy] / native:.1f}x (goal <= 10x)")
+    print(f"    callback / stackful: {ours['callback'] / ours['stackful']:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,23 +23,25 @@ A callback may still call a built-in that suspends it halfway (a sync call,
 (:class:`stackswitch.wasm.fibers.ParkedCall`) until the built-in unblocks,
 and the step resumes that call instead of starting a new one.
 
-Same rules and trap messages as the stackful loop: both share ``start_task``,
-``CallbackWait`` and ``unpack_callback_result`` from ``canon.calls``.
+Same rules and trap messages as the stackful loop: both share ``start_task``
+and ``CallbackWait`` from ``canon.calls`` and unpack the codes the same way
+(``unpack_callback_result``, inline in both loops).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from stackswitch.canon import messages
 from stackswitch.canon.calls import (
-    CallbackCode,
+    CALLBACK_CODES,
     CallbackWait,
     CoreFunc,
     start_task,
-    unpack_callback_result,
 )
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled
+from stackswitch.errors import Trap
 from stackswitch.wasm import fibers
 
 from .stackless import BuiltinOutcome, StacklessThread
@@ -153,11 +155,13 @@ class CallbackDriver(TaskDriver):
         callback = task.opts.callback
         scheduler = task.store.scheduler
         while packed is not None:
-            code, si = unpack_callback_result(packed)
-            if code == CallbackCode.EXIT:
+            code = packed & 0xF  # unpack_callback_result, inline
+            if code == 0:  # CallbackCode.EXIT
                 task.exit_implicit_thread()
                 return True
-            wait = CallbackWait(task, code, si)
+            if code > 2:  # CallbackCode.WAIT
+                raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
+            wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
             if task.deliver_pending_cancel(True):
                 event = wait.deliver(True)
             elif wait.ready() and scheduler.keep_running(wait.yielding):
@@ -165,7 +169,7 @@ class CallbackDriver(TaskDriver):
             else:
                 self.phase = _WAITING
                 self.wait = wait
-                self.thread.wait(wait.ready, wait.why, cancellable=True, keys=wait.wait_keys)
+                self.thread.wait(wait.ready, wait.why, cancellable=True, keys=wait.keys)
                 return False
             packed = self._call(callback, event)
         return False  # parked inside a built-in; the thread resumes when it unblocks

@@ -33,9 +33,9 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import Trap, trap_if
-from ..scheduler import DEADLOCK_MESSAGE, WaitKey
-from . import messages
+from ..errors import Trap
+from ..scheduler import DEADLOCK_MESSAGE, KeySource, WaitKey
+from . import messages, threads
 from .context import HandleContext
 from .options import CanonicalOptions
 from .subtasks import Subtask
@@ -108,14 +108,25 @@ class CallbackCode(IntEnum):
     WAIT = 2
 
 
-_CALLBACK_CODES = tuple(CallbackCode)
+CALLBACK_CODES = tuple(CallbackCode)
+"""The codes by value: what the hot loops index instead of calling ``CallbackCode(code)``."""
+
+
+# What the call path reads on every call, as module constants: reading an Enum
+# member from its class costs ~0.08 µs, a global read a fifth of that.
+_TASK_INITIAL, _TASK_STARTED, _TASK_RESOLVED = (Task.State.INITIAL, Task.State.STARTED,
+                                               Task.State.RESOLVED)
+_STARTING, _STARTED, _RETURNED = (Subtask.State.STARTING, Subtask.State.STARTED,
+                                  Subtask.State.RETURNED)
+_YIELD = CallbackCode.YIELD
+_SUBTASK_EVENT, _NONE_EVENT = EventCode.SUBTASK, EventCode.NONE
 
 
 def unpack_callback_result(packed: int) -> tuple[CallbackCode, int]:
     code = packed & 0xF
     if code > 2:  # CallbackCode.WAIT
         raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
-    return _CALLBACK_CODES[code], packed >> 4
+    return CALLBACK_CODES[code], packed >> 4
 
 
 def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: ComponentInstance,
@@ -125,7 +136,7 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
     task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
 
     def thread_func() -> None:
-        if not task.enter_implicit_thread():
+        if not task.enter_implicit_thread(thread):
             return
         flat_args = start_task(task)
         if not opts.async_:
@@ -137,14 +148,27 @@ def canon_lift(callee: CoreFunc, ft: FuncType, opts: CanonicalOptions, inst: Com
             _callback_loop(task, callee(flat_args))
         task.exit_implicit_thread()
 
-    return run_task(task, Thread(task, thread_func, name=task.name))
+    thread = Thread(task, thread_func, name=task.name)
+    if ft.async_:  # run_task, inline for an async-typed call: it does not wait here
+        thread.resume()
+        return task.request_cancellation
+    return run_task(task, thread)
 
 
 def start_task(task: Task) -> list[Any]:
     """Take the caller's arguments (the task starts) and lower them for the core function."""
-    args = task.start()
-    cx = RuntimeContext(task.opts, task.inst, task)
-    flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, task.ft.param_types())
+    # task.start(), inline (every call takes this path)
+    assert task.state == _TASK_INITIAL
+    task.state = _TASK_STARTED
+    if trace.listening:
+        trace.emit("task.state", task=task.name, state="STARTED")
+    args = task.on_start()
+    ts = task.ft.param_type_tuple
+    if ts or args:
+        cx = RuntimeContext(task.opts, task.inst, task)
+        flat_args = lower_flat_values(cx, MAX_FLAT_PARAMS, args, ts)
+    else:  # no parameters (lower_flat_values would give [] too): no context needed
+        flat_args = []
     if trace.listening:
         caller = task.caller
         trace.emit("task.start", task=task.name, instance=task.inst.name, args=args,
@@ -155,9 +179,12 @@ def start_task(task: Task) -> list[Any]:
 def finish_sync_task(task: Task, flat_results: list[Any]) -> None:
     """A sync-lifted core function returned: lift its results, resolve, run ``post-return``."""
     inst, opts = task.inst, task.opts
-    cx = RuntimeContext(opts, inst, task)
-    result = lift_flat_values(cx, MAX_FLAT_RESULTS, CoreValueIter(flat_results),
-                              task.ft.result_types())
+    ts = task.ft.result_type_tuple
+    if ts or flat_results:
+        cx = RuntimeContext(opts, inst, task)
+        result = lift_flat_values(cx, MAX_FLAT_RESULTS, CoreValueIter(flat_results), ts)
+    else:  # no result (lift_flat_values would give [] too): no context needed
+        result = []
     task.return_(result)
     if opts.post_return is not None:
         inst.may_leave = False
@@ -177,7 +204,7 @@ def run_task(task: Task, thread: Thread) -> OnCancel:
     if not task.ft.async_:
         # A sync-typed call may not block before returning, but cooperative
         # threads of the same instance may run to get it there.
-        while task.state != Task.State.RESOLVED:
+        while task.state != _TASK_RESOLVED:
             candidates = [t for t in inst.threads if t.ready() and _may_use_stack(t, inst)]
             if not candidates:
                 # Nothing that may use this stack can run: the call can never
@@ -255,23 +282,30 @@ class CallbackWait:
     the callback strategy keeps it as the task's record.
     """
 
-    __slots__ = ("task", "wset", "yielding", "why")
+    __slots__ = ("task", "wset", "yielding", "why", "keys")
 
     def __init__(self, task: Task, code: CallbackCode, si: int) -> None:
         inst = task.inst
         assert inst.exclusive_thread is task.implicit_thread
-        inst.exclusive_thread = None
+        inst.exclusive_thread = None  # inst.release_exclusive(), inline
+        if inst.enter_key._watchers:
+            inst.enter_key.touch()
         self.task = task
-        self.yielding = code == CallbackCode.YIELD
+        self.yielding = code == _YIELD
+        self.keys: KeySource
+        """What to wait with: :meth:`wait_keys`, which for a yield is always the lock."""
         if self.yielding:
             self.wset = None
             self.why = "callback yield"
+            self.keys = (inst.enter_key,)
         else:
             wset = inst.handles.get(si)
-            trap_if(not isinstance(wset, WaitableSet), messages.NOT_WAITABLE_SET)
+            if not isinstance(wset, WaitableSet):  # (hot path: raise, not trap_if)
+                raise Trap(messages.NOT_WAITABLE_SET)
             wset.num_waiting += 1
             self.wset = wset
             self.why = f"callback wait on set {si}"
+            self.keys = self.wait_keys
 
     def ready(self) -> bool:
         if self.task.inst.exclusive_thread is not None:
@@ -296,7 +330,7 @@ class CallbackWait:
         if cancelled:
             event: tuple[EventCode, int, int] = (EventCode.TASK_CANCELLED, 0, 0)
         elif wset is None:
-            event = (EventCode.NONE, 0, 0)
+            event = (_NONE_EVENT, 0, 0)
         else:
             event = wset.get_pending_event()
         inst = task.inst
@@ -316,86 +350,123 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     thread = task.implicit_thread
     callback = task.opts.callback
     [packed] = flat_results
-    code, si = unpack_callback_result(packed)
-    while code != CallbackCode.EXIT:
-        wait = CallbackWait(task, code, si)
+    while code := packed & 0xF:  # not EXIT (unpack_callback_result, inline)
+        if code > 2:  # CallbackCode.WAIT
+            raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
+        wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
         cancelled = thread.wait_until(wait.ready, cancellable=True, why=wait.why,
-                                      yielding=wait.yielding, keys=wait.wait_keys)
+                                      yielding=wait.yielding, keys=wait.keys)
         [packed] = callback(wait.deliver(bool(cancelled)))
-        code, si = unpack_callback_result(packed)
 
 
 def canon_lower(callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
                 flat_args: list[Any], name: str = "") -> list[Any]:
     """Call ``callee`` from core wasm of the current thread; see module docs."""
-    thread = current_thread()
-    task = thread.task
-    inst = task.inst
-    inst.check_may_leave()
-    if not opts.async_ and ft.async_:
-        task.check_may_block(thread)
-    if opts.async_:
-        max_flat_params, max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
-    else:
-        max_flat_params, max_flat_results = MAX_FLAT_PARAMS, MAX_FLAT_RESULTS
-    args_iter = CoreValueIter(flat_args)
-    subtask = Subtask(name=name)
-    cx = RuntimeContext(opts, inst, subtask)
-    on_progress: list[Callable[[], None]] = []
+    return Lowering(callee, ft, opts, name).call(*flat_args)
 
-    def notify() -> None:
-        if on_progress:
-            on_progress[0]()
 
-    def on_start() -> list[Any]:
-        notify()
-        assert subtask.state == Subtask.State.STARTING
-        subtask.state = Subtask.State.STARTED
-        return lift_flat_values(cx, max_flat_params, args_iter, ft.param_types())
+class Lowering:
+    """One ``canon lower``: what each call of it needs that depends only on the
+    function, its type and options, computed once. :meth:`call` is ``canon lower``
+    itself (the core function linked in: ``Lowering(...).call``).
 
-    def on_resolve(result: list[Any] | None) -> None:
-        notify()
-        if result is None:
-            assert subtask.cancellation_requested
-            if subtask.state == Subtask.State.STARTING:
-                subtask.resolve(Subtask.State.CANCELLED_BEFORE_STARTED, [])
-            else:
-                subtask.resolve(Subtask.State.CANCELLED_BEFORE_RETURNED, [])
+    No lifting or lowering context is made for a function with neither
+    parameters nor results (the common async call): lifting and lowering
+    no values needs none and gives ``[]``.
+    """
+
+    __slots__ = ("callee", "ft", "opts", "name", "param_types", "result_types",
+                 "max_flat_params", "max_flat_results", "values")
+
+    def __init__(self, callee: FuncInst, ft: FuncType, opts: CanonicalOptions,
+                 name: str = "") -> None:
+        self.callee = callee
+        self.ft = ft
+        self.opts = opts
+        self.name = name
+        self.param_types = ft.param_type_tuple
+        self.result_types = ft.result_type_tuple
+        if opts.async_:
+            self.max_flat_params, self.max_flat_results = MAX_FLAT_ASYNC_PARAMS, 0
         else:
-            assert subtask.state == Subtask.State.STARTED
-            flat_results = lower_flat_values(cx, max_flat_results, result, ft.result_types(),
-                                             args_iter)
-            subtask.resolve(Subtask.State.RETURNED, flat_results)
+            self.max_flat_params, self.max_flat_results = MAX_FLAT_PARAMS, MAX_FLAT_RESULTS
+        self.values = bool(self.param_types or self.result_types)
+        """Are there values to lift or lower (so a context is needed)?"""
 
-    subtask.on_cancel = callee(on_start, on_resolve, task)
+    def call(self, *flat_args: Any) -> list[Any]:
+        """Call the function from core wasm of the current thread; see module docs."""
+        callee, ft, opts, name = self.callee, self.ft, self.opts, self.name
+        thread = threads._current  # current_thread(), inline: once per call
+        if thread is None:
+            thread = current_thread()  # raises: called from the host's stack
+        task = thread.task
+        inst = task.inst
+        if not inst.may_leave:  # inst.check_may_leave(), inline
+            raise Trap(messages.CANNOT_LEAVE)
+        async_ = opts.async_
+        if not async_ and ft.async_:
+            task.check_may_block(thread)
+        max_flat_params, max_flat_results = self.max_flat_params, self.max_flat_results
+        param_types, result_types = self.param_types, self.result_types
+        subtask = Subtask(name=name)
+        if self.values or flat_args:
+            args_iter: CoreValueIter | None = CoreValueIter(flat_args)
+            cx: RuntimeContext | None = RuntimeContext(opts, inst, subtask)
+        else:
+            args_iter = cx = None
+        index = 0  # the subtask's handle once the caller holds one: then progress is an event
 
-    if not opts.async_:
-        if not subtask.resolved():
-            thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
-                              keys=(subtask,))
-        subtask.deliver_resolve()
-        return subtask.flat_results
-
-    if subtask.state == Subtask.State.STARTING:
-        _let_callee_start(thread, subtask)
-    if subtask.resolved():
-        subtask.deliver_resolve()
-        return [int(Subtask.State.RETURNED)]
-    index = inst.handles.add(subtask)
-    assert 0 < index <= MAX_LENGTH
-    if trace.listening:
-        trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
-
-    def progress() -> None:
         def subtask_event() -> tuple[EventCode, int, int]:
-            if subtask.resolved():
+            if subtask.state >= _RETURNED:  # subtask.resolved()
                 subtask.deliver_resolve()
-            return (EventCode.SUBTASK, index, int(subtask.state))
+            return (_SUBTASK_EVENT, index, int(subtask.state))
 
-        subtask.set_pending_event(subtask_event)
+        def on_start() -> list[Any]:
+            if index:
+                subtask.set_pending_event(subtask_event)
+            assert subtask.state == _STARTING
+            subtask.state = _STARTED
+            if cx is None:
+                return []
+            return lift_flat_values(cx, max_flat_params, args_iter, param_types)
 
-    on_progress.append(progress)
-    return [int(subtask.state) | (index << 4)]
+        def on_resolve(result: list[Any] | None) -> None:
+            if index:
+                subtask.set_pending_event(subtask_event)
+            if result is None:
+                assert subtask.cancellation_requested
+                if subtask.state == Subtask.State.STARTING:
+                    subtask.resolve(Subtask.State.CANCELLED_BEFORE_STARTED, [])
+                else:
+                    subtask.resolve(Subtask.State.CANCELLED_BEFORE_RETURNED, [])
+            else:
+                assert subtask.state == _STARTED
+                if cx is None and not result:
+                    flat_results: list[Any] = []
+                else:
+                    flat_results = lower_flat_values(cx, max_flat_results, result, result_types,
+                                                     args_iter)
+                subtask.resolve(_RETURNED, flat_results)
+
+        subtask.on_cancel = callee(on_start, on_resolve, task)
+
+        if not async_:
+            if subtask.state < _RETURNED:  # not subtask.resolved()
+                thread.wait_until(subtask.resolved, why=f"sync call {name or 'import'}",
+                                  keys=(subtask,))
+            subtask.deliver_resolve()
+            return subtask.flat_results
+
+        if subtask.state == _STARTING:
+            _let_callee_start(thread, subtask)
+        if subtask.state >= _RETURNED:  # subtask.resolved()
+            subtask.deliver_resolve()
+            return [2]  # Subtask.State.RETURNED
+        index = inst.handles.add(subtask)
+        assert 0 < index <= MAX_LENGTH
+        if trace.listening:
+            trace.emit("subtask.new", instance=inst.name, subtask=subtask.name, index=index)
+        return [int(subtask.state) | (index << 4)]
 
 
 def current_task_or_none() -> Task | None:

@@ -20,7 +20,7 @@ from ..errors import Trap, trap_if
 from ..scheduler import ChoicePoint
 from ..stacks import WOULD_BLOCK
 from ..wasm.memory import ptr_size
-from . import messages
+from . import messages, threads
 from .buffers import GuestReadableBuffer, GuestWritableBuffer
 from .calls import RuntimeContext, canon_lower
 from .error_context import ErrorContext
@@ -61,6 +61,8 @@ BLOCKED = 0xFFFF_FFFF
 
 
 def _inst() -> Any:
+    """The current instance, after the ``may_leave`` check. (Inline at the hottest
+    built-ins: current_thread() is ``threads._current`` when a thread runs.)"""
     inst = current_thread().task.inst
     inst.check_may_leave()
     return inst
@@ -139,7 +141,7 @@ def canon_backpressure_inc() -> list[Any]:
 def canon_backpressure_dec() -> list[Any]:
     inst = current_thread().task.inst
     trap_if(inst.backpressure == 0, messages.BACKPRESSURE_UNDERFLOW)
-    inst.backpressure -= 1
+    inst.lower_backpressure()
     trace.emit("backpressure", instance=inst.name, value=inst.backpressure)
     return []
 
@@ -153,32 +155,40 @@ def canon_task_return(result_types: list[Any], opts: CanonicalOptions,
     """``task.return``. ``matched``, if given, is this built-in's own list of the
     ``(FuncType, CanonicalOptions)`` of lifts it was found to match: the type and
     option checks depend only on those, so each pair is checked once."""
-    task = current_thread().task
-    task.inst.check_may_leave()
+    return task_return(result_types, opts, matched, *flat_args)
+
+
+def task_return(result_types: list[Any], opts: CanonicalOptions,
+                matched: list[tuple[Any, Any]] | None, *flat_args: Any) -> list[Any]:
+    """:func:`canon_task_return` with the core arguments last, as the linked import
+    takes them (bound with ``functools.partial``: one frame per call)."""
+    task = (threads._current or current_thread()).task
+    if not task.inst.may_leave:  # check_may_leave(), inline (hot path)
+        raise Trap(messages.CANNOT_LEAVE)
     if not task.opts.async_:  # (hot path: raise, not trap_if)
         raise Trap(messages.TASK_RETURN_MISMATCH)
     if task.state == Task.State.RESOLVED:
         raise Trap(messages.TASK_RESOLVED_TWICE)
-    if matched is None or not _known_match(matched, task.ft, task.opts):
-        trap_if(list(result_types) != list(task.ft.result_types()), messages.TASK_RETURN_MISMATCH)
-        trap_if(not _same_lift_options(result_types, opts, task.opts), messages.TASK_RETURN_MISMATCH)
+    ft, task_opts = task.ft, task.opts
+    for known_ft, known_opts in matched or ():  # _known_match, inline
+        if known_ft is ft and known_opts is task_opts:
+            break
+    else:
+        trap_if(list(result_types) != list(ft.result_types()), messages.TASK_RETURN_MISMATCH)
+        trap_if(not _same_lift_options(result_types, opts, task_opts), messages.TASK_RETURN_MISMATCH)
         if matched is not None and len(matched) < _MAX_MATCHED:
-            matched.append((task.ft, task.opts))
-    cx = RuntimeContext(opts, task.inst, task)
-    result = lift_flat_values(cx, MAX_FLAT_PARAMS, CoreValueIter(flat_args), task.ft.result_types())
+            matched.append((ft, task_opts))
+    if result_types or flat_args:
+        cx = RuntimeContext(opts, task.inst, task)
+        result = lift_flat_values(cx, MAX_FLAT_PARAMS, CoreValueIter(flat_args), ft.result_type_tuple)
+    else:  # no result: lift_flat_values would give [] and needs no context
+        result = []
     task.return_(result)
     return []
 
 
 _MAX_MATCHED = 8
 """Lifts a task.return remembers as matching (usually one: the export that calls it)."""
-
-
-def _known_match(matched: list[tuple[Any, Any]], ft: Any, opts: Any) -> bool:
-    for known_ft, known_opts in matched:
-        if known_ft is ft and known_opts is opts:
-            return True
-    return False
 
 
 def _same_lift_options(result_types: list[Any], opts: CanonicalOptions,
@@ -307,13 +317,21 @@ def canon_waitable_set_drop(si: int) -> list[Any]:
 
 
 def canon_waitable_join(wi: int, si: int) -> list[Any]:
-    inst = _inst()
+    inst = (threads._current or current_thread()).task.inst  # _inst(), inline (hot path)
+    if not inst.may_leave:
+        raise Trap(messages.CANNOT_LEAVE)
     w = inst.handles.get(wi)
     if not isinstance(w, Waitable):  # (hot path: raise, not trap_if)
         raise Trap(messages.NOT_WAITABLE)
     if w.has_sync_waiter:
         raise Trap(messages.SYNC_AND_ASYNC_WAIT)
-    w.join(None if si == 0 else _waitable_set(inst, si))
+    if si == 0:
+        w.join(None)
+        return []
+    wset = inst.handles.get(si)
+    if not isinstance(wset, WaitableSet):  # _waitable_set(inst, si), inline (hot path)
+        raise Trap(messages.NOT_WAITABLE_SET)
+    w.join(wset)
     return []
 
 
@@ -342,7 +360,9 @@ def canon_subtask_cancel(async_: bool, i: int) -> list[int]:
 
 
 def canon_subtask_drop(i: int) -> list[Any]:
-    inst = _inst()
+    inst = (threads._current or current_thread()).task.inst  # _inst(), inline (hot path)
+    if not inst.may_leave:
+        raise Trap(messages.CANNOT_LEAVE)
     subtask = inst.handles.get(i)
     if not isinstance(subtask, Subtask):  # (hot path: raise, not trap_if)
         raise Trap(messages.NOT_SUBTASK)

@@ -40,14 +40,20 @@ class ComponentInstance:
         self.may_leave = True
         self.enter_key = WaitKey()
         """Touched whenever ``backpressure`` decreases or ``exclusive_thread`` becomes None."""
-        self._backpressure = 0
+        self.backpressure = 0
+        """Raised and lowered by the guest; lower it with :meth:`lower_backpressure`."""
         self.num_waiting_to_enter = 0
-        self._exclusive_thread: Thread | None = None
+        self.exclusive_thread: Thread | None = None
+        """The thread holding the instance's shadow stack (sync and callback-lifted code).
+        A plain attribute (read several times per call); give it up with
+        :meth:`release_exclusive`, which wakes the threads waiting for it."""
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
         self._entering: dict[ComponentInstance | None, frozenset[ComponentInstance]] = {}
         """entering_set per caller, computed once each (ancestries never change)."""
+        self._nested: dict[ComponentInstance, bool] = {}
+        """Is the caller this instance, an ancestor or a descendant? (Per caller, once.)"""
         self.root: ComponentInstance = parent.root if parent is not None else self
         """The instance the host instantiated, whose tree this instance belongs to."""
         self._trapped = False
@@ -57,27 +63,15 @@ class ComponentInstance:
 
     # -- what a task waits for to enter -------------------------------------
 
-    @property
-    def backpressure(self) -> int:
-        return self._backpressure
+    def lower_backpressure(self) -> None:
+        """``backpressure`` goes down by one: tasks waiting to enter may now."""
+        self.backpressure -= 1
+        self.enter_key.touch()
 
-    @backpressure.setter
-    def backpressure(self, value: int) -> None:
-        lower = value < self._backpressure
-        self._backpressure = value
-        if lower:
-            self.enter_key.touch()
-
-    @property
-    def exclusive_thread(self) -> Thread | None:
-        """The thread holding the instance's shadow stack (sync and callback-lifted code)."""
-        return self._exclusive_thread
-
-    @exclusive_thread.setter
-    def exclusive_thread(self, thread: Thread | None) -> None:
-        self._exclusive_thread = thread
-        if thread is None:
-            self.enter_key.touch()
+    def release_exclusive(self) -> None:
+        """Nobody holds the shadow stack any more: tasks waiting for it may take it."""
+        self.exclusive_thread = None
+        self.enter_key.touch()
 
     # -- reentrance ---------------------------------------------------------
 
@@ -113,13 +107,51 @@ class ComponentInstance:
         if self.root._trapped or not self.may_enter_from(caller):
             raise Trap(messages.CANNOT_ENTER)
 
+    def enter_checked(self, caller: ComponentInstance | None,
+                      refuse_nested: bool = False) -> frozenset[ComponentInstance]:
+        """:meth:`check_enter_from` then :meth:`enter_from`, in one: the instances entered,
+        for :meth:`leave`. (The path every call into a component takes.)
+
+        ``refuse_nested`` also refuses a caller that is this instance, an
+        ancestor or a descendant of it, as wasmtime (and the spec's tests,
+        "for now") do where the spec would let a donut-wrapping parent be
+        re-entered: components' lifts ask for it.
+        """
+        entering = self._entering.get(caller)
+        if entering is None:
+            entering = self.entering_set(caller)
+        if refuse_nested and caller is not None:
+            nested = self._nested.get(caller)
+            if nested is None:
+                nested = self._nested[caller] = (caller in self._ancestry
+                                                 or self in caller._ancestry)
+            if nested:
+                raise Trap(messages.CANNOT_ENTER)
+        if self.root._trapped:
+            raise Trap(messages.CANNOT_ENTER)
+        for inst in entering:
+            if not inst.may_enter:
+                raise Trap(messages.CANNOT_ENTER)
+        for inst in entering:
+            inst.may_enter = False
+        return entering
+
+    @staticmethod
+    def leave(entering: frozenset[ComponentInstance]) -> None:
+        """Undo :meth:`enter_checked`: ``entering`` is what it returned (:meth:`leave_to`)."""
+        for inst in entering:
+            assert not inst.may_enter
+            inst.may_enter = True
+
     def enter_from(self, caller: ComponentInstance | None) -> None:
-        for inst in self.entering_set(caller):
+        entering = self._entering.get(caller)  # (hot: the scheduler enters on every resume)
+        for inst in entering if entering is not None else self.entering_set(caller):
             assert inst.may_enter
             inst.may_enter = False
 
     def leave_to(self, caller: ComponentInstance | None) -> None:
-        for inst in self.entering_set(caller):
+        entering = self._entering.get(caller)
+        for inst in entering if entering is not None else self.entering_set(caller):
             assert not inst.may_enter
             inst.may_enter = True
 

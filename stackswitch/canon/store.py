@@ -22,7 +22,7 @@ from .. import trace
 from ..errors import Trap
 from ..limits import DEFAULT, Limits, Timeout, exhausted
 from ..scheduler import Scheduler
-from .calls import CoreFunc, FuncInst, OnCancel, canon_lower
+from .calls import CoreFunc, FuncInst, Lowering, OnCancel, canon_lift
 from .component_instance import ComponentInstance
 from .extensions.features import parse_features
 from .host_functions import host_function
@@ -107,20 +107,24 @@ class Store:
     # -- lift / lower ---------------------------------------------------------
 
     def lift(self, callee: CoreFunc, ft: FuncType, opts: CanonicalOptions,
-             inst: ComponentInstance, name: str = "") -> FuncInst:
-        """``canon lift``: a component function that runs ``callee`` in ``inst``."""
+             inst: ComponentInstance, name: str = "", refuse_nested: bool = False) -> FuncInst:
+        """``canon lift``: a component function that runs ``callee`` in ``inst``.
+
+        ``refuse_nested``: a call from ``inst`` itself, an ancestor or a
+        descendant traps (see :meth:`ComponentInstance.enter_checked`)."""
         label = name or getattr(callee, "__name__", "func")
+        strategy = self.strategy
+        # Strategy.lift is canon_lift: call it directly unless the strategy overrides it.
+        lift = canon_lift if type(strategy).lift is Strategy.lift else strategy.lift
 
         def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> OnCancel:
-            caller_inst = caller.inst if caller is not None else None
-            inst.check_enter_from(caller_inst)
-            inst.enter_from(caller_inst)
+            entering = inst.enter_checked(caller.inst if caller is not None else None,
+                                          refuse_nested)
             try:
                 task_name = f"{inst.name}.{label}#{next(self._counter)}"
-                return self.strategy.lift(callee, ft, opts, inst, on_start, on_resolve,
-                                          caller, task_name)
+                return lift(callee, ft, opts, inst, on_start, on_resolve, caller, task_name)
             finally:
-                inst.leave_to(caller_inst)
+                inst.leave(entering)
 
         func_inst.__name__ = label
         return func_inst
@@ -129,9 +133,10 @@ class Store:
               name: str = "") -> CoreFunc:
         """``canon lower``: a core function calling ``callee`` from the current thread."""
         label = name or getattr(callee, "__name__", "import")
+        lowering = Lowering(callee, ft, opts, name=label)
 
         def core_func(flat_args: list[Any]) -> list[Any]:
-            return canon_lower(callee, ft, opts, flat_args, name=label)
+            return lowering.call(*flat_args)
 
         core_func.__name__ = label
         return core_func

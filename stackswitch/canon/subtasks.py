@@ -32,7 +32,7 @@ class Subtask(Waitable):
     def __init__(self, name: str = "") -> None:
         super().__init__()
         self.name = name or "subtask"
-        self.state = Subtask.State.STARTING
+        self.state = _STARTING
         self.on_cancel: Any = None
         self.lenders: list[ResourceHandle] | None = []
         self.cancellation_requested = False
@@ -50,16 +50,18 @@ class Subtask(Waitable):
         self.lenders.append(handle)
 
     def resolve(self, state: Subtask.State, flat_results: list[Any]) -> None:
-        assert not self.resolved()
-        assert state == Subtask.State.RETURNED or not flat_results
+        assert self.state < _RETURNED  # not self.resolved()
+        assert state == _RETURNED or not flat_results
         self.state = state
         self.flat_results = flat_results
-        self.touch()  # a sync caller waits on the subtask for resolved()
+        if self._watchers:  # a sync caller waits on the subtask for resolved() (touch, inline)
+            self.touch()
 
     def deliver_resolve(self) -> None:
         """The caller learns the call is over: lent handles are its own again."""
-        assert not self.resolve_delivered() and self.resolved()
-        for handle in self.lenders:
+        lenders = self.lenders
+        assert lenders is not None and self.state >= _RETURNED  # resolved, not delivered
+        for handle in lenders:
             handle.num_lends -= 1
         self.lenders = None
 
@@ -69,4 +71,10 @@ class Subtask(Waitable):
     def drop(self) -> None:
         if self.lenders is not None:  # not resolve_delivered() (hot path)
             raise Trap(messages.SUBTASK_DROP_UNRESOLVED)
-        Waitable.drop(self)
+        assert not self.has_sync_waiter
+        self.join(None)  # Waitable.drop, inline
+
+
+# The states the call path reads on every call, as module constants (see tasks.py).
+_STARTING, _STARTED, _RETURNED = (Subtask.State.STARTING, Subtask.State.STARTED,
+                                  Subtask.State.RETURNED)

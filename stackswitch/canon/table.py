@@ -38,12 +38,16 @@ class Table(Generic[E]):
         return len(self.array) - 1 - len(self.free)
 
     def get(self, i: int) -> E:
-        # Hot (several times per async call): the message is built only when trapping.
-        array = self.array
-        if 0 <= i < len(array):
-            e = array[i]
-            if e is not None:
-                return e
+        # Hot (several times per async call): the message is built only when trapping,
+        # and the bound is checked by the indexing itself (index 0 always holds None).
+        if i >= 0:
+            try:
+                e = self.array[i]
+            except IndexError:
+                pass
+            else:
+                if e is not None:
+                    return e
         raise Trap(messages.unknown_index(i))
 
     def add(self, e: E) -> int:
@@ -59,7 +63,10 @@ class Table(Generic[E]):
         return i
 
     def remove(self, i: int) -> E:
-        e = self.get(i)
-        self.array[i] = None
+        array = self.array
+        e = array[i] if 0 < i < len(array) else None  # self.get(i), inline (hot)
+        if e is None:
+            raise Trap(messages.unknown_index(i))
+        array[i] = None
         self.free.append(i)
         return e

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 # Every type class uses this decorator: frozen (types are values, and the
 # layout cache below relies on them never changing) and without a generated
@@ -308,14 +308,24 @@ class FuncType:
     async_: bool = False
 
     def __post_init__(self) -> None:
-        _freeze(self, "params", (tuple(p) for p in self.params))
-        _freeze(self, "results", (r if isinstance(r, ValType) else tuple(r) for r in self.results))
+        params = _freeze(self, "params", (tuple(p) for p in self.params))
+        results = _freeze(self, "results",
+                          (r if isinstance(r, ValType) else tuple(r) for r in self.results))
+        # Asked on every call: computed once (not fields: equality and hash ignore them).
+        object.__setattr__(self, "param_type_tuple", tuple(t for _, t in params))
+        object.__setattr__(self, "result_type_tuple",
+                           tuple(r if isinstance(r, ValType) else r[1] for r in results))
+
+    param_type_tuple: ClassVar[tuple[ValType, ...]]
+    """:meth:`param_types`, computed once (the call path reads it on every call)."""
+    result_type_tuple: ClassVar[tuple[ValType, ...]]
+    """:meth:`result_types`, computed once."""
 
     def param_types(self) -> list[ValType]:
-        return [t for _, t in self.params]
+        return list(self.param_type_tuple)
 
     def result_types(self) -> list[ValType]:
-        return [r if isinstance(r, ValType) else r[1] for r in self.results]
+        return list(self.result_type_tuple)
 
     def result_type(self) -> list[ValType]:
         """The spec's spelling of :meth:`result_types`."""

@@ -102,8 +102,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         # Only a result lowered through the caller's realloc may run code (wasm) there.
         may_block = not all(none_or_number_type(t) for t in result_types)
         return HostCoreFunc(name, tuple(flat.params), (),
-                            lambda *args: b.canon_task_return(result_types, opts, list(args),
-                                                              matched), may_block)
+                            functools.partial(b.task_return, result_types, opts, matched), may_block)
     if kind == B.TASK_CANCEL:
         return _f(name, "", "", b.canon_task_cancel, True)
     if kind == B.SUBTASK_CANCEL:

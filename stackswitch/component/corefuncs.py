@@ -67,6 +67,7 @@ def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunc:
         handler = item.handler
         return lambda args: as_core_results(handler(*args))
     if isinstance(item, wasmtime.Func):
+        # a partial, not a lambda: one Python frame fewer per core call
         return functools.partial(fibers.call, fibers.WasmFunc(store, item, name))
     raise TypeError(f"not a core function: {item!r}")
 

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from .. import limits
-from ..canon import messages
-from ..canon.calls import canon_lift, canon_lower
+from ..canon.calls import Lowering, canon_lift
 from ..canon.component_instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
@@ -467,19 +466,10 @@ class Instantiation:
         opts = self.options(d.options, async_=d.options.is_async)
         self._check_lift(label, ft, core, opts, d.options)
         callee = self.linking.lifted(callable_of(core, self.wasm_store, label), core, opts)
-        lifted = self.store.lift(callee, ft, opts, self.canon, name=label)
-        canon = self.canon
-
-        def func_inst(on_start: Any, on_resolve: Any, caller: Any) -> Any:
-            # wasmtime (and the spec's tests, "for now") refuse any call between
-            # an instance and itself, an ancestor or a descendant, where the
-            # spec would allow a donut-wrapping parent to be re-entered.
-            caller_inst = caller.inst if caller is not None else None
-            if caller_inst is not None and _nested(caller_inst, canon):
-                raise Trap(messages.CANNOT_ENTER)
-            return lifted(on_start, on_resolve, caller)
-
-        func_inst.__name__ = label  # what the event log and traces call it
+        # wasmtime (and the spec's tests, "for now") refuse any call between an
+        # instance and itself, an ancestor or a descendant, where the spec would
+        # allow a donut-wrapping parent to be re-entered.
+        func_inst = self.store.lift(callee, ft, opts, self.canon, name=label, refuse_nested=True)
         return Func(label, ft, func_inst, self.store)
 
     def _check_lift(self, label: str, ft: FuncType, core: Any, opts: CanonicalOptions,
@@ -509,15 +499,11 @@ class Instantiation:
         core_signatures.check_options(f"{self.name}: canon lower of {func.name}", func.ft,
                                       opts, "lower")
         flat = flatten_functype(opts, func.ft, "lower")
-        callee, ft, name = func.func_inst, func.ft, func.name
-
-        def lowered(*args: Any) -> list[Any]:
-            return canon_lower(callee, ft, opts, list(args), name=name)
-
+        lowered = Lowering(func.func_inst, func.ft, opts, name=func.name).call
         # A sync lower suspends its caller until the callee returns. (An async
         # one may too, to let the callee start, but only where its thread can
         # suspend: see canon.calls._let_callee_start.)
-        return HostCoreFunc(f"lower {name}", tuple(flat.params), tuple(flat.results), lowered,
+        return HostCoreFunc(f"lower {func.name}", tuple(flat.params), tuple(flat.results), lowered,
                             may_block=True, may_suspend=not opts.async_)
 
     def _resource_type(self, d: ast.ResourceType) -> ResourceType:
@@ -588,11 +574,6 @@ def _import_kind(sort: ast.AnySort | None) -> type | None:
     if isinstance(sort, ast.CoreSort):
         return wasmtime.Module if sort is ast.CoreSort.MODULE else None
     return {ast.Sort.FUNC: Func, ast.Sort.INSTANCE: Instance}.get(sort) if sort else None
-
-
-def _nested(a: ComponentInstance, b: ComponentInstance) -> bool:
-    """Is one of ``a`` and ``b`` the other, or an ancestor of it?"""
-    return a in b.self_and_ancestors() or b in a.self_and_ancestors()
 
 
 @dataclass(frozen=True)
