@@ -72,6 +72,7 @@ HOT_MODULES = [
     "callback_abi/stackless.py",
     "callback_abi/unwinding.py",
     "callback_abi/callback_strategy.py",
+    "callback_abi/asyncify/controls.py",
 ]
 
 # Pure-Python mode: compile the source as Python. annotation_typing off keeps
@@ -109,8 +110,10 @@ def copy_tree(out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
     if listed.returncode != 0 or not names:
+        inside = [out.relative_to(ROOT).parts[0]] if out.is_relative_to(ROOT) else []
         shutil.copytree(ROOT, out, ignore=shutil.ignore_patterns(
-            ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so"))
+            ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so",
+            *inside))
         return
     for name in names:
         source = ROOT / name
@@ -126,7 +129,10 @@ def compile_modules(out: Path, modules: list[str], jobs: int) -> None:
     from Cython.Build import cythonize
     from setuptools import Distribution, Extension
 
-    extensions = [Extension(name.removesuffix(".py").replace("/", "."), [name])
+    # -w: gcc's warnings about Cython's generated C (array bounds in its int helpers) are
+    # noise to whoever runs this; gcc and clang both take it (the package is POSIX-only).
+    extensions = [Extension(name.removesuffix(".py").replace("/", "."), [name],
+                            extra_compile_args=["-w"])
                   for name in modules]
     here = Path.cwd()
     os.chdir(out)
@@ -159,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     modules = HOT_MODULES if args.modules is None else args.modules
     out = args.out.resolve()
+    if out == ROOT or out in ROOT.parents:
+        parser.error(f"--out {out} would replace the checkout itself")
     copy_tree(out)
     compile_modules(out, modules, args.jobs)
     print(f"built {len(modules)} compiled modules in {out}; run from there "
