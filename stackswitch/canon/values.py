@@ -1275,7 +1275,8 @@ def lower_flat(cx: LiftLowerContext, v: Any, t: ValType) -> list[int | float]:
 
 def _int_lowerer(info: _IntInfo) -> Callable[[LiftLowerContext, Any, Any], list[int | float]]:
     """Signed values become their two's complement in the (unsigned) core integer."""
-    mask = (1 << (32 if info.core == "i32" else 64)) - 1
+    # (The masks written out: Cython 3.3 compiles ``(1 << (32 if ... else 64)) - 1`` to 0.)
+    mask = 0xFFFF_FFFF if info.core == "i32" else 0xFFFF_FFFF_FFFF_FFFF
 
     def lower(cx: LiftLowerContext, v: Any, t: Any) -> list[int | float]:
         return [_check_int(v, t, info) & mask]
