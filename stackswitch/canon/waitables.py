@@ -37,7 +37,7 @@ from typing import Any
 
 from ..errors import trap_if
 from ..scheduler import ChoicePoint, WaitKey
-from . import messages
+from . import messages, threads
 from .threads import current_thread
 
 
@@ -172,10 +172,11 @@ class WaitableSet(WaitKey):
 
     def has_pending_event(self) -> bool:
         ready = self._ready
-        if ready:  # the top entry is live and pending: _first_ready()'s answer, without the call
-            seq, w = ready[0]
-            if w.pending_event is not None and w.wset is self and w._join_seq == seq:
-                return True
+        if not ready:  # no entry: _first_ready()'s answer (None), without the call
+            return False
+        seq, w = ready[0]
+        if w.pending_event is not None and w.wset is self and w._join_seq == seq:
+            return True  # the top entry is live and pending: the same
         return self._first_ready() is not None
 
     def get_pending_event(self) -> EventTuple:
@@ -185,7 +186,14 @@ class WaitableSet(WaitKey):
 
     def _deliver(self, scheduler: Any) -> EventTuple:
         if scheduler.fifo:
-            w = self._first_ready()
+            w = None
+            ready = self._ready
+            if ready:  # the top entry, if live and pending, is _first_ready()'s answer
+                seq, w = ready[0]
+                if w.pending_event is None or w.wset is not self or w._join_seq != seq:
+                    w = None
+            if w is None:
+                w = self._first_ready()
             assert w is not None, "get_pending_event on a set with no pending event"
             # w's entry stays: _first_ready drops it (clearing _queued) once its
             # event is gone, unless a new event comes first and reuses it.
@@ -213,7 +221,9 @@ class WaitableSet(WaitKey):
               keys: tuple[WaitKey, ...] | None) -> EventTuple:
         self.num_waiting += 1
         try:
-            thread = current_thread()
+            thread = threads._current  # current_thread(), inline
+            if thread is None:
+                thread = current_thread()  # raises: called from the host's stack
             cancelled = thread.wait_until(ready_func, cancellable, why, keys=keys)
             if cancelled:
                 return (EventCode.TASK_CANCELLED, 0, 0)
