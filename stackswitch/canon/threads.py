@@ -77,8 +77,22 @@ class Thread:
             thread_func()
             return None
 
-        self._setup(task, name)
-        self.cont = stacks.Continuation(body, self.name)
+        # self._setup(task, name), inline (a thread per call): the same steps
+        store = task.store
+        limit = store.limits.threads
+        if store.live_threads >= limit:
+            raise Trap(too_many_threads(limit))
+        store.live_threads += 1
+        self.counted = True
+        self.task = task
+        self.scheduler = store.scheduler
+        self.name = name = name or f"{task.name}/thread"
+        self.ready_func = None
+        self.cancellable = False
+        self.index = None
+        self.storage = [0, 0]
+        self.waits_on = ""
+        self.cont = stacks.Continuation(body, name)
 
     def _setup(self, task: Task, name: str) -> None:
         """The state every kind of thread has, whatever runs its code.
@@ -296,55 +310,51 @@ class Thread:
         if trace.listening:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
-        if switch_to is None and self.scheduler.handoff_from is self and type(self) is Thread:
-            successor = self.scheduler.successor()
+        scheduler = self.scheduler
+        if switch_to is None and scheduler.handoff_from is self and type(self) is Thread:
+            successor = scheduler.successor()
             if type(successor) is Thread:  # (itself included: then no switch at all)
-                cancelled = self._hand_off(successor)
+                # A hand-off: block, and run ``successor`` (which the scheduler's loop
+                # would resume next) in this thread's place: one stack switch instead
+                # of two and no pass through the loop. Equal to suspending to the loop
+                # (this thread was resumed by it, from the host, and holds the quantum
+                # at its top: ``Scheduler.handoff_from``), which would leave this
+                # instance, pick ``successor`` (already picked, with the same decision,
+                # by ``Scheduler.successor``), enter its instance and resume it:
+                # ``between`` does that work, in that order, with the same trace events.
+
+                def between() -> None:
+                    global _current
+                    inst = self.task.inst
+                    if inst is not None:
+                        for i in inst.host_entering:  # inst.leave_to(None), inline
+                            assert not i.may_enter
+                            i.may_enter = True
+                    scheduler.hand_off(successor)
+                    scheduler.host_thread = successor
+                    inst = successor.task.inst
+                    if inst is not None:
+                        for i in inst.host_entering:  # inst.enter_from(None), inline
+                            assert i.may_enter
+                            i.may_enter = False
+                    assert successor.ready_func is not None  # successor._stop_waiting(), inline
+                    successor.ready_func = None
+                    successor.waits_on = ""
+                    scheduler.remove_waiting(successor)
+                    _current = successor
+                    if trace.listening:
+                        trace.emit("thread.resume", thread=successor.name, cancelled=False)
+
+                cancelled = stacks.switch_to(successor.cont, Cancelled.FALSE, between)
             else:
                 if successor is not None:
-                    self.scheduler.defer(successor)  # the loop resumes it, as decided
+                    scheduler.defer(successor)  # the loop resumes it, as decided
                 cancelled = stacks.suspend(None)
         else:
             cancelled = stacks.suspend(switch_to)
         self.cancellable = False
         assert cancellable or not cancelled
         return Cancelled.TRUE if cancelled else Cancelled.FALSE
-
-    def _hand_off(self, successor: Thread) -> Any:
-        """Block, and run ``successor`` (which the scheduler's loop would resume next) in
-        this thread's place: one stack switch instead of two and no pass through the loop.
-
-        Equal to suspending to the loop (this thread was resumed by it, from the host,
-        and holds the quantum at its top: ``Scheduler.handoff_from``), which would
-        leave this instance, pick ``successor`` (already picked, with the same
-        decision, by ``Scheduler.successor``), enter its instance and resume it:
-        ``between`` does that work, in that order, with the same trace events.
-        """
-        scheduler = self.scheduler
-
-        def between() -> None:
-            global _current
-            inst = self.task.inst
-            if inst is not None:
-                for i in inst.host_entering:  # inst.leave_to(None), inline
-                    assert not i.may_enter
-                    i.may_enter = True
-            scheduler.hand_off(successor)
-            scheduler.host_thread = successor
-            inst = successor.task.inst
-            if inst is not None:
-                for i in inst.host_entering:  # inst.enter_from(None), inline
-                    assert i.may_enter
-                    i.may_enter = False
-            assert successor.ready_func is not None  # successor._stop_waiting(), inline
-            successor.ready_func = None
-            successor.waits_on = ""
-            scheduler.remove_waiting(successor)
-            _current = successor
-            if trace.listening:
-                trace.emit("thread.resume", thread=successor.name, cancelled=False)
-
-        return stacks.switch_to(successor.cont, Cancelled.FALSE, between)
 
     def suspend(self, cancellable: bool) -> Cancelled:
         if self.task.deliver_pending_cancel(cancellable):

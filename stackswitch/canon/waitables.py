@@ -197,7 +197,9 @@ class WaitableSet(WaitKey):
             assert w is not None, "get_pending_event on a set with no pending event"
             # w's entry stays: _first_ready drops it (clearing _queued) once its
             # event is gone, unless a new event comes first and reuses it.
-            return w.get_pending_event()
+            pending = w.pending_event  # w.get_pending_event(), inline
+            w.pending_event = None
+            return pending()
         pending = [w for w in self.elems if w.pending_event is not None]
         assert pending, "get_pending_event on a set with no pending event"
         return scheduler.choose(pending, ChoicePoint.EVENT).get_pending_event()
@@ -210,15 +212,17 @@ class WaitableSet(WaitKey):
         ``keys``: the wait keys ``ready_func`` depends on (see
         ``Thread.wait_until``; None: it is asked on every tick).
         """
-        return self._wait(lambda: ready_func() and self.has_pending_event(), cancellable, why,
-                          None if keys is None else (self, *keys))
+        return self.wait_for_event(cancellable, why,
+                                   lambda: ready_func() and self.has_pending_event(),
+                                   None if keys is None else (self, *keys))
 
-    def wait_for_event(self, cancellable: bool, why: str = "waitable-set.wait") -> EventTuple:
-        """``wait_for_event_and`` with no further condition: the wait is for an event alone."""
-        return self._wait(self.has_pending_event, cancellable, why, (self,))
-
-    def _wait(self, ready_func: Callable[[], bool], cancellable: bool, why: str,
-              keys: tuple[WaitKey, ...] | None) -> EventTuple:
+    def wait_for_event(self, cancellable: bool, why: str = "waitable-set.wait",
+                       ready_func: Callable[[], bool] | None = None,
+                       keys: tuple[WaitKey, ...] | None = None) -> EventTuple:
+        """Block until an event is pending (or ``ready_func()``, which implies one, holds:
+        :meth:`wait_for_event_and`, which gives its ``keys`` too); deliver that event."""
+        if ready_func is None:  # the wait is for an event alone
+            ready_func, keys = self.has_pending_event, (self,)
         self.num_waiting += 1
         try:
             thread = threads._current  # current_thread(), inline
