@@ -394,13 +394,17 @@ class Scheduler:
 
     def remove_waiting(self, thread: Schedulable) -> None:
         """``thread`` no longer waits (it is being resumed)."""
-        _, keys = self._waiting.pop(thread)
+        waiting = self._waiting
+        keys = waiting[thread][1]
+        del waiting[thread]
         if keys:
             for key in keys:  # self._unwatch(thread, keys), inline (hot: every resume)
                 del key._watchers[thread]  # type: ignore[index]
         elif keys is None:
             del self._polled[thread]
-        self._candidates.pop(thread, None)
+        candidates = self._candidates
+        if thread in candidates:
+            del candidates[thread]
         if self._rekey:
             self._rekey.pop(thread, None)
         # A dict keeps a hole for each deleted key until it is rebuilt, and

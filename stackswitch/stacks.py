@@ -115,15 +115,20 @@ class Continuation:
         """Run this stack until it suspends or returns.
 
         Returns ``(False, v)`` when it called ``suspend(v)`` and
-        ``(True, r)`` when its function returned ``r``.
+        ``(True, r)`` when its function returned ``r``. (The hot path: :meth:`_run` with
+        ``g.switch`` and :func:`_pool` are written out inline, the same steps.)
         """
+        global _current, _ran
         if forbidden is not None:
             raise forbidden[0](forbidden[1])
         if self.state in (RUNNING, FINISHED):
             raise StackError(f"cannot resume a {self.state} continuation {self!r}")
         g = self._greenlet
         if g is None:  # the first resume: a stack to run on, the function as its job
-            pool = _pool()
+            try:
+                pool = _local.pool
+            except AttributeError:
+                pool = _pool()
             g = self._greenlet = pool.pop() if pool else greenlet.greenlet(_run_jobs)
             value = (self._fn, value)
             self._fn = None
@@ -133,13 +138,25 @@ class Continuation:
         # What comes back is from the continuation running last: this one, or one
         # that :func:`switch_to` handed the stack to in its place (``_ran``).
         try:
-            finished, result = self._run(g.switch, value)
+            resumer = self._resumer = greenlet.getcurrent()  # self._run(g.switch, value) ...
+            if g.parent is not resumer:
+                g.parent = resumer
+            self._outer = _current
+            _current = self
+            self.state = RUNNING
+            try:
+                finished, result = g.switch(value)
+            finally:
+                _ran = ran = _current  # self, unless switch_to handed the stack on
+                assert ran is not None
+                _current = ran._outer
+                ran._outer = None
+                ran._resumer = None  # ... up to here
         except BaseException:
             ran = _ran
             ran.state = FINISHED
             ran._greenlet = None
             raise
-        ran = _ran
         if finished:
             ran.state = FINISHED
             ran._greenlet = None  # back in the pool, or ended

@@ -1,5 +1,5 @@
 """The hand-off: a thread the scheduler's loop resumed hands the quantum straight to the
-next ready thread when it blocks (``Scheduler.successor``, ``Thread._hand_off``), one
+next ready thread when it blocks (``Scheduler.successor``, ``Thread._block``), one
 stack switch instead of two. It must not change the run: the same trace events in the
 same order (``stack.*`` included), the same decisions offered to and recorded from the
 policy, the same results. These tests run the same scripts both ways and compare."""

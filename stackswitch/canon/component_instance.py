@@ -50,6 +50,9 @@ class ComponentInstance:
         # The parent never changes, so the chain of ancestors is computed once:
         # it is consulted on every entry from the host.
         self._ancestry = frozenset(self._walk_ancestors())
+        self.host_entering = self._ancestry
+        """``entering_set(None)``: what a resume from the host enters (fixed). Threads read
+        it on every quantum to enter and leave inline (``enter_from(None)``, ``leave_to(None)``)."""
         self._entering: dict[ComponentInstance | None, frozenset[ComponentInstance]] = {}
         """entering_set per caller, computed once each (ancestries never change)."""
         self._nested: dict[ComponentInstance, bool] = {}

@@ -77,8 +77,22 @@ class Thread:
             thread_func()
             return None
 
-        self._setup(task, name)
-        self.cont = stacks.Continuation(body, self.name)
+        # self._setup(task, name), inline (a thread per call): the same steps
+        store = task.store
+        limit = store.limits.threads
+        if store.live_threads >= limit:
+            raise Trap(too_many_threads(limit))
+        store.live_threads += 1
+        self.counted = True
+        self.task = task
+        self.scheduler = store.scheduler
+        self.name = name = name or f"{task.name}/thread"
+        self.ready_func = None
+        self.cancellable = False
+        self.index = None
+        self.storage = [0, 0]
+        self.waits_on = ""
+        self.cont = stacks.Continuation(body, name)
 
     def _setup(self, task: Task, name: str) -> None:
         """The state every kind of thread has, whatever runs its code.
@@ -178,10 +192,15 @@ class Thread:
         each instance it unwinds through.
         """
         global _current
-        assert not self.running() and not self.finished()
+        if type(self) is Thread:  # not running() and not finished(), inline
+            assert self.cont.state is not stacks.RUNNING and self.cont.state is not stacks.FINISHED
+        else:
+            assert not self.running() and not self.finished()
         assert self.cancellable or not cancelled
-        if self.ready_func is not None:  # self.waiting()
-            self._stop_waiting()
+        if self.ready_func is not None:  # self.waiting(): self._stop_waiting(), inline
+            self.ready_func = None
+            self.waits_on = ""
+            self.scheduler.remove_waiting(self)
         thread: Thread | None = self
         while thread is not None:
             outer = _current
@@ -189,7 +208,10 @@ class Thread:
             if trace.listening:
                 trace.emit("thread.resume", thread=thread.name, cancelled=bool(cancelled))
             try:
-                finished, switch_to = thread._run(cancelled)
+                if type(thread) is Thread:  # thread._run(cancelled), inline
+                    finished, switch_to = thread.cont.resume(cancelled)
+                else:
+                    finished, switch_to = thread._run(cancelled)
             except BaseException as e:
                 thread = _current  # this thread, or the last one a hand-off passed the stack to
                 assert thread is not None
@@ -212,7 +234,9 @@ class Thread:
                 ran = _current
                 _current = outer
             if finished:
-                ran._uncount()  # type: ignore[union-attr]
+                if ran.counted:  # type: ignore[union-attr]  # ran._uncount(), inline
+                    ran.counted = False  # type: ignore[union-attr]
+                    ran.task.store.live_threads -= 1  # type: ignore[union-attr]
                 trace.emit("thread.exit", thread=ran.name)  # type: ignore[union-attr]
             if switch_to is not None:
                 # The switched-to thread runs under this quantum, but not at its top:
@@ -256,18 +280,23 @@ class Thread:
         """The scheduler's entry point: one quantum of progress, entered from the host.
 
         A hand-off (:meth:`_hand_off`) may pass the quantum on to other threads; the
-        instance left at the end is that of the thread holding it last."""
+        instance left at the end is that of the thread holding it last. (Its instance
+        is entered and left as by ``enter_from(None)`` and ``leave_to(None)``, inline.)"""
         scheduler = self.scheduler
         scheduler.host_thread = self
         inst = self.task.inst
         if inst is not None:
-            inst.enter_from(None)
+            for i in inst.host_entering:
+                assert i.may_enter
+                i.may_enter = False
         try:
             self.resume()
         finally:
             inst = scheduler.host_thread.task.inst
             if inst is not None:
-                inst.leave_to(None)
+                for i in inst.host_entering:
+                    assert not i.may_enter
+                    i.may_enter = True
 
     # -- blocking (only ever called by the running thread itself) -------------
 
@@ -281,48 +310,51 @@ class Thread:
         if trace.listening:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
-        if switch_to is None and self.scheduler.handoff_from is self and type(self) is Thread:
-            successor = self.scheduler.successor()
+        scheduler = self.scheduler
+        if switch_to is None and scheduler.handoff_from is self and type(self) is Thread:
+            successor = scheduler.successor()
             if type(successor) is Thread:  # (itself included: then no switch at all)
-                cancelled = self._hand_off(successor)
+                # A hand-off: block, and run ``successor`` (which the scheduler's loop
+                # would resume next) in this thread's place: one stack switch instead
+                # of two and no pass through the loop. Equal to suspending to the loop
+                # (this thread was resumed by it, from the host, and holds the quantum
+                # at its top: ``Scheduler.handoff_from``), which would leave this
+                # instance, pick ``successor`` (already picked, with the same decision,
+                # by ``Scheduler.successor``), enter its instance and resume it:
+                # ``between`` does that work, in that order, with the same trace events.
+
+                def between() -> None:
+                    global _current
+                    inst = self.task.inst
+                    if inst is not None:
+                        for i in inst.host_entering:  # inst.leave_to(None), inline
+                            assert not i.may_enter
+                            i.may_enter = True
+                    scheduler.hand_off(successor)
+                    scheduler.host_thread = successor
+                    inst = successor.task.inst
+                    if inst is not None:
+                        for i in inst.host_entering:  # inst.enter_from(None), inline
+                            assert i.may_enter
+                            i.may_enter = False
+                    assert successor.ready_func is not None  # successor._stop_waiting(), inline
+                    successor.ready_func = None
+                    successor.waits_on = ""
+                    scheduler.remove_waiting(successor)
+                    _current = successor
+                    if trace.listening:
+                        trace.emit("thread.resume", thread=successor.name, cancelled=False)
+
+                cancelled = stacks.switch_to(successor.cont, Cancelled.FALSE, between)
             else:
                 if successor is not None:
-                    self.scheduler.defer(successor)  # the loop resumes it, as decided
+                    scheduler.defer(successor)  # the loop resumes it, as decided
                 cancelled = stacks.suspend(None)
         else:
             cancelled = stacks.suspend(switch_to)
         self.cancellable = False
         assert cancellable or not cancelled
         return Cancelled.TRUE if cancelled else Cancelled.FALSE
-
-    def _hand_off(self, successor: Thread) -> Any:
-        """Block, and run ``successor`` (which the scheduler's loop would resume next) in
-        this thread's place: one stack switch instead of two and no pass through the loop.
-
-        Equal to suspending to the loop (this thread was resumed by it, from the host,
-        and holds the quantum at its top: ``Scheduler.handoff_from``), which would
-        leave this instance, pick ``successor`` (already picked, with the same
-        decision, by ``Scheduler.successor``), enter its instance and resume it:
-        ``between`` does that work, in that order, with the same trace events.
-        """
-        scheduler = self.scheduler
-
-        def between() -> None:
-            global _current
-            inst = self.task.inst
-            if inst is not None:
-                inst.leave_to(None)
-            scheduler.hand_off(successor)
-            scheduler.host_thread = successor
-            inst = successor.task.inst
-            if inst is not None:
-                inst.enter_from(None)
-            successor._stop_waiting()
-            _current = successor
-            if trace.listening:
-                trace.emit("thread.resume", thread=successor.name, cancelled=False)
-
-        return stacks.switch_to(successor.cont, Cancelled.FALSE, between)
 
     def suspend(self, cancellable: bool) -> Cancelled:
         if self.task.deliver_pending_cancel(cancellable):
@@ -343,11 +375,17 @@ class Thread:
         every tick, which is always correct but costs a call per tick for
         as long as the thread waits.
         """
-        if self.task.deliver_pending_cancel(cancellable):
+        # (No wait that is not cancellable delivers a pending cancellation.)
+        if cancellable and self.task.deliver_pending_cancel(True):
             return Cancelled.TRUE
-        if ready_func() and self.scheduler.keep_running(yielding):
+        scheduler = self.scheduler
+        # scheduler.keep_running(yielding), inline under FIFO (which draws nothing)
+        if ready_func() and (not yielding if scheduler.fifo else scheduler.keep_running(yielding)):
             return Cancelled.FALSE
-        self._start_waiting(ready_func, why, keys)
+        assert self.ready_func is None  # self._start_waiting(ready_func, why, keys), inline
+        self.ready_func = ready_func
+        self.waits_on = why
+        scheduler.add_waiting(self, keys)
         return self._block(cancellable)
 
     def yield_(self, cancellable: bool) -> Cancelled:

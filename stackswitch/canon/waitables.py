@@ -37,7 +37,7 @@ from typing import Any
 
 from ..errors import trap_if
 from ..scheduler import ChoicePoint, WaitKey
-from . import messages
+from . import messages, threads
 from .threads import current_thread
 
 
@@ -172,10 +172,11 @@ class WaitableSet(WaitKey):
 
     def has_pending_event(self) -> bool:
         ready = self._ready
-        if ready:  # the top entry is live and pending: _first_ready()'s answer, without the call
-            seq, w = ready[0]
-            if w.pending_event is not None and w.wset is self and w._join_seq == seq:
-                return True
+        if not ready:  # no entry: _first_ready()'s answer (None), without the call
+            return False
+        seq, w = ready[0]
+        if w.pending_event is not None and w.wset is self and w._join_seq == seq:
+            return True  # the top entry is live and pending: the same
         return self._first_ready() is not None
 
     def get_pending_event(self) -> EventTuple:
@@ -185,11 +186,20 @@ class WaitableSet(WaitKey):
 
     def _deliver(self, scheduler: Any) -> EventTuple:
         if scheduler.fifo:
-            w = self._first_ready()
+            w = None
+            ready = self._ready
+            if ready:  # the top entry, if live and pending, is _first_ready()'s answer
+                seq, w = ready[0]
+                if w.pending_event is None or w.wset is not self or w._join_seq != seq:
+                    w = None
+            if w is None:
+                w = self._first_ready()
             assert w is not None, "get_pending_event on a set with no pending event"
             # w's entry stays: _first_ready drops it (clearing _queued) once its
             # event is gone, unless a new event comes first and reuses it.
-            return w.get_pending_event()
+            pending = w.pending_event  # w.get_pending_event(), inline
+            w.pending_event = None
+            return pending()
         pending = [w for w in self.elems if w.pending_event is not None]
         assert pending, "get_pending_event on a set with no pending event"
         return scheduler.choose(pending, ChoicePoint.EVENT).get_pending_event()
@@ -202,18 +212,22 @@ class WaitableSet(WaitKey):
         ``keys``: the wait keys ``ready_func`` depends on (see
         ``Thread.wait_until``; None: it is asked on every tick).
         """
-        return self._wait(lambda: ready_func() and self.has_pending_event(), cancellable, why,
-                          None if keys is None else (self, *keys))
+        return self.wait_for_event(cancellable, why,
+                                   lambda: ready_func() and self.has_pending_event(),
+                                   None if keys is None else (self, *keys))
 
-    def wait_for_event(self, cancellable: bool, why: str = "waitable-set.wait") -> EventTuple:
-        """``wait_for_event_and`` with no further condition: the wait is for an event alone."""
-        return self._wait(self.has_pending_event, cancellable, why, (self,))
-
-    def _wait(self, ready_func: Callable[[], bool], cancellable: bool, why: str,
-              keys: tuple[WaitKey, ...] | None) -> EventTuple:
+    def wait_for_event(self, cancellable: bool, why: str = "waitable-set.wait",
+                       ready_func: Callable[[], bool] | None = None,
+                       keys: tuple[WaitKey, ...] | None = None) -> EventTuple:
+        """Block until an event is pending (or ``ready_func()``, which implies one, holds:
+        :meth:`wait_for_event_and`, which gives its ``keys`` too); deliver that event."""
+        if ready_func is None:  # the wait is for an event alone
+            ready_func, keys = self.has_pending_event, (self,)
         self.num_waiting += 1
         try:
-            thread = current_thread()
+            thread = threads._current  # current_thread(), inline
+            if thread is None:
+                thread = current_thread()  # raises: called from the host's stack
             cancelled = thread.wait_until(ready_func, cancellable, why, keys=keys)
             if cancelled:
                 return (EventCode.TASK_CANCELLED, 0, 0)
