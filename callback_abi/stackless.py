@@ -178,3 +178,26 @@ def suspendable(handler: Callable[..., Any], results: int) -> Callable[..., Any]
         return handler(*args)
 
     return run
+
+
+def replayable(on_fiber: Callable[..., Any] | None) -> Callable[..., Any]:
+    """The fast path on the fiber (see :func:`stackswitch.wasm.fibers.define_import`) of a
+    built-in linked through :func:`suspendable`: it also answers a rewind's replay there.
+
+    Equal to the handler path for a replay: :meth:`StacklessThread.run_builtin`
+    would return ``replay()`` (or raise its exception) without running the
+    built-in, and a replay never switches stacks (it only restores the driver's
+    state), so it may run on the fiber; the built-in then costs one callback
+    instead of a fiber suspension and a poll. Anything else goes to
+    ``on_fiber`` (if any), which declines for a stackless thread.
+    """
+    def answer(*args: Any) -> Any:
+        thread = current_thread_or_none()
+        if type(thread) is StacklessThread:
+            replay = thread.replay
+            if replay is not None:
+                thread.replay = None
+                return replay()
+        return stacks.WOULD_BLOCK if on_fiber is None else on_fiber(*args)
+
+    return answer
