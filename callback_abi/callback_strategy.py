@@ -75,8 +75,9 @@ class CallbackStrategy(Strategy):
     def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
         return suspendable(handler, results)
 
-    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, what: str) -> Callable[..., Any] | None:
-        return replayable(on_fiber)
+    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
+                      what: str, results: int) -> Callable[..., Any] | None:
+        return replayable(on_fiber, handler, results)
 
     def linking(self, name: str, cache: DiskCache | None = None) -> Linking:
         return AsyncifyLinking(name, cache)

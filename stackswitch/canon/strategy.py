@@ -95,9 +95,11 @@ class Strategy:
         ``results`` is how many core results it returns."""
         return handler
 
-    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, what: str) -> Callable[..., Any] | None:
+    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
+                      what: str, results: int) -> Callable[..., Any] | None:
         """The fast path tried on the fiber to link for such a built-in when it is ``may_block``
-        (see :func:`stackswitch.wasm.fibers.define_import`): ``on_fiber`` itself, or ``None``."""
+        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``)
+        and its unwrapped ``handler``: ``on_fiber`` itself, or ``None``."""
         return on_fiber
 
     def linking(self, name: str, cache: Any = None) -> Linking:

@@ -220,9 +220,10 @@ class Instantiation:
                 handler, on_fiber = item.handler, item.on_fiber
                 if item.may_suspend:
                     strategy = self.store.strategy
-                    handler = strategy.wrap_builtin(handler, item.name, len(item.results))
                     if item.may_block:
-                        on_fiber = strategy.wrap_on_fiber(on_fiber, item.name)
+                        on_fiber = strategy.wrap_on_fiber(on_fiber, handler, item.name,
+                                                          len(item.results))
+                    handler = strategy.wrap_builtin(handler, item.name, len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block, store=self.wasm_store,
                                      on_fiber=on_fiber)
