@@ -12,7 +12,10 @@ stackful-lifted export is an :class:`AsyncifyDriver`:
    :mod:`callback_abi.stackless`), the driver starts an *unwind*: the built-in
    returns placeholder results, every wasm frame saves its locals into the
    task's buffer in the guest's linear memory and returns, and the export
-   returns. The task is now its record plus that buffer;
+   returns. The task is now its record plus that buffer. A
+   ``waitable-set.wait`` that will block unwinds at once, on the fiber, and
+   its Python part runs right after the export has returned
+   (:func:`~callback_abi.stackless.replayable`): one fiber suspension less;
 3. when the built-in's wait is over, the driver starts a *rewind* and calls
    the export again with the same arguments: the frames reload their locals
    down to the built-in's call site, the built-in is "called" again and this
