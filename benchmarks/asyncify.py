@@ -160,11 +160,20 @@ def code_sizes(with_c: bool) -> None:
 class Setup:
     """One store on fibers with ``env.block`` answered by ``handler``."""
 
-    def __init__(self, wasm: bytes, handler: Callable[[int], int], may_block: bool) -> None:
+    def __init__(self, wasm: bytes, handler: Callable[[int], int], may_block: bool,
+                 relocatable: bool = False) -> None:
         engine = fibers.make_engine()
         self.store = wasmtime.Store(engine)
         linker = wasmtime.Linker(engine)
         i32 = wasmtime.ValType.i32()
+        self.globals: tuple[wasmtime.Global, wasmtime.Global] | None = None
+        if relocatable:  # binaryen's state and data pointer, imported: set from the host
+            mutable = wasmtime.GlobalType(i32, True)
+            state, data = (wasmtime.Global(self.store, mutable, wasmtime.Val.i32(0))
+                           for _ in range(2))
+            linker.define(self.store, *asy.STATE_GLOBAL, state)
+            linker.define(self.store, *asy.DATA_GLOBAL, data)
+            self.globals = (state, data)
         fibers.define_import(linker, "env", "block", wasmtime.FuncType([i32], [i32]), handler,
                              may_block=may_block)
         self.instance = fibers.instantiate(linker, self.store, wasmtime.Module(engine, wasm))
@@ -199,11 +208,20 @@ def stackful_us(wasm: bytes, n: int) -> float:
 
 
 class Driver:
-    """Drives the asyncified ``loop``: every block is an unwind, every answer a rewind."""
+    """Drives the asyncified ``loop``: every block is an unwind, every answer a rewind.
 
-    def __init__(self, wasm: bytes, **options: object) -> None:
-        self.setup = Setup(wasm, self.block, may_block=True)
-        self.asy = asy.Asyncify(self.setup.store, self.setup.instance, what="loop", **options)
+    ``relocatable``: ``wasm`` was transformed so, and its two globals are set
+    from the host (as the callback strategy links components). ``on_fiber``:
+    ``block`` is a ``may_block=False`` import, answered on the fiber with no
+    suspension (as a component's ``waitable-set.wait`` now starts its unwind
+    and takes its replay); else it is answered between polls.
+    """
+
+    def __init__(self, wasm: bytes, *, relocatable: bool = False, on_fiber: bool = False,
+                 **options: object) -> None:
+        self.setup = Setup(wasm, self.block, may_block=not on_fiber, relocatable=relocatable)
+        self.asy = asy.Asyncify(self.setup.store, self.setup.instance, what="loop",
+                                globals_=self.setup.globals, **options)  # type: ignore[arg-type]
         self.buf = 0
 
     def block(self, v: int) -> int:
@@ -232,8 +250,8 @@ class Driver:
         return result
 
 
-def asyncify_us(wasm: bytes, n: int) -> tuple[float, int]:
-    driver = Driver(wasm)
+def asyncify_us(wasm: bytes, n: int, **options: bool) -> tuple[float, int]:
+    driver = Driver(wasm, **options)
     start = time.perf_counter()
     buf = driver.start(n)
     saved = driver.asy.saved_bytes(buf)
@@ -248,6 +266,7 @@ def asyncify_us(wasm: bytes, n: int) -> tuple[float, int]:
 def timings(iterations: int, repeat: int) -> int:
     wasm = wasmtime.wat2wasm(WAT)
     transformed = asy.asyncify(wasm, what="loop", imports=[("env", "block")])
+    relocatable = asy.asyncify(wasm, what="loop", imports=[("env", "block")], relocatable=True)
     n = iterations
     print(f"2. µs per blocking-import call, answered at once ({n:,} calls in one export call; "
           f"best of {repeat})")
@@ -260,6 +279,10 @@ def timings(iterations: int, repeat: int) -> int:
         ("asyncified, never blocking (may_block=True)",
          lambda: per_import_us(Setup(transformed, lambda v: v + 1, may_block=True), n)),
         ("asyncify: unwind + rewind cycle", lambda: asyncify_us(transformed, n // 4)[0]),
+        ("  relocatable (globals set from the host)",
+         lambda: asyncify_us(relocatable, n // 4, relocatable=True)[0]),
+        ("  relocatable, import answered on the fiber",
+         lambda: asyncify_us(relocatable, n // 4, relocatable=True, on_fiber=True)[0]),
     ]
     for label, measure in rows:
         print(f"  {label:<48} {min(measure() for _ in range(repeat)):7.2f} µs")

@@ -44,7 +44,7 @@ from .asyncify import (
     with_memory,
 )
 from .driver import CallbackDriver
-from .stackless import suspendable
+from .stackless import replayable, suspendable
 from .unwinding import AsyncifyDriver, Unwindable
 
 if TYPE_CHECKING:
@@ -74,6 +74,10 @@ class CallbackStrategy(Strategy):
 
     def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
         return suspendable(handler, results)
+
+    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
+                      what: str, results: int) -> Callable[..., Any] | None:
+        return replayable(on_fiber, handler, results)
 
     def linking(self, name: str, cache: DiskCache | None = None) -> Linking:
         return AsyncifyLinking(name, cache)

@@ -24,14 +24,17 @@ continuation; anything else trying to block it is a host bug and raises
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
 from stackswitch import stacks, trace
+from stackswitch.canon.canonical_builtins import try_waitable_set_wait
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled, Thread, current_thread_or_none
+from stackswitch.canon.waitables import WaitableSet
 from stackswitch.scheduler import KeySource
 
 BuiltinOutcome = tuple[Any, BaseException | None]
@@ -43,8 +46,8 @@ _NEW, _IDLE, _RUNNING, _DONE = range(4)
 class StacklessThread(Thread):
     """An implicit thread run as a sequence of steps; see module docs."""
 
-    __slots__ = ("step", "on_builtin_blocked", "replay", "_phase", "_builtin", "_in_builtin",
-                 "_switch_to")
+    __slots__ = ("step", "on_builtin_blocked", "replay", "unwind_early", "_phase", "_builtin",
+                 "_in_builtin", "_switch_to")
 
     def __init__(self, task: Task, name: str = "") -> None:
         self._setup(task, name)
@@ -57,6 +60,11 @@ class StacklessThread(Thread):
         self.replay: Callable[[], Any] | None = None
         """Set by a driver that rewinds: the outcome to give the next built-in called
         (the one that blocked, reached again), instead of running it."""
+        self.unwind_early: Callable[[Callable[..., Any], tuple[Any, ...], list[int]], Any] | None \
+            = None
+        """Set by a driver that can unwind before a built-in runs (see :func:`replayable`):
+        given the built-in's handler, its arguments and placeholder results, it starts
+        the unwind, keeps the built-in for :meth:`run_deferred`, and returns what wasm gets."""
         self._phase = _NEW
         self._builtin: stacks.Continuation | None = None
         self._in_builtin: stacks.Continuation | None = None
@@ -147,6 +155,22 @@ class StacklessThread(Thread):
         assert self.on_builtin_blocked is not None
         return self.on_builtin_blocked(placeholder)
 
+    def run_deferred(self, handler: Callable[..., Any], args: tuple[Any, ...]
+                     ) -> BuiltinOutcome | None:
+        """Run a built-in whose wasm already unwound (see :func:`replayable`): its outcome
+        if it finished (a value or the exception it raised), None if it blocked (the
+        thread then waits in it as after :meth:`run_builtin` blocked)."""
+        cont = stacks.Continuation(lambda _: handler(*args), f"{self.name}/builtin")
+        try:
+            finished, value = self._enter(cont, None)
+        except BaseException as e:
+            return None, e
+        if finished:
+            return value, None
+        self._builtin = cont
+        self._switch_to = value
+        return None
+
     def _enter(self, cont: stacks.Continuation, value: Any) -> tuple[bool, Any]:
         outer = self._in_builtin
         self._in_builtin = cont
@@ -178,3 +202,64 @@ def suspendable(handler: Callable[..., Any], results: int) -> Callable[..., Any]
         return handler(*args)
 
     return run
+
+
+def replayable(on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
+               results: int) -> Callable[..., Any]:
+    """The fast path on the fiber (see :func:`stackswitch.wasm.fibers.define_import`) of a
+    built-in linked through :func:`suspendable` (``handler`` unwrapped): it also answers a
+    rewind's replay there, and starts an early unwind for a wait that will block.
+
+    * A replay: equal to the handler path, where
+      :meth:`StacklessThread.run_builtin` returns ``replay()`` (or raises its
+      exception) without running the built-in. A replay never switches stacks
+      (it only restores the driver's state), so it may run on the fiber; the
+      built-in then costs one callback instead of a fiber suspension and a poll.
+    * ``waitable-set.wait`` (``on_fiber`` is its fast path) on a set with no
+      event pending, by a thread whose driver can unwind early
+      (:attr:`StacklessThread.unwind_early`): the driver unwinds the wasm at
+      once and runs the built-in right after the export has returned, before
+      anything else runs (see :meth:`StacklessThread.run_deferred`). Equal to
+      the handler path: unwinding runs no guest code and calls no import, so
+      the built-in runs in the same state and order; if it blocks, the driver
+      waits exactly as when it unwinds from the handler; if it does not (the
+      test below is only a guess), the driver rewinds at once and the built-in
+      is replayed with its outcome (value or trap), as it would have returned.
+    * Anything else goes to ``on_fiber`` (if any), which declines for a
+      stackless thread.
+    """
+    placeholder = [0] * results
+    blocks = _wait_blocks(on_fiber)
+
+    def answer(*args: Any) -> Any:
+        thread = current_thread_or_none()
+        if type(thread) is StacklessThread:
+            replay = thread.replay
+            if replay is not None:
+                thread.replay = None
+                return replay()
+            if blocks is not None and thread.unwind_early is not None and blocks(thread, *args):
+                return thread.unwind_early(handler, args, placeholder)
+        return stacks.WOULD_BLOCK if on_fiber is None else on_fiber(*args)
+
+    return answer
+
+
+def _wait_blocks(on_fiber: Callable[..., Any] | None) -> Callable[..., bool] | None:
+    """For ``waitable-set.wait``'s fast path, a test "this wait will block"; else None.
+
+    It only reads: a valid set with no event pending, and no cancellation to
+    deliver. Anything it misjudges costs time only (see :func:`replayable`).
+    """
+    if not (isinstance(on_fiber, functools.partial) and on_fiber.func is try_waitable_set_wait):
+        return None
+    cancellable = on_fiber.args[0]
+
+    def blocks(thread: StacklessThread, si: int, _ptr: int) -> bool:
+        task = thread.task
+        handles = task.inst.handles.array
+        wset = handles[si] if 0 <= si < len(handles) else None
+        return (type(wset) is WaitableSet and not wset.has_pending_event()
+                and not (cancellable and task.state == Task.State.PENDING_CANCEL))
+
+    return blocks

@@ -12,7 +12,10 @@ stackful-lifted export is an :class:`AsyncifyDriver`:
    :mod:`callback_abi.stackless`), the driver starts an *unwind*: the built-in
    returns placeholder results, every wasm frame saves its locals into the
    task's buffer in the guest's linear memory and returns, and the export
-   returns. The task is now its record plus that buffer;
+   returns. The task is now its record plus that buffer. A
+   ``waitable-set.wait`` that will block unwinds at once, on the fiber, and
+   its Python part runs right after the export has returned
+   (:func:`~callback_abi.stackless.replayable`): one fiber suspension less;
 3. when the built-in's wait is over, the driver starts a *rewind* and calls
    the export again with the same arguments: the frames reload their locals
    down to the built-in's call site, the built-in is "called" again and this
@@ -24,6 +27,7 @@ The buffer is taken when the task starts and given back when it ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stackswitch import trace
@@ -52,7 +56,7 @@ class Unwindable:
 class AsyncifyDriver(TaskDriver):
     """One stackful-lifted task under the callback strategy; see module docs."""
 
-    __slots__ = ("callee", "control", "buffer", "flat_args", "outcome")
+    __slots__ = ("callee", "control", "buffer", "flat_args", "outcome", "deferred")
 
     def __init__(self, task: Task, callee: Unwindable) -> None:
         super().__init__(task)
@@ -61,7 +65,10 @@ class AsyncifyDriver(TaskDriver):
         self.buffer: int | None = None
         self.flat_args: list[Any] = []
         self.outcome: BuiltinOutcome | None = None
+        self.deferred: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+        """A built-in the wasm unwound before running (see :meth:`_unwind_early`)."""
         self.thread.on_builtin_blocked = self._unwind
+        self.thread.unwind_early = self._unwind_early
 
     def started(self, flat_args: list[Any]) -> bool:
         self.flat_args = flat_args
@@ -82,8 +89,13 @@ class AsyncifyDriver(TaskDriver):
     def _call(self) -> bool:
         self.callee(self.flat_args)
         if self.control.state() == State.UNWINDING:
+            deferred, self.deferred = self.deferred, None
+            # Unwound early: the built-in runs now, as it would have before the unwind.
+            outcome = None if deferred is None else self.thread.run_deferred(*deferred)
             self.control.stop_unwind()
             trace.counts["unwinds"] += 1
+            if outcome is not None:  # it did not block after all: back in at once
+                return self.unblocked(outcome)
             return False  # waiting: the built-in that blocked registered what for
         assert self.buffer is not None
         self.control.free_buffer(self.buffer)
@@ -95,6 +107,14 @@ class AsyncifyDriver(TaskDriver):
         assert self.buffer is not None
         self.control.start_unwind(self.buffer)
         return placeholder
+
+    def _unwind_early(self, handler: Callable[..., Any], args: tuple[Any, ...],
+                      placeholder: list[int]) -> list[int]:
+        """Unwind before running a built-in that will block (on the fiber; see
+        :func:`callback_abi.stackless.replayable`); :meth:`_call` runs it once the
+        export has returned."""
+        self.deferred = (handler, args)
+        return self._unwind(placeholder)
 
     def _replay(self) -> Any:
         self.control.stop_rewind()

@@ -23,7 +23,7 @@ from stackswitch.cli.wast import run_wast_file
 from stackswitch.component.linker import Linker
 from stackswitch.component.wasm_tools import load_component
 from stackswitch.embed import host
-from stackswitch.errors import LinkError
+from stackswitch.errors import LinkError, Trap
 from stackswitch.wasm import fibers
 
 WAST_DIR = Path(__file__).parent / "wast"
@@ -368,3 +368,43 @@ def test_a_wait_with_an_event_pending_is_answered_on_the_fiber(strategy, policy)
     if strategy == "stackful" and policy == "fifo":
         # per round: the async call and the yield block; the wait answers on the fiber
         assert trace.counts["suspensions"] - before == 2 * 5
+
+
+SYNC_TYPED_WAITER = """
+(component
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (alias core export $mem "mem" (core memory $memory))
+  (core func $waitable-set.new (canon waitable-set.new))
+  (core func $waitable-set.wait (canon waitable-set.wait (memory $memory)))
+  (core module $M
+    (import "" "waitable-set.new" (func $ws.new (result i32)))
+    (import "" "waitable-set.wait" (func $ws.wait (param i32 i32) (result i32)))
+    ;; waits on an empty set before returning: a sync-typed task may not block
+    (func (export "run") (param $n i32) (local $ws i32)
+      (local.set $ws (call $ws.new))
+      (drop (call $ws.wait (local.get $ws) (i32.const 0x200)))
+      (drop (local.get $n))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "waitable-set.new" (func $waitable-set.new))
+    (export "waitable-set.wait" (func $waitable-set.wait))))))
+  (func (export "run") (param "n" u32) (result u32)
+    (canon lift (core func $m "run") async))
+)
+"""
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_a_wait_unwound_early_that_traps_traps_at_the_import(strategy):
+    # Under callback the wait looks like it will block (an empty set), so the
+    # wasm unwinds before the built-in runs; its check then traps, and the
+    # rewind replays that trap at the import: same trap as under stackful.
+    run = Linker(strategy=strategy).instantiate(load_component(SYNC_TYPED_WAITER)).func("run")
+    unwinds, rewinds = trace.counts["unwinds"], trace.counts["rewinds"]
+    with trace.Recorder(("trap",)) as rec:
+        with pytest.raises(Trap, match="cannot block a synchronous task before returning"):
+            run.call(1)
+    assert [e.fields["message"] for e in rec.events] == [
+        "wasm trap: cannot block a synchronous task before returning"]
+    expected = 1 if strategy == "callback" else 0
+    assert (trace.counts["unwinds"] - unwinds, trace.counts["rewinds"] - rewinds) == (expected, expected)

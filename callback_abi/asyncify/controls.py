@@ -52,6 +52,8 @@ DEFAULT_DATA_SIZE = 16 * 1024 - HEADER_SIZE
 """Bytes of saved stack per buffer: header and data fill 16 KiB, four buffers to a page."""
 
 _HEADER = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+_HOST = capi.HOST
 _I32 = CoreCodec(["i32"])  # one wasmtime_val_t holding an i32, for raw global sets
 _STATE_VALUES = {state: _I32.pack([int(state)]) for state in State}
 """Each state as the packed value a raw global set takes: built once, set on every transition."""
@@ -136,11 +138,20 @@ class Asyncify:
             addresses = tuple(ctypes.addressof(g._global) for g in globals_)
             self._globals = (context, *addresses)
             self._keep = (store, globals_)  # the addresses above live as long as these
+        self._memory_at = (capi.address(store._context()), ctypes.addressof(memory._memory))
+        """(context, memory) for :func:`capi.memory_data`: the header reads of the hot path."""
         self._stride = -(-(HEADER_SIZE + data_size) // BUFFER_ALIGN) * BUFFER_ALIGN
         self._state = State.NORMAL
         self._active: int | None = None  # the buffer being unwound into / rewound from
         self._free: list[int] = []
         self._saved: dict[int, int] = {}  # buffer in use -> bytes of stack it holds
+        self._fresh: set[int] = set()
+        """Buffers whose header is known to read ``[data, data + data_size]``: written by
+        us, or left so by a rewind :meth:`stop_rewind` checked. They need no header
+        write before the next unwind."""
+        self._data_global: int | None = None
+        """What the data global holds (relocatable only; None: unknown). Only this object
+        sets it, so a start with the same buffer needs no global set."""
         self._broken: str | None = None
 
     def _exported_memory(self, store: wasmtime.Store, instance: wasmtime.Instance
@@ -185,10 +196,14 @@ class Asyncify:
 
     def start_unwind(self, buf: int) -> None:
         """Start unwinding into ``buf``; call it from the blocking import, then return any value."""
-        self._check(State.NORMAL, "start_unwind")
-        self._buffer(buf, "start_unwind")
-        data = buf + HEADER_SIZE
-        self.memory.write(buf, _HEADER.pack(data, data + self.data_size))
+        if self._broken is not None or self._state is not State.NORMAL:
+            self._check(State.NORMAL, "start_unwind")
+        if buf not in self._saved:
+            self._buffer(buf, "start_unwind")
+        if buf not in self._fresh:
+            data = buf + HEADER_SIZE
+            self.memory.write(buf, _HEADER.pack(data, data + self.data_size))
+        self._fresh.discard(buf)
         self._transition(self._start_unwind, State.UNWINDING, buf)
         self._state, self._active = State.UNWINDING, buf
 
@@ -199,13 +214,14 @@ class Asyncify:
         :class:`AsyncifyError` if nothing was saved (the import that started
         the unwind was not instrumented: missing from ``imports``).
         """
-        self._check(State.UNWINDING, "stop_unwind")
+        if self._broken is not None or self._state is not State.UNWINDING:
+            self._check(State.UNWINDING, "stop_unwind")
         buf = self._active
         assert buf is not None
         data = buf + HEADER_SIZE
-        current, end = _HEADER.unpack(self.memory.read(buf, HEADER_SIZE))
-        used = current - data
-        if current > end:
+        used = self._current(buf) - data
+        if used > self.data_size:
+            end = data + self.data_size
             self._broken = (
                 f"{self.what}: unwind buffer overflow: the suspended stack needed {used} bytes "
                 f"but the buffer at {buf:#x} holds {self.data_size} (data_size); the "
@@ -226,19 +242,21 @@ class Asyncify:
 
     def start_rewind(self, buf: int) -> None:
         """Rewind from ``buf``; then call the export that unwound, with the same arguments."""
-        self._check(State.NORMAL, "start_rewind")
-        self._buffer(buf, "start_rewind")
-        if not self._saved[buf]:
+        if self._broken is not None or self._state is not State.NORMAL:
+            self._check(State.NORMAL, "start_rewind")
+        if not self._saved.get(buf):
+            self._buffer(buf, "start_rewind")
             raise ValueError(f"{self.what}: start_rewind: buffer {buf:#x} holds no unwound stack")
         self._transition(self._start_rewind, State.REWINDING, buf)
         self._state, self._active = State.REWINDING, buf
 
     def stop_rewind(self) -> None:
         """The blocking import was reached again: normal execution resumes from here."""
-        self._check(State.REWINDING, "stop_rewind")
+        if self._broken is not None or self._state is not State.REWINDING:
+            self._check(State.REWINDING, "stop_rewind")
         buf = self._active
         assert buf is not None
-        current, _ = _HEADER.unpack(self.memory.read(buf, HEADER_SIZE))
+        current = self._current(buf)
         self._transition(self._stop_rewind, State.NORMAL)
         self._state, self._active = State.NORMAL, None
         self._saved[buf] = 0
@@ -247,15 +265,30 @@ class Asyncify:
                 f"{self.what}: rewind reached the import with {current - buf - HEADER_SIZE} "
                 "bytes of saved stack left: the export called to rewind is not the one "
                 "that unwound into this buffer")
+        self._fresh.add(buf)  # the rewind left the header as start_unwind writes it
+
+    def _current(self, buf: int) -> int:
+        """The header's ``current`` of ``buf``, read in place.
+
+        Equal to ``memory.read(buf, 4)`` without its bounds check: a buffer lies
+        inside the memory (checked when it was made) and a memory never shrinks.
+        """
+        base = capi.memory_data(*self._memory_at) or 0
+        return _U32.unpack_from(_HOST, base + buf)[0]
 
     def _transition(self, export: fibers.WasmFunc, state: State, buf: int | None = None) -> None:
-        """Set binaryen's state (and buffer): by calling its export, or directly if relocatable."""
+        """Set binaryen's state (and buffer): by calling its export, or directly if relocatable.
+
+        Relocatable: the data global is set only when it does not already hold
+        ``buf`` (a task waiting again unwinds into the same buffer).
+        """
         if self._globals is None:
             fibers.call(export, () if buf is None else (buf,))
             return
         context, state_global, data_global = self._globals
-        if buf is not None:
+        if buf is not None and buf != self._data_global:
             capi.global_set(context, data_global, _I32.pack([buf]))
+            self._data_global = buf
         capi.global_set(context, state_global, _STATE_VALUES[state])
 
     # -- buffers --------------------------------------------------------------------

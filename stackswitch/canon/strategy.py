@@ -17,8 +17,8 @@ strategy; only the costs differ. A strategy is asked at these points, and
 only these:
 
 * :meth:`Strategy.lift`: a lifted function is called (run it as a task);
-* :meth:`Strategy.wrap_builtin`: a built-in that may suspend its caller is
-  linked as a core import;
+* :meth:`Strategy.wrap_builtin` (and :meth:`Strategy.wrap_on_fiber`, its
+  fast path): a built-in that may suspend its caller is linked as a core import;
 * :meth:`Strategy.linking`: a component is instantiated; the
   :class:`Linking` it returns sees each core module before it is compiled
   (prepare-module), each core instance before and after it is made
@@ -94,6 +94,13 @@ class Strategy:
 
         ``results`` is how many core results it returns."""
         return handler
+
+    def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
+                      what: str, results: int) -> Callable[..., Any] | None:
+        """The fast path tried on the fiber to link for such a built-in when it is ``may_block``
+        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``)
+        and its unwrapped ``handler``: ``on_fiber`` itself, or ``None``."""
+        return on_fiber
 
     def linking(self, name: str, cache: Any = None) -> Linking:
         """The hooks for linking the component instance called ``name``. ``cache`` is where

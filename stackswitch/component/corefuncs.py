@@ -40,9 +40,10 @@ class HostCoreFunc:
     yield, a sync call): the strategy gets to wrap those
     (:meth:`stackswitch.canon.strategy.Strategy.wrap_builtin`).
     ``on_fiber``, for a ``may_block`` one, is its fast path tried on the fiber
-    first (see :func:`stackswitch.wasm.fibers.define_import`); no strategy
-    wraps it, so it must itself decline (``WOULD_BLOCK``) for any thread it
-    does not know to be a plain one.
+    first (see :func:`stackswitch.wasm.fibers.define_import`); it must itself
+    decline (``WOULD_BLOCK``) for any thread it does not know to be a plain
+    one (a strategy may put a fast path of its own in front of it:
+    :meth:`~stackswitch.canon.strategy.Strategy.wrap_on_fiber`).
     """
 
     name: str

@@ -217,13 +217,16 @@ class Instantiation:
                 core_signatures.check_import(
                     f"{self.name}: core module import `{imp.module}` `{imp.name}` ({item.name})",
                     imp.type, core_signatures.signature(item.params, item.results))
-                handler = item.handler
+                handler, on_fiber = item.handler, item.on_fiber
                 if item.may_suspend:
-                    handler = self.store.strategy.wrap_builtin(handler, item.name,
-                                                               len(item.results))
+                    strategy = self.store.strategy
+                    if item.may_block:
+                        on_fiber = strategy.wrap_on_fiber(on_fiber, handler, item.name,
+                                                          len(item.results))
+                    handler = strategy.wrap_builtin(handler, item.name, len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block, store=self.wasm_store,
-                                     on_fiber=item.on_fiber)
+                                     on_fiber=on_fiber)
             else:
                 linker.define(self.wasm_store, imp.module, imp.name, item)
         made: list[wasmtime.Instance] = []
