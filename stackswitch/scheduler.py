@@ -356,6 +356,10 @@ class Scheduler:
         self.host_thread: Schedulable | None = None
         """The thread holding the quantum entered from the host (the loop's, or the last
         hand-off's): the threads' business, kept here for them."""
+        self._error: BaseException | None = None
+        """What :meth:`successor` caught from ``done()`` or a thread's ``ready()``: the
+        loop raises it as the thread returns, where its own choice would have raised it
+        (the blocking thread must not receive another's error)."""
         self._decided: Schedulable | None | object = _UNDECIDED
         """The loop's next thread, already chosen by :meth:`successor` but not handed off to."""
         self.checks = 0
@@ -543,9 +547,15 @@ class Scheduler:
         hands the quantum to it (:meth:`hand_off`) or gives it back (:meth:`defer`).
         """
         done = self._done
-        if done is None or (self.idle is not None and self.ticks % IO_POLL_TICKS == 0) or done():
+        if done is None or (self.idle is not None and self.ticks % IO_POLL_TICKS == 0):
             return None
-        thread = self.next_ready()
+        try:
+            if done():
+                return None
+            thread = self.next_ready()
+        except BaseException as error:  # a host predicate's: raised by the loop, not here
+            self._error = error
+            return None
         if thread is None:
             self._decided = None  # the loop need not ask again: it would find none too
         return thread
@@ -592,6 +602,9 @@ class Scheduler:
                         thread.resume_from_host()  # type: ignore[union-attr]
                     finally:
                         self.handoff_from = None
+                        error, self._error = self._error, None
+                    if error is not None:
+                        raise error
                     if self.idle is not None and self.ticks % IO_POLL_TICKS == 0:
                         self.idle(0)
                     continue

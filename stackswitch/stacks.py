@@ -137,13 +137,13 @@ class Continuation:
             trace.emit("stack.resume", stack=self.name)
         # What comes back is from the continuation running last: this one, or one
         # that :func:`switch_to` handed the stack to in its place (``_ran``).
-        try:
-            resumer = self._resumer = greenlet.getcurrent()  # self._run(g.switch, value) ...
-            if g.parent is not resumer:
-                g.parent = resumer
-            self._outer = _current
-            _current = self
-            self.state = RUNNING
+        resumer = self._resumer = greenlet.getcurrent()  # self._run(g.switch, value) ...
+        if g.parent is not resumer:
+            g.parent = resumer
+        self._outer = _current
+        _current = self
+        self.state = RUNNING
+        try:  # (the set-up above stays outside: only g.switch's errors set _ran)
             try:
                 finished, result = g.switch(value)
             finally:

@@ -79,3 +79,44 @@ def test_the_explorer_enumerates_the_same_schedules_with_and_without_hand_offs(
         reports.append(report)
     assert reports[0] == reports[1]
     assert reports[0]["schedules"] > 1
+
+
+@pytest.mark.parametrize("hand_offs", [False, True])
+def test_a_host_predicate_that_raises_reaches_the_loop_not_the_blocking_thread(
+        hand_offs, monkeypatch):
+    # b blocks at the top of a quantum; choosing its successor asks a's predicate, which
+    # raises. With or without a hand-off the error comes out of run_until, and b stays
+    # suspended where it blocked (the error is not b's), so the store goes on afterwards.
+    from stackswitch.canon.store import Store
+    from stackswitch.canon.types import FuncType, U32Type
+    from stackswitch.embed.host import wait_until, yield_
+
+    monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+    ft = FuncType([], [U32Type()], async_=True)
+    store = Store()
+    armed = False
+
+    def predicate():
+        if armed:
+            raise RuntimeError("predicate bug")
+        return False
+
+    def a():
+        wait_until(predicate, "the flag")
+        return 1
+
+    def b():
+        nonlocal armed
+        yield_()
+        armed = True
+        yield_()
+        return 2
+
+    store.invoke(store.host_function(a, ft, name="a"), [])
+    call_b = store.invoke(store.host_function(b, ft, name="b"), [])
+    with pytest.raises(RuntimeError, match="predicate bug"):
+        store.run_until(lambda: call_b.resolved)
+    [b_thread] = [t for t in store.scheduler.waiting if t.name == "host:b"]
+    assert b_thread.cont.state == "suspended"
+    armed = False
+    store.run_until(lambda: call_b.resolved)  # b finishes; a still waits for its flag

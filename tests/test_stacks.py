@@ -175,3 +175,29 @@ def test_stacks_beyond_the_pool_size_end_when_their_function_returns():
     assert [c.resume(i)[1] for i, c in enumerate(many)] == [
         i * 2 for i in range(stacks.POOL_SIZE + 5)]
     assert len(stacks._pool()) <= stacks.POOL_SIZE
+
+
+def test_a_resume_that_fails_before_switching_leaves_other_stacks_alone():
+    # greenlet refuses to switch to a stack from another OS thread: that error comes
+    # before the switch, so it must not touch the stack that ran last (c2).
+    import threading
+
+    def body(_):
+        stacks.suspend("first")
+        return "done"
+
+    c1, c2 = stacks.Continuation(body, "c1"), stacks.Continuation(body, "c2")
+    assert c1.resume() == (False, "first") and c2.resume() == (False, "first")
+    errors = []
+
+    def elsewhere():
+        try:
+            c1.resume()
+        except BaseException as e:  # noqa: BLE001 (the test looks at it)
+            errors.append(e)
+
+    worker = threading.Thread(target=elsewhere)
+    worker.start()
+    worker.join()
+    assert errors and c2.state == "suspended"
+    assert c2.resume() == (True, "done")

@@ -788,3 +788,37 @@ def test_resuming_a_parked_task_from_a_non_blocking_import_is_refused(world: Wor
     assert task.resume(None)[0] is True
     assert len(refused) == 2 and "may_block=True" in refused[0]
     assert parked.resume(None) == (True, None)   # still intact, resumable from a greenlet
+
+
+@pytest.mark.parametrize("types, value", [(["i32"], 7), (["i64"], -1), (["f64"], 0.5),
+                                          (["i32"], [True]), (["f32"], [2])])
+def test_store_writes_what_pack_result_packs(types, value):
+    import ctypes
+
+    from stackswitch.wasm.core_values import CoreCodec
+
+    codec = CoreCodec(types)
+    buf = ctypes.create_string_buffer(codec.size)
+    codec.store(ctypes.addressof(buf), value)
+    assert buf.raw == codec.pack_result(value)
+
+
+def test_store_refuses_what_pack_result_refuses():
+    # struct would take an object with __index__; the general path does not, and a handler
+    # returning one is a host bug either way (the fast path must not accept more).
+    import ctypes
+    import fractions
+
+    from stackswitch.wasm.core_values import CoreCodec
+
+    class Index:
+        def __index__(self) -> int:
+            return 7
+
+    for types, value in ((["i32"], Index()), (["f64"], fractions.Fraction(1, 2))):
+        codec = CoreCodec(types)
+        buf = ctypes.create_string_buffer(codec.size)
+        with pytest.raises(TypeError):
+            codec.pack_result(value)
+        with pytest.raises(TypeError):
+            codec.store(ctypes.addressof(buf), value)

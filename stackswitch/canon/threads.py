@@ -311,7 +311,8 @@ class Thread:
             trace.emit("thread.block", thread=self.name, on=self.waits_on or "suspend",
                        switch_to=switch_to.name if switch_to else None)
         scheduler = self.scheduler
-        if switch_to is None and scheduler.handoff_from is self and type(self) is Thread:
+        if switch_to is None and scheduler.handoff_from is self and type(self) is Thread \
+                and stacks.forbidden is None:  # (else suspend raises, with no decision made)
             successor = scheduler.successor()
             if type(successor) is Thread:  # (itself included: then no switch at all)
                 # A hand-off: block, and run ``successor`` (which the scheduler's loop

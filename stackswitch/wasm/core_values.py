@@ -36,6 +36,10 @@ def _interleave(kinds: Sequence[int], values: Sequence[Any]) -> itertools.chain[
     return itertools.chain.from_iterable(zip(kinds, values, strict=True))
 
 
+_PLAIN = (int, float, bool)
+"""The types :meth:`CoreCodec.store`'s fast path packs as they are."""
+
+
 class CoreCodec:
     """Packs and unpacks one signature's list of core values as ``wasmtime_val_t``s.
 
@@ -111,11 +115,12 @@ class CoreCodec:
         count = self.count
         if count == 1:
             value = result[0] if type(result) is list and len(result) == 1 else result
-            try:
-                self._pack.pack_into(_HOST, address, self._kind0, value)
-                return
-            except (struct.error, OverflowError, TypeError):
-                pass
+            if type(value) in _PLAIN:  # (struct also takes __index__/__float__ objects)
+                try:
+                    self._pack.pack_into(_HOST, address, self._kind0, value)
+                    return
+                except (struct.error, OverflowError, TypeError):
+                    pass
         elif not count and (result is None or (type(result) is list and not result)):
             return
         data = self.pack_result(result)
