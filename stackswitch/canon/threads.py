@@ -77,22 +77,8 @@ class Thread:
             thread_func()
             return None
 
-        # self._setup(task, name), inline (a thread per call): the same steps
-        store = task.store
-        limit = store.limits.threads
-        if store.live_threads >= limit:
-            raise Trap(too_many_threads(limit))
-        store.live_threads += 1
-        self.counted = True
-        self.task = task
-        self.scheduler = store.scheduler
-        self.name = name = name or f"{task.name}/thread"
-        self.ready_func = None
-        self.cancellable = False
-        self.index = None
-        self.storage = [0, 0]
-        self.waits_on = ""
-        self.cont = stacks.Continuation(body, name)
+        self._setup(task, name)
+        self.cont = stacks.Continuation(body, self.name)
 
     def _setup(self, task: Task, name: str) -> None:
         """The state every kind of thread has, whatever runs its code.
