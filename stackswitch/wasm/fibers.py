@@ -440,8 +440,34 @@ def _forgetter(env: int) -> Callable[[weakref.ref[_Import]], None]:
 # -- defining imports ---------------------------------------------------------
 
 
+_unknown_blocking = [False]
+"""True once a may_block import was defined with no store: then no store is known to
+be free of blocking imports, and every call takes the async path."""
+
 _kept_forever: list[_Import] = []
 """Imports defined without a store to hold them (see :func:`define_import`)."""
+
+
+class StoreState:
+    """What :func:`call` must know about a wasmtime store: whether it holds a blocking import.
+
+    ``blocking`` becomes true for good when a ``may_block=True`` import is
+    defined for the store (wasmtime then requires async calls into it); until
+    then every call into the store may be a plain one (see :func:`call`).
+    """
+
+    __slots__ = ("blocking",)
+
+    def __init__(self) -> None:
+        self.blocking = False
+
+
+def store_state(store: wasmtime.Store) -> StoreState:
+    """``store``'s :class:`StoreState`, made on first use."""
+    state = store.__dict__.get("_stackswitch_state")
+    if state is None:
+        state = store.__dict__["_stackswitch_state"] = StoreState()
+    return state
 
 
 def _keep_for(store: wasmtime.Store | None, imp: _Import) -> None:
@@ -479,6 +505,11 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     env = next(_next_env)
     _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
+    if may_block:
+        if store is None:
+            _unknown_blocking[0] = True
+        else:
+            store_state(store).blocking = True
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
     args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
     if may_block:
@@ -632,7 +663,8 @@ def _as_trap(exc: BaseException | None) -> BaseException | None:
 class WasmFunc:
     """A wasm function bound to its store, with its signature decoded once."""
 
-    __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare")
+    __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare",
+                 "state")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = "") -> None:
         functype = func.type(store)
@@ -644,6 +676,7 @@ class WasmFunc:
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(func._func)
         self._spare: list[_InFlight] = []
+        self.state = store_state(store)
 
     def __repr__(self) -> str:
         sig = f"{list(self.params.types)} -> {list(self.results.types)}"
@@ -672,6 +705,8 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     suspended on its fiber.
     """
     global _live
+    if not func.state.blocking and not _unknown_blocking[0]:
+        return _call_plain(func, args)
     if _live >= _max_live:
         _check_fiber_available()
     params = func.params
@@ -684,6 +719,52 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
                          base + _RESULTS_AT, func.results.count, base, base + 8)
     _live += 1
     return _finish(func, future, inflight)
+
+
+_func_call = capi.func_call
+
+
+def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
+    """:func:`call` for a store with no blocking import: one ``wasmtime_func_call``, no fiber.
+
+    Equal to the async path, whose fiber would never suspend: without a
+    may_block import nothing can request a suspension, and the only Python
+    code that runs while the wasm frames are live is ``may_block=False``
+    handlers (:func:`_on_sync_call`), which run with stack switching
+    forbidden. So the frames, here on the calling greenlet's own stack, are
+    popped before this greenlet can switch: wasmtime's chain of activations
+    stays LIFO (the hazard of ``wasmtime-stacks.md`` §1 needs a switch while
+    they are live). Outcomes are read as the async path reads them: the trap
+    pointer at the start of the call's buffer, the returned error after it.
+    """
+    global _polling
+    params = func.params
+    data = params.pack(args) if params.count or args else None
+    spare = func._spare
+    inflight = spare.pop() if spare else _InFlight(func.results.size)
+    base = inflight.address
+    inflight.buffer[:_RESULTS_AT] = _NO_FAILURE
+    outer = _polling
+    _polling = inflight
+    try:
+        error = _func_call(func._context, func._address, data, params.count,
+                           base + _RESULTS_AT, func.results.count, base)
+    finally:
+        _polling = outer
+    try:
+        if error:
+            _POINTER.pack_into(inflight.buffer, 8, error)
+        if _pending is not None and outer is None:
+            _raise_pending()
+        buffer = inflight.buffer
+        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
+            return func.results.load_from(buffer, _RESULTS_AT)
+        exc = _as_trap(_outcome(inflight))
+    finally:
+        if inflight.exc is not None:
+            inflight.clear()
+        spare.append(inflight)
+    raise exc
 
 
 def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
