@@ -278,6 +278,20 @@ def test_a_store_without_blocking_imports_is_called_plainly(world: World,
     assert inst["boom"](0) == [7]
 
 
+def test_a_call_from_a_handler_on_a_fiber_gets_its_own_fiber(world: World) -> None:
+    live = []
+
+    def inner_handler(x: int) -> int:
+        live.append(fibers.live_calls())
+        return x
+
+    inner = world.instance(PLAIN, {"inline": (functype([I32], [I32]), inner_handler, False)})
+    outer = world.instance(PLAIN, {"inline": (functype([I32], [I32]),
+                                              lambda x: inner["inline_twice"](x)[0] + 1, False)})
+    assert outer["inline_twice"](1) == [3]
+    assert live == [_baseline + 1] * 4  # the outer call is plain, each inner one has a fiber
+
+
 def test_a_plain_handler_exception_is_reraised_from_a_plain_call(world: World) -> None:
     inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), buggy_handler, False)})
     with pytest.raises(HostBug, match="bad 1"):

@@ -440,10 +440,6 @@ def _forgetter(env: int) -> Callable[[weakref.ref[_Import]], None]:
 # -- defining imports ---------------------------------------------------------
 
 
-_unknown_blocking = [False]
-"""True once a may_block import was defined with no store: then no store is known to
-be free of blocking imports, and every call takes the async path."""
-
 _kept_forever: list[_Import] = []
 """Imports defined without a store to hold them (see :func:`define_import`)."""
 
@@ -452,7 +448,8 @@ class StoreState:
     """What :func:`call` must know about a wasmtime store: whether it holds a blocking import.
 
     ``blocking`` becomes true for good when a ``may_block=True`` import is
-    defined for the store (wasmtime then requires async calls into it); until
+    defined for the store, or a linker holding one instantiates into it
+    (:func:`instantiate`; wasmtime then requires async calls into it); until
     then every call into the store may be a plain one (see :func:`call`).
     """
 
@@ -505,10 +502,9 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     env = next(_next_env)
     _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
-    if may_block:
-        if store is None:
-            _unknown_blocking[0] = True
-        else:
+    if may_block:  # whatever store the linker instantiates into (see instantiate)
+        linker.__dict__["_stackswitch_blocking"] = True
+        if store is not None:
             store_state(store).blocking = True
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
     args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
@@ -705,7 +701,7 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     suspended on its fiber.
     """
     global _live
-    if not func.state.blocking and not _unknown_blocking[0]:
+    if not func.state.blocking and not _fiber_depth:
         return _call_plain(func, args)
     if _live >= _max_live:
         _check_fiber_available()
@@ -736,6 +732,11 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     stays LIFO (the hazard of ``wasmtime-stacks.md`` §1 needs a switch while
     they are live). Outcomes are read as the async path reads them: the trap
     pointer at the start of the call's buffer, the returned error after it.
+
+    Only taken from a greenlet's own stack (no plain handler running,
+    ``_fiber_depth == 0``): a call made from a handler on a fiber still gets a
+    fiber of its own, so that nested calls do not pile up on one fiber's
+    fixed-size stack, where host code overflowing aborts the process.
     """
     global _polling
     params = func.params
@@ -835,6 +836,8 @@ def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
     A start function runs like :func:`call`: it may call blocking imports.
     """
     global _live
+    if linker.__dict__.get("_stackswitch_blocking"):
+        store_state(store).blocking = True
     _check_fiber_available()
     instance = capi.InstanceStruct()
     inflight = _InFlight(0)
