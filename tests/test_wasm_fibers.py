@@ -239,6 +239,66 @@ def test_a_non_blocking_import_runs_inline_on_the_fiber(world: World) -> None:
     assert stacks.current() is None
 
 
+PLAIN = """
+(module
+  (import "host" "inline" (func $inline (param i32) (result i32)))
+  (func (export "inline_twice") (param i32) (result i32)
+    (call $inline (call $inline (local.get 0))))
+  (func (export "boom") (param i32) (result i32)
+    (if (local.get 0) (then unreachable))
+    (i32.const 7))
+)
+"""
+
+
+def test_a_store_without_blocking_imports_is_called_plainly(world: World,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def inline(x: int) -> int:
+        try:
+            stacks.suspend()
+            refused = None
+        except fibers.FiberSwitchError as e:
+            refused = e
+        seen.append((x, fibers.in_fiber_callback(), refused, fibers.live_calls()))
+        return x * 3
+
+    inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), inline, False)})
+    monkeypatch.setattr(fibers, "_call_async", None)  # any async call would fail
+    task = stacks.Continuation(lambda _: fibers.call(inst["inline_twice"], (2,)), "t")
+    assert task.resume(None) == (True, [18])
+    assert [x for x, _, _, _ in seen] == [2, 6]
+    assert all(guarded and refused is not None for _, guarded, refused, _ in seen)
+    assert all(live == _baseline for _, _, _, live in seen)  # no fiber taken
+    with pytest.raises(Trap) as info:
+        inst["boom"](1)
+    assert str(info.value) == "wasm trap: wasm `unreachable` instruction executed"
+    assert "wasm backtrace" in "".join(getattr(info.value, "__notes__", []))
+    assert inst["boom"](0) == [7]
+
+
+def test_a_call_from_a_handler_on_a_fiber_gets_its_own_fiber(world: World) -> None:
+    live = []
+
+    def inner_handler(x: int) -> int:
+        live.append(fibers.live_calls())
+        return x
+
+    inner = world.instance(PLAIN, {"inline": (functype([I32], [I32]), inner_handler, False)})
+    outer = world.instance(PLAIN, {"inline": (functype([I32], [I32]),
+                                              lambda x: inner["inline_twice"](x)[0] + 1, False)})
+    assert outer["inline_twice"](1) == [3]
+    assert live == [_baseline + 1] * 4  # the outer call is plain, each inner one has a fiber
+
+
+def test_a_plain_handler_exception_is_reraised_from_a_plain_call(world: World) -> None:
+    inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), buggy_handler, False)})
+    with pytest.raises(HostBug, match="bad 1"):
+        inst["inline_twice"](1)
+    assert inst["boom"](0) == [7]
+
+
 def test_values_of_all_four_types_cross_both_ways(world: World) -> None:
     got = []
 

@@ -259,7 +259,8 @@ class Instantiation:
             raise LinkError(f"{self.name}: component {d.component} cannot be instantiated here")
         given = {a.name: scope.get(a.target.sort, a.target.index) for a in d.args}
         child_name = f"{self.name}/{len(scope.space(ast.Sort.INSTANCE))}"
-        child = Instantiation(self.linker, self.wasm_store, child_name, self.canon, closure.scope)
+        child = Instantiation(self.linker, self.linker.component_store(self.wasm_store),
+                              child_name, self.canon, closure.scope)
         return child.run(closure.component, given)
 
     def _alias(self, d: ast.AliasExport | ast.AliasCoreExport | ast.AliasOuter) -> Any:

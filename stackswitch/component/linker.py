@@ -151,18 +151,32 @@ class Linker:
                             "use Component(text) or Component.from_file(path)")
         elif not isinstance(component, ast.Component):
             component = decode_component(bytes(component))
-        wasm_store = wasmtime.Store(self.engine)
-        wasm_store.set_limits(memory_size=self.store.limits.memory_bytes)
-        if self.fuel is not None:
-            wasm_store.set_fuel(self.fuel)
-        if self.interruptible:
-            wasm_store.set_epoch_deadline(1)
+        wasm_store = self.component_store(None)
         label = name or f"component{len(self.store.instances) + 1}"
         definitions = self.definitions
         if self.wasi is not None:
             wanted = [i.name.name for i in component.imports if i.name.name not in definitions]
             definitions = {**self.wasi.definitions(wanted), **definitions}
         return Instantiation(self, wasm_store, label, None, None).run(component, definitions)
+
+    def component_store(self, parent: wasmtime.Store | None) -> wasmtime.Store:
+        """The wasmtime store for a new component instance whose parent's is ``parent``.
+
+        Each component instance has a store of its own (components share no
+        core state at run time: only core modules, which hold none, cross
+        component boundaries), so that one whose imports are all plain is
+        called with plain calls (:func:`stackswitch.wasm.fibers.call`). With
+        ``fuel`` all share the parent's: fuel is a budget for the whole linker.
+        """
+        if parent is not None and self.fuel is not None:
+            return parent
+        wasm_store = wasmtime.Store(self.engine)
+        wasm_store.set_limits(memory_size=self.store.limits.memory_bytes)
+        if self.fuel is not None:
+            wasm_store.set_fuel(self.fuel)
+        if self.interruptible:
+            wasm_store.set_epoch_deadline(1)
+        return wasm_store
 
     def memory(self, wasm_store: wasmtime.Store, extern: wasmtime.Memory) -> WasmMemory:
         """One :class:`WasmMemory` per core memory, however many indices name it.

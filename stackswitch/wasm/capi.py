@@ -179,6 +179,12 @@ func_call_async = _fn(
 )
 """(context, func, args, nargs, results, nresults, trap_ret, error_ret) -> future*"""
 
+func_call = _fn(
+    "wasmtime_func_call", c_void_p,
+    c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p,
+)
+"""(context, func, args, nargs, results, nresults, trap_ret) -> error*: a plain call, no fiber"""
+
 call_future_poll = _fn("wasmtime_call_future_poll", c_bool, c_void_p)
 """(future) -> done: runs the fiber until it finishes or a continuation says "not yet"."""
 

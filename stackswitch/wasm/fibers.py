@@ -444,6 +444,29 @@ _kept_forever: list[_Import] = []
 """Imports defined without a store to hold them (see :func:`define_import`)."""
 
 
+class StoreState:
+    """What :func:`call` must know about a wasmtime store: whether it holds a blocking import.
+
+    ``blocking`` becomes true for good when a ``may_block=True`` import is
+    defined for the store, or a linker holding one instantiates into it
+    (:func:`instantiate`; wasmtime then requires async calls into it); until
+    then every call into the store may be a plain one (see :func:`call`).
+    """
+
+    __slots__ = ("blocking",)
+
+    def __init__(self) -> None:
+        self.blocking = False
+
+
+def store_state(store: wasmtime.Store) -> StoreState:
+    """``store``'s :class:`StoreState`, made on first use."""
+    state = store.__dict__.get("_stackswitch_state")
+    if state is None:
+        state = store.__dict__["_stackswitch_state"] = StoreState()
+    return state
+
+
 def _keep_for(store: wasmtime.Store | None, imp: _Import) -> None:
     """``store`` may call ``imp`` for as long as it lives: it holds it."""
     kept = _kept_forever if store is None else store.__dict__.setdefault("_stackswitch_imports", [])
@@ -479,6 +502,10 @@ def define_import(linker: wasmtime.Linker, module: str, name: str, functype: was
     env = next(_next_env)
     _imports[env] = weakref.ref(imp, _forgetter(env))
     _keep_for(store, imp)
+    if may_block:  # whatever store the linker instantiates into (see instantiate)
+        linker.__dict__["_stackswitch_blocking"] = True
+        if store is not None:
+            store_state(store).blocking = True
     mod, nm = module.encode("utf-8"), name.encode("utf-8")
     args = (capi.address(linker.ptr()), mod, len(mod), nm, len(nm), capi.address(functype.ptr()))
     if may_block:
@@ -632,7 +659,8 @@ def _as_trap(exc: BaseException | None) -> BaseException | None:
 class WasmFunc:
     """A wasm function bound to its store, with its signature decoded once."""
 
-    __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare")
+    __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare",
+                 "state")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = "") -> None:
         functype = func.type(store)
@@ -644,6 +672,7 @@ class WasmFunc:
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(func._func)
         self._spare: list[_InFlight] = []
+        self.state = store_state(store)
 
     def __repr__(self) -> str:
         sig = f"{list(self.params.types)} -> {list(self.results.types)}"
@@ -672,6 +701,8 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     suspended on its fiber.
     """
     global _live
+    if not func.state.blocking and not _fiber_depth:
+        return _call_plain(func, args)
     if _live >= _max_live:
         _check_fiber_available()
     params = func.params
@@ -684,6 +715,57 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
                          base + _RESULTS_AT, func.results.count, base, base + 8)
     _live += 1
     return _finish(func, future, inflight)
+
+
+_func_call = capi.func_call
+
+
+def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
+    """:func:`call` for a store with no blocking import: one ``wasmtime_func_call``, no fiber.
+
+    Equal to the async path, whose fiber would never suspend: without a
+    may_block import nothing can request a suspension, and the only Python
+    code that runs while the wasm frames are live is ``may_block=False``
+    handlers (:func:`_on_sync_call`), which run with stack switching
+    forbidden. So the frames, here on the calling greenlet's own stack, are
+    popped before this greenlet can switch: wasmtime's chain of activations
+    stays LIFO (the hazard of ``wasmtime-stacks.md`` §1 needs a switch while
+    they are live). Outcomes are read as the async path reads them: the trap
+    pointer at the start of the call's buffer, the returned error after it.
+
+    Only taken from a greenlet's own stack (no plain handler running,
+    ``_fiber_depth == 0``): a call made from a handler on a fiber still gets a
+    fiber of its own, so that nested calls do not pile up on one fiber's
+    fixed-size stack, where host code overflowing aborts the process.
+    """
+    global _polling
+    params = func.params
+    data = params.pack(args) if params.count or args else None
+    spare = func._spare
+    inflight = spare.pop() if spare else _InFlight(func.results.size)
+    base = inflight.address
+    inflight.buffer[:_RESULTS_AT] = _NO_FAILURE
+    outer = _polling
+    _polling = inflight
+    try:
+        error = _func_call(func._context, func._address, data, params.count,
+                           base + _RESULTS_AT, func.results.count, base)
+    finally:
+        _polling = outer
+    try:
+        if error:
+            _POINTER.pack_into(inflight.buffer, 8, error)
+        if _pending is not None and outer is None:
+            _raise_pending()
+        buffer = inflight.buffer
+        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
+            return func.results.load_from(buffer, _RESULTS_AT)
+        exc = _as_trap(_outcome(inflight))
+    finally:
+        if inflight.exc is not None:
+            inflight.clear()
+        spare.append(inflight)
+    raise exc
 
 
 def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
@@ -754,6 +836,8 @@ def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
     A start function runs like :func:`call`: it may call blocking imports.
     """
     global _live
+    if linker.__dict__.get("_stackswitch_blocking"):
+        store_state(store).blocking = True
     _check_fiber_available()
     instance = capi.InstanceStruct()
     inflight = _InFlight(0)
