@@ -882,3 +882,48 @@ def test_store_refuses_what_pack_result_refuses():
             codec.pack_result(value)
         with pytest.raises(TypeError):
             codec.store(ctypes.addressof(buf), value)
+
+
+def test_the_fiber_limit_traps_before_a_plain_call_as_before_any_other(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), lambda x: x, False)})
+    monkeypatch.setattr(fibers, "_max_live", fibers.live_calls())
+    with pytest.raises(Trap, match="out of fiber stacks"):
+        inst["inline_twice"](1)
+
+
+def test_deep_wasm_recursion_off_the_main_thread_traps_and_the_process_lives() -> None:
+    # A plain call runs wasm on the calling thread's own stack, whose end wasmtime does
+    # not know: from a thread with a small stack it must take a fiber (and trap there,
+    # "call stack exhausted") instead. Run apart: the failure this guards against is a
+    # segfault.
+    import subprocess
+    import sys
+
+    script = r'''
+import threading, wasmtime
+from stackswitch.wasm import fibers
+engine = fibers.make_engine()
+module = wasmtime.Module(engine, """(module (import "h" "f" (func))
+  (func $r (export "r") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (i32.add (call $r (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))))))""")
+store, linker = wasmtime.Store(engine), wasmtime.Linker(engine)
+fibers.define_import(linker, "h", "f", wasmtime.FuncType([], []), lambda: None,
+                     may_block=False, store=store)
+r = fibers.export(store, fibers.instantiate(linker, store, module), "r")
+def run():
+    try:
+        fibers.call(r, (10**6,))
+    except Exception as e:
+        print(str(e).splitlines()[0])
+threading.stack_size(96 * 1024)
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+print("alive")
+'''
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=str(Path(__file__).resolve().parent.parent))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["wasm trap: call stack exhausted", "alive"]

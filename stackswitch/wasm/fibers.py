@@ -64,6 +64,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import struct
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -134,7 +135,16 @@ def make_engine(stack_size: int = DEFAULT_STACK_SIZE, *, max_wasm_stack: int | N
     cfg = capi.address(config.ptr())
     capi.config_async_stack_size_set(cfg, stack_size)
     capi.config_max_wasm_stack_set(cfg, wasm_stack)
-    return wasmtime.Engine(config)
+    engine = wasmtime.Engine(config)
+    engine.__dict__["_stackswitch_wasm_stack"] = wasm_stack  # see StoreState.plain
+    return engine
+
+
+PLAIN_WASM_STACK = 1 << 20
+"""The largest ``max_wasm_stack`` for which a call may run plain, on the calling
+thread's own stack (:func:`_call_plain`): wasmtime stops wasm that far below the
+stack pointer at the call, without knowing where the native stack ends, so only a
+stack known to have that much room (the main thread's, 8 MiB by default) may hold it."""
 
 
 # -- call buffers -----------------------------------------------------------------
@@ -239,7 +249,8 @@ _max_live = limits.DEFAULT.fiber_stacks
 
 
 def live_calls() -> int:
-    """How many calls into wasm are in flight (running or suspended) right now."""
+    """How many calls into wasm on fibers are in flight (running or suspended) right now
+    (a plain call, with no fiber, is not counted)."""
     return _live
 
 
@@ -453,17 +464,21 @@ class StoreState:
     then every call into the store may be a plain one (see :func:`call`).
     """
 
-    __slots__ = ("blocking",)
+    __slots__ = ("blocking", "plain")
 
-    def __init__(self) -> None:
+    def __init__(self, wasm_stack: int | None = None) -> None:
         self.blocking = False
+        self.plain = wasm_stack is not None and wasm_stack <= PLAIN_WASM_STACK
+        """May calls run plain at all: the engine's wasm stack is known and small
+        (:data:`PLAIN_WASM_STACK`); a plain call also needs the main thread."""
 
 
 def store_state(store: wasmtime.Store) -> StoreState:
     """``store``'s :class:`StoreState`, made on first use."""
     state = store.__dict__.get("_stackswitch_state")
     if state is None:
-        state = store.__dict__["_stackswitch_state"] = StoreState()
+        wasm_stack = getattr(store.engine, "_stackswitch_wasm_stack", None)
+        state = store.__dict__["_stackswitch_state"] = StoreState(wasm_stack)
     return state
 
 
@@ -701,10 +716,11 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
     suspended on its fiber.
     """
     global _live
-    if not func.state.blocking and not _fiber_depth:
-        return _call_plain(func, args)
-    if _live >= _max_live:
+    if _live >= _max_live:  # (before the plain path too: the limit traps the same way)
         _check_fiber_available()
+    state = func.state
+    if not state.blocking and state.plain and not _fiber_depth and _get_ident() == _MAIN_THREAD:
+        return _call_plain(func, args)
     params = func.params
     data = params.pack(args) if params.count or args else None
     spare = func._spare
@@ -718,6 +734,8 @@ def call(func: WasmFunc, args: Sequence[Value] = ()) -> list[Value]:
 
 
 _func_call = capi.func_call
+_get_ident = threading.get_ident
+_MAIN_THREAD = threading.main_thread().ident
 
 
 def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
@@ -733,8 +751,10 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     they are live). Outcomes are read as the async path reads them: the trap
     pointer at the start of the call's buffer, the returned error after it.
 
-    Only taken from a greenlet's own stack (no plain handler running,
-    ``_fiber_depth == 0``): a call made from a handler on a fiber still gets a
+    Only taken on the main thread, from a greenlet's own stack (no plain handler
+    running, ``_fiber_depth == 0``), with an engine whose wasm stack is small
+    (:attr:`StoreState.plain`: wasm that recursed past the end of a small
+    native stack would crash the process instead of trapping): a call made from a handler on a fiber still gets a
     fiber of its own, so that nested calls do not pile up on one fiber's
     fixed-size stack, where host code overflowing aborts the process.
     """
