@@ -751,12 +751,13 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     they are live). Outcomes are read as the async path reads them: the trap
     pointer at the start of the call's buffer, the returned error after it.
 
-    Only taken on the main thread, from a greenlet's own stack (no plain handler
-    running, ``_fiber_depth == 0``), with an engine whose wasm stack is small
+    Only taken on the main thread, with an engine whose wasm stack is small
     (:attr:`StoreState.plain`: wasm that recursed past the end of a small
-    native stack would crash the process instead of trapping): a call made from a handler on a fiber still gets a
-    fiber of its own, so that nested calls do not pile up on one fiber's
-    fixed-size stack, where host code overflowing aborts the process.
+    native stack would crash the process instead of trapping), and from a
+    greenlet's own stack (no plain handler running, ``_fiber_depth == 0``): a
+    call made from a handler on a fiber still gets a fiber of its own, so that
+    nested calls do not pile up on one fiber's fixed-size stack, where host
+    code overflowing aborts the process.
     """
     global _polling
     params = func.params
