@@ -226,7 +226,7 @@ class Thread:
                 trace.emit("thread.exit", thread=ran.name)  # type: ignore[union-attr]
             if switch_to is not None:
                 # The switched-to thread runs under this quantum, but not at its top:
-                # no hand-off from here on (see _hand_off).
+                # no hand-off from here on (see _block).
                 self.scheduler.handoff_from = None
             thread = switch_to
             cancelled = Cancelled.FALSE
@@ -265,7 +265,7 @@ class Thread:
     def resume_from_host(self) -> None:
         """The scheduler's entry point: one quantum of progress, entered from the host.
 
-        A hand-off (:meth:`_hand_off`) may pass the quantum on to other threads; the
+        A hand-off (in :meth:`_block`) may pass the quantum on to other threads; the
         instance left at the end is that of the thread holding it last. (Its instance
         is entered and left as by ``enter_from(None)`` and ``leave_to(None)``, inline.)"""
         scheduler = self.scheduler
