@@ -69,6 +69,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import greenlet
 import wasmtime
 
 from .. import limits, stacks, trace
@@ -542,6 +543,12 @@ def _answer(inflight: _InFlight) -> bool:
     """
     imp = inflight.imp
     assert imp is not None
+    # The handler may switch away, and then a greenlet of the embedder's (neither a
+    # continuation's, kept alive by its own frames, nor a thread's main greenlet) could
+    # be dropped on a fiber: see stacks.hold_current.
+    held = stacks._current is None and _getcurrent().parent is not None
+    if held:
+        _hold_current()
     try:
         result = imp.handler(*inflight.args)
     except Park:
@@ -549,6 +556,9 @@ def _answer(inflight: _InFlight) -> bool:
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
         _fail(inflight, e)
         return True
+    finally:
+        if held:
+            _let_go_current()
     try:  # _reply, inline (once per blocking import)
         imp.results.store(inflight.results_at, result)
     except BaseException as e:
@@ -559,6 +569,11 @@ def _answer(inflight: _InFlight) -> bool:
     inflight.imp = None
     inflight.args = ()
     return True
+
+
+_getcurrent = greenlet.getcurrent
+_hold_current = stacks.hold_current
+_let_go_current = stacks.let_go_current
 
 
 def _reply(inflight: _InFlight, result: Any) -> None:
