@@ -10,12 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stackswitch import stacks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 DROP_ON_A_FIBER = r'''
 import greenlet, wasmtime
+import pytest
+
 from stackswitch import stacks
 from stackswitch.wasm import fibers
 I32 = wasmtime.ValType.i32()
@@ -83,3 +87,52 @@ def test_held_greenlets_still_referred_to_are_kept() -> None:
     g.switch()
     assert g.dead
     assert g not in stacks._held
+
+
+AT_THE_RECURSION_LIMIT = r'''
+import sys, wasmtime
+from stackswitch.wasm import fibers
+kind = sys.argv[1]
+I32 = wasmtime.ValType.i32()
+engine = fibers.make_engine()
+store, linker = wasmtime.Store(engine), wasmtime.Linker(engine)
+def boom(*_):
+    raise ValueError("boom")
+options = {"sync": dict(may_block=False), "blocking": dict(may_block=True),
+           "on_fiber": dict(may_block=True, on_fiber=boom)}[kind]
+fibers.define_import(linker, "h", "f", wasmtime.FuncType([], [I32]), boom, store=store,
+                     **options)
+module = wasmtime.Module(engine, """(module (import "h" "f" (func $f (result i32)))
+  (func (export "r") (result i32) call $f))""")
+r = fibers.export(store, fibers.instantiate(linker, store, module), "r")
+def at(depth, target):
+    if depth < target:
+        return at(depth + 1, target)
+    try:
+        return "returned %r" % (fibers.call(r),)
+    except BaseException as e:
+        return type(e).__name__
+limit = sys.getrecursionlimit()
+for target in range(limit - 60, limit):
+    try:
+        print(at(0, target), flush=True)
+    except RecursionError:
+        print("RecursionError", flush=True)
+print(at(0, 0))  # away from the limit: the spare traps used are made again
+print("alive", fibers.live_calls(), fibers._spares_left == fibers.SPARE_TRAPS)
+'''
+
+
+@pytest.mark.parametrize("kind", ["sync", "blocking", "on_fiber"])
+def test_an_import_failing_at_the_recursion_limit_never_returns_and_never_crashes(
+        kind: str) -> None:
+    # Entered near the recursion limit, a callback's except path could not make its
+    # trap: the exception escaped the ctypes callback, and wasmtime took garbage for
+    # the trap pointer (the process aborted) or went on as if the import had returned.
+    done = subprocess.run([sys.executable, "-c", AT_THE_RECURSION_LIMIT, kind],
+                          capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exception ignored" not in done.stderr, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "alive 0 True"
+    assert not [line for line in lines if line.startswith("returned")]

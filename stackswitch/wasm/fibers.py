@@ -346,6 +346,45 @@ _READY = _continuation(ctypes.addressof(_ALWAYS_READY))
 _CONTINUATION_SIZE = _CONTINUATION.size
 
 
+SPARE_TRAPS = 16
+"""Traps made in advance, for a callback that fails to make one (see :data:`_SPARE_TRAPS`)."""
+
+_SPARE_MESSAGE = "stackswitch: a host callback failed and could not say why (out of stack or memory?)"
+
+_SPARE_TRAPS: list[int] = [0] * SPARE_TRAPS
+"""``wasm_trap_t`` pointers made in advance: the first :data:`_spares_left` are unused.
+
+The ``except`` path of a callback from wasmtime must not raise: an exception
+escaping a ctypes callback is lost, and the callback's return value (the trap
+pointer wasmtime frees) is then garbage (seen: "munmap_chunk(): invalid pointer").
+Entered at the recursion limit, or out of memory, making a trap fails too: the
+path then takes one of these, with nothing but bytecode that calls nothing
+(a call may itself raise ``RecursionError``). The Python exception, recorded in
+the call's :class:`_InFlight` the same way, is what the call raises; the trap only
+stops the wasm. :func:`_outcome` makes new ones once such a call has ended. With
+none left (that many failures in one call), the import returns as if it had
+succeeded; the exception is still recorded.
+"""
+
+_SPARE_TRAP_BYTES: list[bytes] = [bytes(8)] * SPARE_TRAPS
+"""The same pointers, packed for a store into ``*trap_ret`` with no call."""
+
+_spares_left = 0
+
+
+def _refill_spare_traps() -> None:
+    """Make the spare traps used since the last time (see :data:`_SPARE_TRAPS`)."""
+    global _spares_left
+    while _spares_left < SPARE_TRAPS:
+        trap = capi.new_trap(_SPARE_MESSAGE)
+        _SPARE_TRAPS[_spares_left] = trap
+        _SPARE_TRAP_BYTES[_spares_left] = _POINTER.pack(trap)
+        _spares_left += 1
+
+
+_refill_spare_traps()
+
+
 @capi.ASYNC_CALLBACK
 def _on_async_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
                    results: int | None, _nresults: int, trap_ret: int | None,
@@ -353,11 +392,13 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     """A may_block import was called: record it and answer "not yet"."""
     # wasmtime aborts the process if no continuation is filled in, so one
     # always is: "pending" normally, "ready" (with a trap set) on any failure.
+    global _spares_left
     continuation = _READY
     inflight = _polling
-    ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
-    imp = ref() if ref is not None else None
+    imp = None
     try:
+        ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
+        imp = ref() if ref is not None else None
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
@@ -374,9 +415,14 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
         inflight.buffer[_READY_AT] = 0
         continuation = inflight.pending
     except BaseException as e:
-        if inflight is not None:
-            inflight.record(e)
-        _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
+        if inflight is not None and inflight.exc is None:
+            inflight.exc = e  # inflight.record(e), inline: see _SPARE_TRAPS
+        try:
+            _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
+        except BaseException:  # (no calls here: see _SPARE_TRAPS)
+            if _spares_left:
+                _spares_left -= 1
+                _HOST[(trap_ret or 0):(trap_ret or 0) + 8] = _SPARE_TRAP_BYTES[_spares_left]
     _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
 
 
@@ -410,21 +456,29 @@ def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: 
 def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
                   results: int | None, _nresults: int) -> int:
     """A may_block=False import was called: run its handler right here, on the fiber."""
-    global _fiber_depth
-    ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
-    imp = ref() if ref is not None else None
-    if imp is None:
-        return capi.new_trap("stackswitch: an unknown import was called")
+    global _fiber_depth, _spares_left
     token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
     stacks.forbidden = _FORBIDDEN
     _fiber_depth += 1
+    imp = None
     try:
+        ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
+        imp = ref() if ref is not None else None
+        if imp is None:
+            raise RuntimeError("an unknown import was called")
         imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
         return 0
     except BaseException as e:
-        if _polling is not None:
-            _polling.record(e)
-        return capi.new_trap(imp.trap_message(e))
+        inflight = _polling
+        if imp is not None and inflight is not None and inflight.exc is None:
+            inflight.exc = e  # inflight.record(e), inline: see _SPARE_TRAPS
+        try:
+            return capi.new_trap(f"stackswitch: {e}" if imp is None else imp.trap_message(e))
+        except BaseException:  # (no calls here: see _SPARE_TRAPS)
+            if _spares_left:
+                _spares_left -= 1
+                return _SPARE_TRAPS[_spares_left]
+            return 0
     finally:
         _fiber_depth -= 1
         stacks.forbidden = token
@@ -654,6 +708,11 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
     trap, error = _TRAP_AND_ERROR.unpack_from(inflight.buffer)
     if not (trap or error):
         return None
+    if _spares_left < SPARE_TRAPS:  # a callback may have taken one for this trap
+        try:
+            _refill_spare_traps()
+        except BaseException:  # noqa: S110 (this call's outcome comes first: refilled next time)
+            pass
     message = capi.take_trap_message(trap) if trap else ""
     if error:
         message = message or capi.take_error_message(error)
