@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,113 @@ def test_an_import_failing_at_the_recursion_limit_never_returns_and_never_crashe
     lines = done.stdout.splitlines()
     assert lines[-1] == "alive 0 True"
     assert not [line for line in lines if line.startswith("returned")]
+
+
+# -- parked calls dropped unresumed ---------------------------------------------------
+
+
+class Parker:
+    """A store whose ``park`` import parks the call (``Park``) and whose ``drop`` import,
+    plain, runs ``on_drop`` on the fiber."""
+
+    WAT = """(module
+      (import "h" "park" (func $p (result i32))) (import "h" "drop" (func $d (result i32)))
+      (func (export "park") (result i32) call $p)
+      (func (export "twice") (result i32) (i32.add (call $p) (call $p)))
+      (func (export "drop") (result i32) call $d))"""
+
+    def __init__(self) -> None:
+        import wasmtime
+
+        from stackswitch.wasm import fibers
+
+        self.on_drop = lambda: None
+        i32 = wasmtime.ValType.i32()
+        engine = fibers.make_engine()
+        store, linker = wasmtime.Store(engine), wasmtime.Linker(engine)
+
+        def park() -> None:
+            raise fibers.Park
+
+        def drop() -> int:
+            self.on_drop()
+            return 0
+
+        fibers.define_import(linker, "h", "park", wasmtime.FuncType([], [i32]), park,
+                             may_block=True, store=store)
+        fibers.define_import(linker, "h", "drop", wasmtime.FuncType([], [i32]), drop,
+                             may_block=False, store=store)
+        instance = fibers.instantiate(linker, store, wasmtime.Module(engine, self.WAT))
+        self.exports = {name: fibers.export(store, instance, name)
+                        for name in ("park", "twice", "drop")}
+
+    def parked(self, name: str = "park") -> Any:
+        from stackswitch.wasm import fibers
+
+        return parked_by(lambda: fibers.call(self.exports[name]))
+
+
+def parked_by(run: Any) -> Any:
+    """The ParkedCall ``run()`` raises, with no frames (they would keep it alive)."""
+    from stackswitch.wasm import fibers
+
+    try:
+        run()
+    except fibers.ParkedCall as e:
+        e.__traceback__ = None
+        return e
+    raise AssertionError("not parked")
+
+
+def test_a_failed_parked_call_dropped_unresumed_gives_back_its_fiber_and_trap() -> None:
+    # Before: the future (its fiber stack, and the trap fail() left in it) was never
+    # deleted. wasmtime frees that trap with the call (measured: 200 calls failed with
+    # 1 MiB messages and dropped kept 238 MiB of RSS; closed, 39 as without fail).
+    from stackswitch.wasm import fibers
+
+    parker = Parker()
+    before = fibers.live_calls()
+    parked = parker.parked()
+    assert fibers.live_calls() == before + 1
+    parked.fail(ValueError("never seen"))
+    del parked
+    assert fibers.live_calls() == before
+    closed = parker.parked()
+    closed.close()
+    closed.close()  # once only
+    assert fibers.live_calls() == before
+    with pytest.raises(RuntimeError, match="already resumed or closed"):
+        closed.resume()
+
+
+def test_a_resumed_call_parked_again_belongs_to_the_new_parked_call() -> None:
+    from stackswitch.wasm import fibers
+
+    parker = Parker()
+    before = fibers.live_calls()
+    first = parker.parked("twice")
+    first.answer(1)
+    second = parked_by(first.resume)
+    del first  # must not delete the call the second one holds
+    assert fibers.live_calls() == before + 1
+    second.answer(2)
+    assert second.resume() == [3]
+    assert fibers.live_calls() == before
+
+
+def test_a_parked_call_dropped_while_wasm_runs_is_deleted_after_the_outermost_call() -> None:
+    from stackswitch.wasm import fibers
+
+    parker = Parker()
+    before = fibers.live_calls()
+    held = [parker.parked()]
+    seen = []
+
+    def drop() -> None:
+        held.clear()  # on a fiber: deleting a call here is put off
+        seen.append(fibers.live_calls())
+
+    parker.on_drop = drop
+    fibers.call(parker.exports["drop"])
+    assert seen == [before + 2]  # the parked call, and this one
+    assert fibers.live_calls() == before

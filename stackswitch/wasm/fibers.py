@@ -883,6 +883,8 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
             if inflight.state != _IDLE or inflight.exc is not None:
                 inflight.clear()
             func._spare.append(inflight)
+        if _abandoned and _polling is None and not _fiber_depth:
+            _delete_all_abandoned()
     raise exc
 
 
@@ -909,6 +911,8 @@ class ParkedCall(Exception):  # noqa: N818 (a state handed up, not an error)
         where = f"{imp.module}.{imp.name}" if imp is not None else "an import"
         super().__init__(f"call of {func.name or 'a wasm function'} parked at {where}")
         self.func, self.future, self.inflight = func, future, inflight
+        self._open = True
+        """Does this object still own the suspended call (not resumed, not closed)?"""
 
     def answer(self, result: Any) -> None:
         """The import returns ``result`` (None, a number, or a sequence) when resumed."""
@@ -919,9 +923,52 @@ class ParkedCall(Exception):  # noqa: N818 (a state handed up, not an error)
         _fail(self.inflight, exc)
 
     def resume(self) -> list[Value]:
+        if not self._open:
+            raise RuntimeError(f"{self}: already resumed or closed")
         if self.inflight.state != _ANSWERED:
             raise RuntimeError(f"{self}: resumed before its import was answered")
+        self._open = False  # the call is _finish's now: ended, or parked in a new ParkedCall
         return _finish(self.func, self.future, self.inflight)
+
+    def close(self) -> None:
+        """Abandon the call: its fiber is unwound and given back, and with it the trap
+        :meth:`fail` left in its import (wasmtime frees it with the call). Called when
+        the object is dropped unresumed. While wasm runs (in a poll, or in a handler on
+        a fiber) the call is only put aside, and deleted once the outermost call ends.
+        """
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self.func.store.ptr()
+        except ValueError:  # store closed first (a cycle's finalizers run in any order):
+            return  # deleting the call now would use freed memory
+        if polling():
+            _abandoned.append((self.future, self.inflight))
+        else:
+            _delete_abandoned(self.future)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except BaseException:  # noqa: S110 (at interpreter exit the module may be gone)
+            pass
+
+
+_abandoned: list[tuple[int, _InFlight]] = []
+"""Parked calls dropped while wasm ran (with the buffer wasmtime may still write to):
+deleted after the outermost call."""
+
+
+def _delete_abandoned(future: int) -> None:
+    global _live
+    _delete(future)
+    _live -= 1
+
+
+def _delete_all_abandoned() -> None:
+    while _abandoned:
+        _delete_abandoned(_abandoned.pop()[0])
 
 
 def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
