@@ -29,3 +29,45 @@ def test_a_dropped_linker_whose_tasks_all_ended_is_freed(strategy: str) -> None:
     dropped = run()
     gc.collect()
     assert dropped() is None
+
+
+def spawner(strategy: str) -> tuple[Linker, object]:
+    """tests/limits' spawner, whose spawn(n) leaves n holder tasks waiting for ever."""
+    linker = Linker(strategy=strategy)
+    linker.define("holder", linker.instantiate(
+        Component.from_file(HOLDER_GUESTS / "holder.wat"), "holder"))
+    return linker, linker.instantiate(Component.from_file(HOLDER_GUESTS / "spawner.wat"))
+
+
+@pytest.mark.parametrize("strategy", ["stackful", "callback"])
+def test_a_linker_dropped_with_tasks_suspended_warns_and_changes_nothing(strategy: str) -> None:
+    # Its instances may outlive it, so nothing is unwound; the tasks stay until their
+    # store is closed, and the warning says so.
+    linker, guest = spawner(strategy)
+    assert guest["spawn"](5) == 5
+    store = linker.store
+    with pytest.warns(ResourceWarning, match=r"dropped without close\(\) while 5 of its tasks"):
+        del linker
+        gc.collect()
+    assert store.live_threads == 5
+    assert guest["spawn"](1) == 1  # still usable
+    store.close()
+    assert store.live_threads == 0
+
+
+def test_a_closed_or_store_sharing_linker_dropped_does_not_warn() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        linker, guest = spawner("stackful")
+        guest["spawn"](3)
+        linker.close()
+        del linker, guest
+        gc.collect()
+        owner, guest = spawner("stackful")
+        guest["spawn"](3)
+        sharer = Linker(owner.store)  # the store is owner's: dropping sharer says nothing
+        del sharer
+        gc.collect()
+        owner.close()
