@@ -57,6 +57,12 @@ store; wasmtime 50 saves and restores all per-fiber state when it switches
 fibers (what its own component-model async relies on), and the tests here
 exercise exactly that. Reference values (externref, funcref) would not be
 safe this way, which is one more reason they are not supported.
+
+A greenlet of the embedder's own (not a continuation's) that switches away
+while its call is suspended, and is then dropped for good, is not killed
+where it is dropped (that could be on a fiber: see
+:func:`stackswitch.stacks.hold_current`) but later, on the thread's own
+stack, by :func:`stackswitch.stacks.release_dropped`.
 """
 
 from __future__ import annotations
