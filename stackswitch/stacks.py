@@ -31,6 +31,7 @@ as ``stack.kill``.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -84,22 +85,26 @@ def _new_greenlet() -> greenlet.greenlet:
     return g
 
 
-def _run_jobs(job: tuple[Callable[[Any], Any], Any]) -> tuple[bool, Any]:
+def _run_jobs(job: list[Any]) -> tuple[bool, Any]:
     """The body of every continuation's greenlet: run ``fn(value)``, then wait in the pool
     for the next continuation's job instead of ending (measured: starting a stack on a
     pooled greenlet is a switch, 0.7 µs, against 8 µs to create, run and free a new one).
 
     A function that raises ends the greenlet (the exception goes to the resumer, as
     for a plain greenlet); so does a full pool. An idle greenlet still refers to
-    whoever resumed it last, until it is reused.
+    whoever resumed it last, until it is reused, but to nothing of its jobs: each job
+    is a list ``[fn, value]`` emptied here, because greenlet keeps the arguments of its
+    first switch (the first job) for as long as the greenlet lives, and a job refers
+    to its continuation's whole world (its task, store, instances, Linker).
     """
     pool = _pool()
     me = greenlet.getcurrent()
     while True:
         fn, value = job
+        del job[:]
         job = None
         result = fn(value)
-        fn = None
+        fn = value = None
         if len(pool) >= POOL_SIZE or me.level > POOL_LEVELS:
             return (True, result)
         pool.append(me)
@@ -145,7 +150,7 @@ class Continuation:
             except AttributeError:
                 pool = _pool()
             g = self._greenlet = pool.pop() if pool else _new_greenlet()
-            value = (self._fn, value)
+            value = [self._fn, value]  # a job (see _run_jobs)
             self._fn = None
         trace.counts["switches"] += 1
         if trace.listening:
@@ -288,7 +293,7 @@ def switch_to(other: Continuation, value: Any, between: Callable[[], None]) -> A
     if g is None:  # its first resume, as in Continuation.resume
         pool = _pool()
         g = other._greenlet = pool.pop() if pool else _new_greenlet()
-        value = (other._fn, value)
+        value = [other._fn, value]  # a job (see _run_jobs)
         other._fn = None
     other._resumer = resumer
     g.parent = resumer
@@ -317,6 +322,63 @@ def restore_switching(token: object) -> None:
     """Undo the matching :func:`forbid_switching`."""
     global forbidden
     forbidden = token  # type: ignore[assignment]
+
+
+_held: dict[greenlet.greenlet, int] = {}
+"""Greenlets switched away from while a wasm call of theirs is suspended on a wasmtime
+fiber (see :func:`hold_current`), each with how many such calls it has."""
+
+_SWEEP_FROM = 64
+_sweep_at = _SWEEP_FROM
+""":func:`hold_current` looks for dropped greenlets once :data:`_held` is this big."""
+
+
+def hold_current() -> None:
+    """Keep the running greenlet alive until :func:`let_go_current`: it may switch away
+    with a wasm call of its own suspended on a wasmtime fiber.
+
+    Why: greenlet kills a suspended greenlet whose last reference is dropped, right
+    where it is dropped, with a switch into it. Dropped from Python code running on a
+    fiber (a ``may_block=False`` import's handler), that switch aborts the process
+    (``wasmtime-stacks.md`` §3). Held here, such a greenlet outlives its other
+    references; :func:`release_dropped`, which runs only where switching is allowed,
+    lets go of those nobody else holds, so their kill happens on the thread's own
+    stack. (A :class:`Continuation`'s greenlet is referenced from its own frames and
+    so is never killed by a drop: it is unwound by :meth:`Continuation.kill`.)
+    Amortised: the held greenlets are checked each time their number doubles.
+    """
+    g = greenlet.getcurrent()
+    _held[g] = _held.get(g, 0) + 1
+    if len(_held) >= _sweep_at and forbidden is None:
+        release_dropped()
+
+
+def let_go_current() -> None:
+    """Undo one :func:`hold_current` of the running greenlet (it runs again, so it is held)."""
+    g = greenlet.getcurrent()
+    n = _held.pop(g, 1) - 1
+    if n:
+        _held[g] = n
+
+
+def release_dropped() -> int:
+    """Let go of every greenlet held by :func:`hold_current` that nobody else refers to,
+    which makes greenlet kill it here (``GreenletExit`` where it switched away: its wasm
+    call unwinds and frees its fiber). How many were let go. Does nothing where
+    switching is forbidden (on a fiber): call it again from the host's stack.
+    """
+    global _sweep_at
+    if forbidden is not None:
+        return 0
+    # References while counted: the key in _held, the comprehension's name, the argument.
+    dropped = [g for g in _held if sys.getrefcount(g) <= 3]
+    for g in dropped:
+        del _held[g]
+    count = len(dropped)
+    while dropped:
+        dropped.pop()  # its last reference: greenlet kills it now, on this stack
+    _sweep_at = max(_SWEEP_FROM, 2 * len(_held))
+    return count
 
 
 def current() -> Continuation | None:

@@ -151,6 +151,16 @@ def test_memory_grows_only_to_the_limit():
             Component.from_file(GUESTS / "big_memory.wat"))
 
 
+def test_memory_grow_past_the_limit_fails_without_trapping_and_changes_nothing():
+    # docs/limits.md: -1, as the core spec lets any memory.grow fail; the size stays.
+    guest = Linker(limits=Limits(memory_bytes=20 * 65536)).instantiate(
+        Component.from_file(GUESTS / "amplifier.wat"))
+    assert guest["grow"](4) == -1  # 17 + 4 pages > 20
+    assert guest["grow"](0) == 17  # memory.grow 0 answers the size: unchanged
+    assert guest["grow"](3) == 17  # to exactly the limit
+    assert guest["grow"](0) == 20
+
+
 def test_limits_are_checked():
     with pytest.raises(ValueError, match="limit threads must be a non-negative integer"):
         Limits(threads=-1)

@@ -83,15 +83,15 @@ def load_script():
 
 
 @pytest.fixture(scope="session")
-def toolchain_guests(tmp_path_factory):
+def toolchain_guests(tmp_path_factory, build_cache):
     """Each guest built by the committed script: name -> path, or the reason it is missing."""
     out = tmp_path_factory.mktemp("toolchain-guests")
     script = load_script()
     built: dict[str, Path | str] = {}
     for guest in script.GUESTS:
         proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--quiet",
-                               "--only", guest.name], capture_output=True, text=True,
-                              check=False)
+                               "--only", guest.name, "--cache", str(build_cache)],
+                              capture_output=True, text=True, check=False)
         if proc.returncode == script.MISSING_TOOLCHAIN:
             built[guest.name] = proc.stderr.strip()
             continue
@@ -165,7 +165,8 @@ def test_second_process_compiles_nothing(toolchain_guests, tmp_path):
                     "describe": cold["describe"]}
 
 
-def test_build_script_reuses_an_identical_build(toolchain_guests, tmp_path, monkeypatch):
+def test_build_script_reuses_an_identical_build(toolchain_guests, tmp_path, monkeypatch,
+                                                build_cache):
     guest(toolchain_guests, "async_app_stubbed")
     script = load_script()
 
@@ -174,5 +175,5 @@ def test_build_script_reuses_an_identical_build(toolchain_guests, tmp_path, monk
 
     monkeypatch.setattr(script, "_run", no_toolchain)
     (chosen,) = [g for g in script.GUESTS if g.name == "async_app_stubbed"]
-    target = script.build(chosen, tmp_path, script.default_cache(), verbose=False)
+    target = script.build(chosen, tmp_path, build_cache, verbose=False)
     assert target.read_bytes() == toolchain_guests["async_app_stubbed"].read_bytes()

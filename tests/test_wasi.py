@@ -31,7 +31,7 @@ STRATEGIES = ("stackful", "callback")
 
 
 @pytest.fixture(scope="session")
-def wasi_guests(tmp_path_factory):
+def wasi_guests(tmp_path_factory, build_cache):
     """Every examples/wasi/*.c built by the committed script, by name."""
     try:
         import ziglang  # noqa: F401
@@ -39,7 +39,7 @@ def wasi_guests(tmp_path_factory):
         pytest.fail("the WASI guests need zig's C compiler from PyPI: pip install -e '.[dev]'")
     out = tmp_path_factory.mktemp("wasi-guests")
     script = load_script(EXAMPLES / "build_wasi_guests.py")
-    built = script.build_all(out, verbose=False)
+    built = script.build_all(out, cache=build_cache, verbose=False)
     return {p.name.removesuffix(".component.wasm"): p for p in built}
 
 

@@ -16,6 +16,8 @@ its compiled modules, and by default compiled modules are also kept on disk
 from __future__ import annotations
 
 import os
+import warnings
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,7 +44,18 @@ from .instantiation import Instantiation
 
 
 class Linker:
-    """Instantiates components against host-defined imports, into one canon store."""
+    """Instantiates components against host-defined imports, into one canon store.
+
+    Close it (:meth:`close`, or ``with Linker() as linker:``) when done: that
+    abandons the tasks still suspended and gives back their stacks and fiber
+    stacks. Dropping it does not. Its instances may outlive it (``guest =
+    Linker().instantiate(c)`` frees the Linker at once), so its store may still
+    be in use; and a suspended task's stack refers to its store, which Python
+    can never collect (greenlet does not collect a suspended greenlet's frames).
+    So a Linker that made its own store and is freed while tasks are still
+    suspended there warns (:class:`ResourceWarning`, like an unclosed file,
+    shown with ``python -X dev`` or under pytest) and changes nothing.
+    """
 
     def __init__(self, store: Store | None = None, engine: wasmtime.Engine | None = None, *,
                  fuel: int | None = None, interruptible: bool = False,
@@ -65,6 +78,8 @@ class Linker:
         if store is None:
             store = Store(strategy=strategies.named(strategy or "stackful"), limits=limits,
                           features=features)
+            unclosed = weakref.finalize(self, _warn_if_tasks_remain, store)
+            unclosed.atexit = False  # (at exit every task goes anyway)
         elif strategy is not None and strategies.named(strategy) is not store.strategy:
             raise ValueError(f"strategy {strategy!r} differs from the store's "
                              f"({store.strategy.name}): give one or the other")
@@ -231,6 +246,17 @@ class Linker:
         """Note a core module this Linker uses for the first time, compiled now or found
         in a cache (:attr:`module_sizes`)."""
         self.module_sizes.append(len(data))
+
+
+def _warn_if_tasks_remain(store: Store) -> None:
+    """A Linker was freed: say so if its store still holds suspended tasks (see
+    :class:`Linker`). Only a warning: it may run anywhere the garbage collector
+    does (on a task's stack, on a wasmtime fiber), where nothing may be unwound."""
+    if store.live_threads:
+        warnings.warn(f"a Linker was dropped without close() while {store.live_threads} "
+                      "of its tasks were still suspended: they keep their stacks until "
+                      "its store is closed (linker.close(), or `with Linker() as linker:`)",
+                      ResourceWarning, stacklevel=2)
 
 
 def disk_cache(cache: bool | str | os.PathLike[str] | DiskCache | None) -> DiskCache | None:

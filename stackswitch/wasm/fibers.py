@@ -57,6 +57,12 @@ store; wasmtime 50 saves and restores all per-fiber state when it switches
 fibers (what its own component-model async relies on), and the tests here
 exercise exactly that. Reference values (externref, funcref) would not be
 safe this way, which is one more reason they are not supported.
+
+A greenlet of the embedder's own (not a continuation's) that switches away
+while its call is suspended, and is then dropped for good, is not killed
+where it is dropped (that could be on a fiber: see
+:func:`stackswitch.stacks.hold_current`) but later, on the thread's own
+stack, by :func:`stackswitch.stacks.release_dropped`.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import greenlet
 import wasmtime
 
 from .. import limits, stacks, trace
@@ -345,6 +352,45 @@ _READY = _continuation(ctypes.addressof(_ALWAYS_READY))
 _CONTINUATION_SIZE = _CONTINUATION.size
 
 
+SPARE_TRAPS = 16
+"""Traps made in advance, for a callback that fails to make one (see :data:`_SPARE_TRAPS`)."""
+
+_SPARE_MESSAGE = "stackswitch: a host callback failed and could not say why (out of stack or memory?)"
+
+_SPARE_TRAPS: list[int] = [0] * SPARE_TRAPS
+"""``wasm_trap_t`` pointers made in advance: the first :data:`_spares_left` are unused.
+
+The ``except`` path of a callback from wasmtime must not raise: an exception
+escaping a ctypes callback is lost, and the callback's return value (the trap
+pointer wasmtime frees) is then garbage (seen: "munmap_chunk(): invalid pointer").
+Entered at the recursion limit, or out of memory, making a trap fails too: the
+path then takes one of these, with nothing but bytecode that calls nothing
+(a call may itself raise ``RecursionError``). The Python exception, recorded in
+the call's :class:`_InFlight` the same way, is what the call raises; the trap only
+stops the wasm. :func:`_outcome` makes new ones once such a call has ended. With
+none left (that many failures in one call), the import returns as if it had
+succeeded; the exception is still recorded.
+"""
+
+_SPARE_TRAP_BYTES: list[bytes] = [bytes(8)] * SPARE_TRAPS
+"""The same pointers, packed for a store into ``*trap_ret`` with no call."""
+
+_spares_left = 0
+
+
+def _refill_spare_traps() -> None:
+    """Make the spare traps used since the last time (see :data:`_SPARE_TRAPS`)."""
+    global _spares_left
+    while _spares_left < SPARE_TRAPS:
+        trap = capi.new_trap(_SPARE_MESSAGE)
+        _SPARE_TRAPS[_spares_left] = trap
+        _SPARE_TRAP_BYTES[_spares_left] = _POINTER.pack(trap)
+        _spares_left += 1
+
+
+_refill_spare_traps()
+
+
 @capi.ASYNC_CALLBACK
 def _on_async_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
                    results: int | None, _nresults: int, trap_ret: int | None,
@@ -352,11 +398,13 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     """A may_block import was called: record it and answer "not yet"."""
     # wasmtime aborts the process if no continuation is filled in, so one
     # always is: "pending" normally, "ready" (with a trap set) on any failure.
+    global _spares_left
     continuation = _READY
     inflight = _polling
-    ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
-    imp = ref() if ref is not None else None
+    imp = None
     try:
+        ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
+        imp = ref() if ref is not None else None
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
@@ -373,9 +421,14 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
         inflight.buffer[_READY_AT] = 0
         continuation = inflight.pending
     except BaseException as e:
-        if inflight is not None:
-            inflight.record(e)
-        _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
+        if inflight is not None and inflight.exc is None:
+            inflight.exc = e  # inflight.record(e), inline: see _SPARE_TRAPS
+        try:
+            _write_pointer(trap_ret or 0, capi.new_trap(f"stackswitch: {e}"))
+        except BaseException:  # (no calls here: see _SPARE_TRAPS)
+            if _spares_left:
+                _spares_left -= 1
+                _HOST[(trap_ret or 0):(trap_ret or 0) + 8] = _SPARE_TRAP_BYTES[_spares_left]
     _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
 
 
@@ -409,21 +462,29 @@ def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: 
 def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
                   results: int | None, _nresults: int) -> int:
     """A may_block=False import was called: run its handler right here, on the fiber."""
-    global _fiber_depth
-    ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
-    imp = ref() if ref is not None else None
-    if imp is None:
-        return capi.new_trap("stackswitch: an unknown import was called")
+    global _fiber_depth, _spares_left
     token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
     stacks.forbidden = _FORBIDDEN
     _fiber_depth += 1
+    imp = None
     try:
+        ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
+        imp = ref() if ref is not None else None
+        if imp is None:
+            raise RuntimeError("an unknown import was called")
         imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
         return 0
     except BaseException as e:
-        if _polling is not None:
-            _polling.record(e)
-        return capi.new_trap(imp.trap_message(e))
+        inflight = _polling
+        if imp is not None and inflight is not None and inflight.exc is None:
+            inflight.exc = e  # inflight.record(e), inline: see _SPARE_TRAPS
+        try:
+            return capi.new_trap(f"stackswitch: {e}" if imp is None else imp.trap_message(e))
+        except BaseException:  # (no calls here: see _SPARE_TRAPS)
+            if _spares_left:
+                _spares_left -= 1
+                return _SPARE_TRAPS[_spares_left]
+            return 0
     finally:
         _fiber_depth -= 1
         stacks.forbidden = token
@@ -542,6 +603,12 @@ def _answer(inflight: _InFlight) -> bool:
     """
     imp = inflight.imp
     assert imp is not None
+    # The handler may switch away, and then a greenlet of the embedder's (neither a
+    # continuation's, kept alive by its own frames, nor a thread's main greenlet) could
+    # be dropped on a fiber: see stacks.hold_current.
+    held = stacks._current is None and _getcurrent().parent is not None
+    if held:
+        _hold_current()
     try:
         result = imp.handler(*inflight.args)
     except Park:
@@ -549,6 +616,9 @@ def _answer(inflight: _InFlight) -> bool:
     except BaseException as e:  # GreenletExit too: the wasm must unwind either way
         _fail(inflight, e)
         return True
+    finally:
+        if held:
+            _let_go_current()
     try:  # _reply, inline (once per blocking import)
         imp.results.store(inflight.results_at, result)
     except BaseException as e:
@@ -559,6 +629,11 @@ def _answer(inflight: _InFlight) -> bool:
     inflight.imp = None
     inflight.args = ()
     return True
+
+
+_getcurrent = greenlet.getcurrent
+_hold_current = stacks.hold_current
+_let_go_current = stacks.let_go_current
 
 
 def _reply(inflight: _InFlight, result: Any) -> None:
@@ -639,6 +714,11 @@ def _outcome(inflight: _InFlight) -> BaseException | None:
     trap, error = _TRAP_AND_ERROR.unpack_from(inflight.buffer)
     if not (trap or error):
         return None
+    if _spares_left < SPARE_TRAPS:  # a callback may have taken one for this trap
+        try:
+            _refill_spare_traps()
+        except BaseException:  # noqa: S110 (this call's outcome comes first: refilled next time)
+            pass
     message = capi.take_trap_message(trap) if trap else ""
     if error:
         message = message or capi.take_error_message(error)
@@ -809,6 +889,8 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
             if inflight.state != _IDLE or inflight.exc is not None:
                 inflight.clear()
             func._spare.append(inflight)
+        if _abandoned and _polling is None and not _fiber_depth:
+            _delete_all_abandoned()
     raise exc
 
 
@@ -835,6 +917,8 @@ class ParkedCall(Exception):  # noqa: N818 (a state handed up, not an error)
         where = f"{imp.module}.{imp.name}" if imp is not None else "an import"
         super().__init__(f"call of {func.name or 'a wasm function'} parked at {where}")
         self.func, self.future, self.inflight = func, future, inflight
+        self._open = True
+        """Does this object still own the suspended call (not resumed, not closed)?"""
 
     def answer(self, result: Any) -> None:
         """The import returns ``result`` (None, a number, or a sequence) when resumed."""
@@ -845,9 +929,52 @@ class ParkedCall(Exception):  # noqa: N818 (a state handed up, not an error)
         _fail(self.inflight, exc)
 
     def resume(self) -> list[Value]:
+        if not self._open:
+            raise RuntimeError(f"{self}: already resumed or closed")
         if self.inflight.state != _ANSWERED:
             raise RuntimeError(f"{self}: resumed before its import was answered")
+        self._open = False  # the call is _finish's now: ended, or parked in a new ParkedCall
         return _finish(self.func, self.future, self.inflight)
+
+    def close(self) -> None:
+        """Abandon the call: its fiber is unwound and given back, and with it the trap
+        :meth:`fail` left in its import (wasmtime frees it with the call). Called when
+        the object is dropped unresumed. While wasm runs (in a poll, or in a handler on
+        a fiber) the call is only put aside, and deleted once the outermost call ends.
+        """
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self.func.store.ptr()
+        except ValueError:  # store closed first (a cycle's finalizers run in any order):
+            return  # deleting the call now would use freed memory
+        if polling():
+            _abandoned.append((self.future, self.inflight))
+        else:
+            _delete_abandoned(self.future)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except BaseException:  # noqa: S110 (at interpreter exit the module may be gone)
+            pass
+
+
+_abandoned: list[tuple[int, _InFlight]] = []
+"""Parked calls dropped while wasm ran (with the buffer wasmtime may still write to):
+deleted after the outermost call."""
+
+
+def _delete_abandoned(future: int) -> None:
+    global _live
+    _delete(future)
+    _live -= 1
+
+
+def _delete_all_abandoned() -> None:
+    while _abandoned:
+        _delete_abandoned(_abandoned.pop()[0])
 
 
 def instantiate(linker: wasmtime.Linker, store: wasmtime.Store,
