@@ -346,6 +346,8 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     """Wait on the guest's behalf and call its ``callback`` until it says EXIT.
 
     This is the "as if" desugaring: the task's own stack loops on the wait.
+    Only a callback lift that cannot run stackless takes it (a Python core
+    function, which cannot park: see :mod:`.callback_driver`).
     """
     thread = task.implicit_thread
     callback = task.opts.callback

@@ -10,13 +10,13 @@ makes either kind callable that way.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
 
+from ..canon.callback_driver import FiberCall
 from ..canon.calls import CoreFunc, as_core_results
 from ..wasm import fibers
 from ..wasm.core_values import type_name
@@ -69,7 +69,7 @@ def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunc:
         return lambda args: as_core_results(handler(*args))
     if isinstance(item, wasmtime.Func):
         # a partial, not a lambda: one Python frame fewer per core call
-        return functools.partial(fibers.call, fibers.WasmFunc(store, item, name))
+        return FiberCall(fibers.WasmFunc(store, item, name))
     raise TypeError(f"not a core function: {item!r}")
 
 
