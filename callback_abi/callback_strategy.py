@@ -76,8 +76,9 @@ class CallbackStrategy(Strategy):
         return super().lift(callee, ft, opts, inst, on_start, on_resolve, caller, name)
 
     def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
-                      what: str, results: int) -> Callable[..., Any] | None:
-        return replayable(on_fiber, handler, results)
+                      what: str, results: int, will_block: Callable[..., bool] | None = None
+                      ) -> Callable[..., Any] | None:
+        return replayable(on_fiber, handler, results, will_block)
 
     def linking(self, name: str, cache: DiskCache | None = None) -> Linking:
         return AsyncifyLinking(name, cache)

@@ -112,10 +112,12 @@ class Strategy:
         return suspendable(handler, results)
 
     def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
-                      what: str, results: int) -> Callable[..., Any] | None:
+                      what: str, results: int, will_block: Callable[..., bool] | None = None
+                      ) -> Callable[..., Any] | None:
         """The fast path tried on the fiber to link for such a built-in when it is ``may_block``
-        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``)
-        and its unwrapped ``handler``: ``on_fiber`` itself, or ``None``."""
+        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``),
+        its unwrapped ``handler`` and its test ``will_block(thread, *args)`` (or ``None``,
+        see ``HostCoreFunc.will_block``): ``on_fiber`` itself, or ``None``."""
         return on_fiber
 
     def linking(self, name: str, cache: Any = None) -> Linking:

@@ -44,6 +44,10 @@ class HostCoreFunc:
     decline (``WOULD_BLOCK``) for any thread it does not know to be a plain
     one (a strategy may put a fast path of its own in front of it:
     :meth:`~stackswitch.canon.strategy.Strategy.wrap_on_fiber`).
+    ``will_block``, for a ``may_suspend`` one, is ``will_block(thread, *args)``:
+    does this call by ``thread`` block? It only reads; a strategy may act on
+    it before the handler runs (the callback strategy unwinds early before a
+    ``waitable-set.wait`` that blocks), so a wrong answer may cost time only.
     """
 
     name: str
@@ -53,6 +57,7 @@ class HostCoreFunc:
     may_block: bool
     may_suspend: bool = False
     on_fiber: Callable[..., Any] | None = None
+    will_block: Callable[..., bool] | None = None
 
     def functype(self) -> wasmtime.FuncType:
         return wasm_functype(self.params, self.results)

@@ -222,7 +222,7 @@ class Instantiation:
                     strategy = self.store.strategy
                     if item.may_block:
                         on_fiber = strategy.wrap_on_fiber(on_fiber, handler, item.name,
-                                                          len(item.results))
+                                                          len(item.results), item.will_block)
                     handler = strategy.wrap_builtin(handler, item.name, len(item.results))
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block, store=self.wasm_store,
