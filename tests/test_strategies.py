@@ -422,6 +422,19 @@ SYNC_TYPED_WAITER = """
 """
 
 
+def test_a_wait_that_will_block_unwinds_early_on_the_fiber():
+    # waitable-set.wait says itself that it will block (HostCoreFunc.will_block), so
+    # under callback each wait on the empty set unwinds at once, on the fiber: the
+    # only fiber suspensions left are the 10 async calls of `slow` (20 without).
+    linker = Linker(strategy="callback")
+    linker.define("slow", slow)
+    sum_ = linker.instantiate(load_component(STACKFUL_WAITER)).func("sum")
+    suspensions, unwinds = trace.counts["suspensions"], trace.counts["unwinds"]
+    assert sum_.call(10) == 2 * sum(range(1, 11))
+    assert trace.counts["unwinds"] - unwinds == 10
+    assert trace.counts["suspensions"] - suspensions == 10
+
+
 @pytest.mark.parametrize("strategy", ["stackful", "callback"])
 def test_a_wait_unwound_early_that_traps_traps_at_the_import(strategy):
     # Under callback the wait looks like it will block (an empty set), so the
