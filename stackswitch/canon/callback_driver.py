@@ -183,7 +183,10 @@ class CallbackDriver(TaskDriver):
             wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
             if task.deliver_pending_cancel(True):
                 event = wait.deliver(True)
-            elif wait.ready() and scheduler.keep_running(wait.yielding):
+            # scheduler.keep_running(yielding), inline under FIFO (which draws nothing),
+            # as in Thread.wait_until
+            elif wait.ready() and (not wait.yielding if scheduler.fifo
+                                   else scheduler.keep_running(wait.yielding)):
                 event = wait.deliver(False)
             else:
                 self.phase = _WAITING

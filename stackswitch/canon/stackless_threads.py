@@ -135,7 +135,10 @@ class StacklessThread(Thread):
 
         ``keys`` as for ``Thread.wait_until``: the wait keys ``ready`` reads.
         """
-        self._start_waiting(ready, why, keys)
+        assert self.ready_func is None  # self._start_waiting(ready, why, keys), inline
+        self.ready_func = ready
+        self.waits_on = why
+        self.scheduler.add_waiting(self, keys)
         self.cancellable = cancellable
         if trace.listening:
             trace.emit("thread.block", thread=self.name, on=why, switch_to=None)
