@@ -196,16 +196,23 @@ class StacklessThread(Thread):
         return super()._block(cancellable, switch_to)
 
 
-def suspendable(handler: Callable[..., Any], results: int) -> Callable[..., Any]:
+def suspendable(handler: Callable[..., Any], results: int,
+                suspends_only_if: Callable[..., bool] | None = None) -> Callable[..., Any]:
     """``handler`` (a built-in that may suspend its caller, with ``results`` core results)
-    made safe for stackless threads: every strategy links such built-ins through this
+    made safe for stackless threads: the strategies link such built-ins through this
     (:meth:`~stackswitch.canon.strategy.Strategy.wrap_builtin`). Equal to ``handler``
-    for any other thread: one type test more."""
+    for any other thread: one type test more.
+
+    ``suspends_only_if(thread, *args)``, if given, holds whenever the call may
+    suspend ``thread`` (it only reads); when it does not hold, the handler
+    runs as it is, without a continuation: equal, since it does not suspend.
+    """
     placeholder = [0] * results
 
     def run(*args: Any) -> Any:
         thread = current_thread_or_none()
-        if type(thread) is StacklessThread:
+        if type(thread) is StacklessThread and (suspends_only_if is None
+                                                or suspends_only_if(thread, *args)):
             return thread.run_builtin(handler, args, placeholder)
         return handler(*args)
 

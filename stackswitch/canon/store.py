@@ -125,6 +125,7 @@ class Store:
                 inst.leave(entering)
 
         func_inst.__name__ = label
+        func_inst.instance = inst  # type: ignore[attr-defined]  # see calls.callee_may_be_kept_out
         return func_inst
 
     def lower(self, callee: FuncInst, ft: FuncType, opts: CanonicalOptions,

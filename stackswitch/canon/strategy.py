@@ -103,19 +103,23 @@ class Strategy:
             return run_task(task, CallbackDriver(task, callee).thread)
         return canon_lift(callee, ft, opts, inst, on_start, on_resolve, caller=caller, name=name)
 
-    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
+    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int,
+                     suspends_only_if: Callable[..., bool] | None = None) -> Callable[..., Any]:
         """The handler to link for a built-in (or lowered import) that may suspend its caller.
 
-        ``results`` is how many core results it returns. Linked through
+        ``results`` is how many core results it returns; ``suspends_only_if``
+        (or ``None``), its test ``suspends_only_if(thread, *args)`` for the calls
+        that may suspend (``HostCoreFunc.suspends_only_if``). Linked through
         :func:`~.stackless_threads.suspendable`, so that a stackless thread
-        may call it too."""
-        return suspendable(handler, results)
+        may call it too, and be suspended by it as a thread with a stack would."""
+        return suspendable(handler, results, suspends_only_if)
 
     def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
                       what: str, results: int, will_block: Callable[..., bool] | None = None
                       ) -> Callable[..., Any] | None:
         """The fast path tried on the fiber to link for such a built-in when it is ``may_block``
-        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``),
+        and :meth:`wrap_builtin` wrapped it (see :func:`stackswitch.wasm.fibers.define_import`),
+        given its own (or ``None``),
         its unwrapped ``handler`` and its test ``will_block(thread, *args)`` (or ``None``,
         see ``HostCoreFunc.will_block``): ``on_fiber`` itself, or ``None``."""
         return on_fiber

@@ -44,6 +44,10 @@ class HostCoreFunc:
     decline (``WOULD_BLOCK``) for any thread it does not know to be a plain
     one (a strategy may put a fast path of its own in front of it:
     :meth:`~stackswitch.canon.strategy.Strategy.wrap_on_fiber`).
+    ``suspends_only_if``, for a ``may_suspend`` one that suspends its caller in
+    some calls only, is ``suspends_only_if(thread, *args)``: it holds whenever
+    this call may suspend ``thread`` (it only reads; a strategy may skip what
+    suspending needs when it does not hold, so it must never be wrong then).
     ``will_block``, for a ``may_suspend`` one, is ``will_block(thread, *args)``:
     does this call by ``thread`` block? It only reads; a strategy may act on
     it before the handler runs (the callback strategy unwinds early before a
@@ -57,6 +61,7 @@ class HostCoreFunc:
     may_block: bool
     may_suspend: bool = False
     on_fiber: Callable[..., Any] | None = None
+    suspends_only_if: Callable[..., bool] | None = None
     will_block: Callable[..., bool] | None = None
 
     def functype(self) -> wasmtime.FuncType:
