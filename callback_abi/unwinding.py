@@ -9,13 +9,13 @@ stackful-lifted export is an :class:`AsyncifyDriver`:
 1. the export is called (on the resumer's stack; its wasm on a fiber for the
    duration of the call only);
 2. when a built-in blocks (its Python part waits on a small continuation, see
-   :mod:`callback_abi.stackless`), the driver starts an *unwind*: the built-in
+   :mod:`stackswitch.canon.stackless_threads`), the driver starts an *unwind*: the built-in
    returns placeholder results, every wasm frame saves its locals into the
    task's buffer in the guest's linear memory and returns, and the export
    returns. The task is now its record plus that buffer. A
    ``waitable-set.wait`` that will block unwinds at once, on the fiber, and
    its Python part runs right after the export has returned
-   (:func:`~callback_abi.stackless.replayable`): one fiber suspension less;
+   (:func:`~callback_abi.replay.replayable`): one fiber suspension less;
 3. when the built-in's wait is over, the driver starts a *rewind* and calls
    the export again with the same arguments: the frames reload their locals
    down to the built-in's call site, the built-in is "called" again and this
@@ -31,13 +31,13 @@ from collections.abc import Callable
 from typing import Any
 
 from stackswitch import trace
+from stackswitch.canon.callback_driver import TaskDriver
 from stackswitch.canon.calls import CoreFunc
+from stackswitch.canon.stackless_threads import BuiltinOutcome
 from stackswitch.canon.tasks import Task
 from stackswitch.canon.threads import Cancelled
 
 from .asyncify import Asyncify, State
-from .driver import TaskDriver
-from .stackless import BuiltinOutcome
 
 
 class Unwindable:
@@ -111,7 +111,7 @@ class AsyncifyDriver(TaskDriver):
     def _unwind_early(self, handler: Callable[..., Any], args: tuple[Any, ...],
                       placeholder: list[int]) -> list[int]:
         """Unwind before running a built-in that will block (on the fiber; see
-        :func:`callback_abi.stackless.replayable`); :meth:`_call` runs it once the
+        :func:`callback_abi.replay.replayable`); :meth:`_call` runs it once the
         export has returned."""
         self.deferred = (handler, args)
         return self._unwind(placeholder)

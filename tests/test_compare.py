@@ -60,11 +60,9 @@ def test_both_strategies_have_a_column(counter_table):
     assert counter_table["timed runs"] == ["3", "3"]
 
 
-def test_a_callback_only_guest_switches_no_greenlet_under_the_callback_strategy(counter_table):
-    stackful, callback = map(number, counter_table["greenlet switches"])
-    assert callback == 0
-    # each of the 5 events is a wait of the task's stack and a resume: 2 switches at least
-    assert stackful >= 3 * 5 * 2
+def test_a_callback_only_guest_switches_no_greenlet(counter_table):
+    # a callback-lifted wasm task is a record under both strategies
+    assert counter_table["greenlet switches"] == ["0", "0"]
 
 
 def test_events_are_counted_the_same_under_both(counter_table):

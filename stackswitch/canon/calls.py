@@ -258,6 +258,28 @@ def _let_callee_start(thread: Thread, subtask: Subtask) -> None:
         thread.wait_until(lambda: True, why="the callee to start", yielding=True, keys=())
 
 
+def callee_may_be_kept_out(callee: FuncInst) -> Callable[..., bool] | None:
+    """For an async ``canon lower`` of ``callee``: ``test(thread, *args)``, which holds
+    whenever the lower may suspend its caller (:func:`_let_callee_start`); None when
+    that is not known (any call may).
+
+    The test: the callee's instance is locked (``exclusive_thread``). A lower suspends
+    only for a callee still STARTING after the call whose instance is locked by then,
+    and a lock free before the call is still free after it: a callee that has not
+    entered took none, and nothing else ran (an async-typed callee's thread is only
+    resumed until it blocks; a sync-typed one has resolved when the call returns). Known
+    for a lift of a store (``Store.lift`` names the instance: ``callee.instance``).
+    """
+    inst = getattr(callee, "instance", None)
+    if inst is None:
+        return None
+
+    def locked(_thread: Thread, *_args: Any) -> bool:
+        return inst.exclusive_thread is not None
+
+    return locked
+
+
 def _may_use_stack(thread: Thread, inst: ComponentInstance) -> bool:
     """May ``thread`` run while a sync-typed call is in progress on this stack?
 
@@ -346,6 +368,8 @@ def _callback_loop(task: Task, flat_results: list[Any]) -> None:
     """Wait on the guest's behalf and call its ``callback`` until it says EXIT.
 
     This is the "as if" desugaring: the task's own stack loops on the wait.
+    Only a callback lift that cannot run stackless takes it (a Python core
+    function, which cannot park: see :mod:`.callback_driver`).
     """
     thread = task.implicit_thread
     callback = task.opts.callback

@@ -300,6 +300,20 @@ def try_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int,
     return _store_event(opts, ptr, wset.get_pending_event())
 
 
+def waitable_set_wait_blocks(cancellable: bool, thread: Thread, si: int, _ptr: int) -> bool:
+    """Will ``waitable-set.wait`` on set ``si`` by ``thread`` block? (It reads only.)
+
+    True for a valid set with no event pending and no cancellation to
+    deliver. A strategy may prepare for the block before the built-in runs
+    (``HostCoreFunc.will_block``); a wrong answer must cost it time only.
+    """
+    task = thread.task
+    handles = task.inst.handles.array
+    wset = handles[si] if 0 <= si < len(handles) else None
+    return (type(wset) is WaitableSet and not wset.has_pending_event()
+            and not (cancellable and task.state == Task.State.PENDING_CANCEL))
+
+
 def canon_waitable_set_poll(cancellable: bool, opts: CanonicalOptions, si: int, ptr: int) -> list[int]:
     inst = _inst()
     event = _waitable_set(inst, si).poll(cancellable)

@@ -22,7 +22,7 @@ from .. import trace
 from ..errors import Trap
 from ..limits import DEFAULT, Limits, Timeout, exhausted
 from ..scheduler import Scheduler
-from .calls import CoreFunc, FuncInst, Lowering, OnCancel, canon_lift
+from .calls import CoreFunc, FuncInst, Lowering, OnCancel
 from .component_instance import ComponentInstance
 from .extensions.features import parse_features
 from .host_functions import host_function
@@ -113,9 +113,7 @@ class Store:
         ``refuse_nested``: a call from ``inst`` itself, an ancestor or a
         descendant traps (see :meth:`ComponentInstance.enter_checked`)."""
         label = name or getattr(callee, "__name__", "func")
-        strategy = self.strategy
-        # Strategy.lift is canon_lift: call it directly unless the strategy overrides it.
-        lift = canon_lift if type(strategy).lift is Strategy.lift else strategy.lift
+        lift = self.strategy.lift
 
         def func_inst(on_start: OnStart, on_resolve: OnResolve, caller: Any) -> OnCancel:
             entering = inst.enter_checked(caller.inst if caller is not None else None,
@@ -127,6 +125,7 @@ class Store:
                 inst.leave(entering)
 
         func_inst.__name__ = label
+        func_inst.instance = inst  # type: ignore[attr-defined]  # see calls.callee_may_be_kept_out
         return func_inst
 
     def lower(self, callee: FuncInst, ft: FuncType, opts: CanonicalOptions,

@@ -3,10 +3,15 @@
 The spec describes one semantics and leaves the machinery to the embedder.
 A :class:`Strategy` is that machinery, chosen per :class:`~.store.Store`:
 
-* ``stackful`` (this module, the default): every task's implicit thread is a
-  stack of its own (a greenlet, its wasm on a wasmtime fiber). A
-  callback-lifted export runs the spec's "as if" desugaring on that stack:
-  loop, wait for the event, call the callback, until EXIT.
+* ``stackful`` (this module, the default): every stackful-lifted (and
+  sync-lifted) task's implicit thread is a stack of its own (a greenlet, its
+  wasm on a wasmtime fiber). A callback-lifted wasm export needs no stack: it
+  runs as a record the event loop calls back into
+  (:class:`~.callback_driver.CallbackDriver`), its wasm parked on its fiber
+  if a callback blocks in a built-in. A callback-lifted *Python* core
+  function cannot park, so it runs the spec's "as if" desugaring on a stack
+  of its own (:func:`~.calls.canon_lift`): loop, wait for the event, call
+  the callback, until EXIT.
 * others plug in by name (:func:`register`, or the ``stackswitch.strategies``
   entry point group, which is how the ``callback`` strategy of the
   :mod:`callback_abi` package arrives): no module of ``stackswitch``
@@ -34,12 +39,15 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .calls import CoreFunc, OnCancel, canon_lift
+from .callback_driver import CallbackDriver, runs_stackless
+from .calls import CoreFunc, OnCancel, canon_lift, run_task
+from .stackless_threads import suspendable
+from .tasks import Task
 
 if TYPE_CHECKING:
     from .component_instance import ComponentInstance
     from .options import CanonicalOptions
-    from .tasks import OnResolve, OnStart, Task
+    from .tasks import OnResolve, OnStart
     from .types import FuncType
 
 ENTRY_POINTS = "stackswitch.strategies"
@@ -86,20 +94,34 @@ class Strategy:
     def lift(self, callee: Callable[[list[Any]], list[Any]], ft: FuncType, opts: CanonicalOptions,
              inst: ComponentInstance, on_start: OnStart, on_resolve: OnResolve,
              caller: Task | None, name: str) -> OnCancel:
-        """Run one call of a lifted core function (``canon lift``) as a new task."""
+        """Run one call of a lifted core function (``canon lift``) as a new task.
+
+        A callback-lifted wasm function runs stackless (see module docs),
+        anything else on a stack of its own."""
+        if opts.callback is not None and opts.async_ and runs_stackless(callee, opts):
+            task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
+            return run_task(task, CallbackDriver(task, callee).thread)
         return canon_lift(callee, ft, opts, inst, on_start, on_resolve, caller=caller, name=name)
 
-    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int) -> Callable[..., Any]:
+    def wrap_builtin(self, handler: Callable[..., Any], what: str, results: int,
+                     suspends_only_if: Callable[..., bool] | None = None) -> Callable[..., Any]:
         """The handler to link for a built-in (or lowered import) that may suspend its caller.
 
-        ``results`` is how many core results it returns."""
-        return handler
+        ``results`` is how many core results it returns; ``suspends_only_if``
+        (or ``None``), its test ``suspends_only_if(thread, *args)`` for the calls
+        that may suspend (``HostCoreFunc.suspends_only_if``). Linked through
+        :func:`~.stackless_threads.suspendable`, so that a stackless thread
+        may call it too, and be suspended by it as a thread with a stack would."""
+        return suspendable(handler, results, suspends_only_if)
 
     def wrap_on_fiber(self, on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
-                      what: str, results: int) -> Callable[..., Any] | None:
+                      what: str, results: int, will_block: Callable[..., bool] | None = None
+                      ) -> Callable[..., Any] | None:
         """The fast path tried on the fiber to link for such a built-in when it is ``may_block``
-        (see :func:`stackswitch.wasm.fibers.define_import`), given its own (or ``None``)
-        and its unwrapped ``handler``: ``on_fiber`` itself, or ``None``."""
+        and :meth:`wrap_builtin` wrapped it (see :func:`stackswitch.wasm.fibers.define_import`),
+        given its own (or ``None``),
+        its unwrapped ``handler`` and its test ``will_block(thread, *args)`` (or ``None``,
+        see ``HostCoreFunc.will_block``): ``on_fiber`` itself, or ``None``."""
         return on_fiber
 
     def linking(self, name: str, cache: Any = None) -> Linking:

@@ -16,7 +16,8 @@ path, taken once per stream chunk).
 ``may_suspend`` is True for the subset that may suspend the calling thread
 itself (waits, yields, sync copies and cancels, ``thread.*`` switches).
 ``waitable-set.wait`` has a fast path run on the fiber (``on_fiber``): with
-an event already pending it answers there, without a suspension.
+an event already pending it answers there, without a suspension; and it says
+beforehand whether a call will block (``will_block``).
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def make(d: ast.CanonBuiltin, env: Env) -> HostCoreFunc:
         f = _f(name, "i32 i32", "i32",
                lambda si, ptr: b.canon_waitable_set_wait(cancellable, opts, si, ptr), True, True)
         f.on_fiber = functools.partial(b.try_waitable_set_wait, cancellable, opts)
+        f.will_block = functools.partial(b.waitable_set_wait_blocks, cancellable)
         return f
     if kind == B.WAITABLE_SET_DROP:
         return _f(name, "i32", "", b.canon_waitable_set_drop, False)

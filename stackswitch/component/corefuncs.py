@@ -10,13 +10,13 @@ makes either kind callable that way.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
 
+from ..canon.callback_driver import FiberCall
 from ..canon.calls import CoreFunc, as_core_results
 from ..wasm import fibers
 from ..wasm.core_values import type_name
@@ -44,6 +44,14 @@ class HostCoreFunc:
     decline (``WOULD_BLOCK``) for any thread it does not know to be a plain
     one (a strategy may put a fast path of its own in front of it:
     :meth:`~stackswitch.canon.strategy.Strategy.wrap_on_fiber`).
+    ``suspends_only_if``, for a ``may_suspend`` one that suspends its caller in
+    some calls only, is ``suspends_only_if(thread, *args)``: it holds whenever
+    this call may suspend ``thread`` (it only reads; a strategy may skip what
+    suspending needs when it does not hold, so it must never be wrong then).
+    ``will_block``, for a ``may_suspend`` one, is ``will_block(thread, *args)``:
+    does this call by ``thread`` block? It only reads; a strategy may act on
+    it before the handler runs (the callback strategy unwinds early before a
+    ``waitable-set.wait`` that blocks), so a wrong answer may cost time only.
     """
 
     name: str
@@ -53,6 +61,8 @@ class HostCoreFunc:
     may_block: bool
     may_suspend: bool = False
     on_fiber: Callable[..., Any] | None = None
+    suspends_only_if: Callable[..., bool] | None = None
+    will_block: Callable[..., bool] | None = None
 
     def functype(self) -> wasmtime.FuncType:
         return wasm_functype(self.params, self.results)
@@ -69,7 +79,7 @@ def callable_of(item: Any, store: wasmtime.Store, name: str = "") -> CoreFunc:
         return lambda args: as_core_results(handler(*args))
     if isinstance(item, wasmtime.Func):
         # a partial, not a lambda: one Python frame fewer per core call
-        return functools.partial(fibers.call, fibers.WasmFunc(store, item, name))
+        return FiberCall(fibers.WasmFunc(store, item, name))
     raise TypeError(f"not a core function: {item!r}")
 
 

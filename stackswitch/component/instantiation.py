@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from .. import limits
-from ..canon.calls import Lowering, canon_lift
+from ..canon.calls import Lowering, callee_may_be_kept_out, canon_lift
 from ..canon.component_instance import ComponentInstance
 from ..canon.options import CanonicalOptions
 from ..canon.resources import ResourceType
@@ -220,10 +220,12 @@ class Instantiation:
                 handler, on_fiber = item.handler, item.on_fiber
                 if item.may_suspend:
                     strategy = self.store.strategy
-                    if item.may_block:
+                    wrapped = strategy.wrap_builtin(handler, item.name, len(item.results),
+                                                    item.suspends_only_if)
+                    if item.may_block and wrapped is not handler:  # (left as it is: no change)
                         on_fiber = strategy.wrap_on_fiber(on_fiber, handler, item.name,
-                                                          len(item.results))
-                    handler = strategy.wrap_builtin(handler, item.name, len(item.results))
+                                                          len(item.results), item.will_block)
+                    handler = wrapped
                 fibers.define_import(linker, imp.module, imp.name, item.functype(), handler,
                                      may_block=item.may_block, store=self.wasm_store,
                                      on_fiber=on_fiber)
@@ -504,11 +506,13 @@ class Instantiation:
                                       opts, "lower")
         flat = flatten_functype(opts, func.ft, "lower")
         lowered = Lowering(func.func_inst, func.ft, opts, name=func.name).call
-        # A sync lower suspends its caller until the callee returns. (An async
-        # one may too, to let the callee start, but only where its thread can
-        # suspend: see canon.calls._let_callee_start.)
+        # A sync lower suspends its caller until the callee returns. An async one
+        # may too, to let the callee start, but only when the callee's instance is
+        # locked (see canon.calls._let_callee_start and callee_may_be_kept_out).
         return HostCoreFunc(f"lower {func.name}", tuple(flat.params), tuple(flat.results), lowered,
-                            may_block=True, may_suspend=not opts.async_)
+                            may_block=True, may_suspend=True,
+                            suspends_only_if=(callee_may_be_kept_out(func.func_inst)
+                                              if opts.async_ else None))
 
     def _resource_type(self, d: ast.ResourceType) -> ResourceType:
         index = len(self.scope.space(ast.Sort.TYPE))

@@ -1,19 +1,25 @@
-"""A thread with no stack of its own: the implicit thread of a task the callback strategy runs.
+"""A thread with no stack of its own: the implicit thread of a task run as a record.
 
 A :class:`StacklessThread` is a :class:`~stackswitch.canon.threads.Thread`
 whose code is a *step* function, ``step(cancelled, builtin) -> finished``,
 called on the stack of whoever resumes the thread (the scheduler, or a
 caller in ``canon lift``). Between steps the thread is only its record: the
-task, what it waits for, its context slots. No greenlet, no fiber.
+task, what it waits for, its context slots. No greenlet, no fiber. Every
+strategy runs callback-lifted wasm this way
+(:class:`~stackswitch.canon.callback_driver.CallbackDriver`); the callback
+strategy runs asyncified stackful lifts this way too
+(``callback_abi.unwinding``).
 
 A step may still reach a built-in that suspends its caller (a sync call, a
 ``waitable-set.wait``, a sync stream copy) halfway through a core call. Such
-built-ins are linked through :meth:`StacklessThread.run_builtin`, which runs
+built-ins are linked through :func:`suspendable`, whose
+:meth:`StacklessThread.run_builtin` runs
 the built-in's *Python* code on a small continuation of its own. If the
 built-in finishes, nothing else happens. If it blocks, the driver that owns
 the thread decides what happens to the wasm frames below it
 (``on_builtin_blocked``): the callback driver leaves them parked on their
-wasmtime fiber; the asyncify driver unwinds them into linear memory. When the
+wasmtime fiber; the callback strategy's asyncify driver unwinds them into
+linear memory. When the
 thread is resumed, the built-in continues where it blocked, and its outcome
 is handed to the step as ``builtin=(value, exception)``.
 
@@ -24,18 +30,15 @@ continuation; anything else trying to block it is a host bug and raises
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
-from stackswitch import stacks, trace
-from stackswitch.canon.canonical_builtins import try_waitable_set_wait
-from stackswitch.canon.tasks import Task
-from stackswitch.canon.threads import Cancelled, Thread, current_thread_or_none
-from stackswitch.canon.waitables import WaitableSet
-from stackswitch.scheduler import KeySource
+from .. import stacks, trace
+from ..scheduler import KeySource
+from .tasks import Task
+from .threads import Cancelled, Thread, current_thread_or_none
 
 BuiltinOutcome = tuple[Any, BaseException | None]
 Step = Callable[[Cancelled, BuiltinOutcome | None], bool]
@@ -62,7 +65,7 @@ class StacklessThread(Thread):
         (the one that blocked, reached again), instead of running it."""
         self.unwind_early: Callable[[Callable[..., Any], tuple[Any, ...], list[int]], Any] | None \
             = None
-        """Set by a driver that can unwind before a built-in runs (see :func:`replayable`):
+        """Set by a driver that can unwind before a built-in runs (``callback_abi.replay``):
         given the built-in's handler, its arguments and placeholder results, it starts
         the unwind, keeps the built-in for :meth:`run_deferred`, and returns what wasm gets."""
         self._phase = _NEW
@@ -132,7 +135,10 @@ class StacklessThread(Thread):
 
         ``keys`` as for ``Thread.wait_until``: the wait keys ``ready`` reads.
         """
-        self._start_waiting(ready, why, keys)
+        assert self.ready_func is None  # self._start_waiting(ready, why, keys), inline
+        self.ready_func = ready
+        self.waits_on = why
+        self.scheduler.add_waiting(self, keys)
         self.cancellable = cancellable
         if trace.listening:
             trace.emit("thread.block", thread=self.name, on=why, switch_to=None)
@@ -157,7 +163,7 @@ class StacklessThread(Thread):
 
     def run_deferred(self, handler: Callable[..., Any], args: tuple[Any, ...]
                      ) -> BuiltinOutcome | None:
-        """Run a built-in whose wasm already unwound (see :func:`replayable`): its outcome
+        """Run a built-in whose wasm already unwound (``callback_abi.replay``): its outcome
         if it finished (a value or the exception it raised), None if it blocked (the
         thread then waits in it as after :meth:`run_builtin` blocked)."""
         cont = stacks.Continuation(lambda _: handler(*args), f"{self.name}/builtin")
@@ -190,76 +196,24 @@ class StacklessThread(Thread):
         return super()._block(cancellable, switch_to)
 
 
-def suspendable(handler: Callable[..., Any], results: int) -> Callable[..., Any]:
+def suspendable(handler: Callable[..., Any], results: int,
+                suspends_only_if: Callable[..., bool] | None = None) -> Callable[..., Any]:
     """``handler`` (a built-in that may suspend its caller, with ``results`` core results)
-    made safe for stackless threads."""
+    made safe for stackless threads: the strategies link such built-ins through this
+    (:meth:`~stackswitch.canon.strategy.Strategy.wrap_builtin`). Equal to ``handler``
+    for any other thread: one type test more.
+
+    ``suspends_only_if(thread, *args)``, if given, holds whenever the call may
+    suspend ``thread`` (it only reads); when it does not hold, the handler
+    runs as it is, without a continuation: equal, since it does not suspend.
+    """
     placeholder = [0] * results
 
     def run(*args: Any) -> Any:
         thread = current_thread_or_none()
-        if type(thread) is StacklessThread:
+        if type(thread) is StacklessThread and (suspends_only_if is None
+                                                or suspends_only_if(thread, *args)):
             return thread.run_builtin(handler, args, placeholder)
         return handler(*args)
 
     return run
-
-
-def replayable(on_fiber: Callable[..., Any] | None, handler: Callable[..., Any],
-               results: int) -> Callable[..., Any]:
-    """The fast path on the fiber (see :func:`stackswitch.wasm.fibers.define_import`) of a
-    built-in linked through :func:`suspendable` (``handler`` unwrapped): it also answers a
-    rewind's replay there, and starts an early unwind for a wait that will block.
-
-    * A replay: equal to the handler path, where
-      :meth:`StacklessThread.run_builtin` returns ``replay()`` (or raises its
-      exception) without running the built-in. A replay never switches stacks
-      (it only restores the driver's state), so it may run on the fiber; the
-      built-in then costs one callback instead of a fiber suspension and a poll.
-    * ``waitable-set.wait`` (``on_fiber`` is its fast path) on a set with no
-      event pending, by a thread whose driver can unwind early
-      (:attr:`StacklessThread.unwind_early`): the driver unwinds the wasm at
-      once and runs the built-in right after the export has returned, before
-      anything else runs (see :meth:`StacklessThread.run_deferred`). Equal to
-      the handler path: unwinding runs no guest code and calls no import, so
-      the built-in runs in the same state and order; if it blocks, the driver
-      waits exactly as when it unwinds from the handler; if it does not (the
-      test below is only a guess), the driver rewinds at once and the built-in
-      is replayed with its outcome (value or trap), as it would have returned.
-    * Anything else goes to ``on_fiber`` (if any), which declines for a
-      stackless thread.
-    """
-    placeholder = [0] * results
-    blocks = _wait_blocks(on_fiber)
-
-    def answer(*args: Any) -> Any:
-        thread = current_thread_or_none()
-        if type(thread) is StacklessThread:
-            replay = thread.replay
-            if replay is not None:
-                thread.replay = None
-                return replay()
-            if blocks is not None and thread.unwind_early is not None and blocks(thread, *args):
-                return thread.unwind_early(handler, args, placeholder)
-        return stacks.WOULD_BLOCK if on_fiber is None else on_fiber(*args)
-
-    return answer
-
-
-def _wait_blocks(on_fiber: Callable[..., Any] | None) -> Callable[..., bool] | None:
-    """For ``waitable-set.wait``'s fast path, a test "this wait will block"; else None.
-
-    It only reads: a valid set with no event pending, and no cancellation to
-    deliver. Anything it misjudges costs time only (see :func:`replayable`).
-    """
-    if not (isinstance(on_fiber, functools.partial) and on_fiber.func is try_waitable_set_wait):
-        return None
-    cancellable = on_fiber.args[0]
-
-    def blocks(thread: StacklessThread, si: int, _ptr: int) -> bool:
-        task = thread.task
-        handles = task.inst.handles.array
-        wset = handles[si] if 0 <= si < len(handles) else None
-        return (type(wset) is WaitableSet and not wset.has_pending_event()
-                and not (cancellable and task.state == Task.State.PENDING_CANCEL))
-
-    return blocks

@@ -1,13 +1,13 @@
 """The stackless driver: a callback-lifted task as a record the event loop calls back into.
 
-Under the stackful strategy a callback-lifted task gets a stack that loops
-"wait for the event, call the callback" (the spec's "as if" desugaring, in
-:func:`stackswitch.canon.calls._callback_loop`). Here the loop is turned
+The spec describes a callback-lifted task "as if" a loop ran on a stack of
+its own: wait for the event, call the callback, until EXIT
+(:func:`stackswitch.canon.calls._callback_loop`). Here the loop is turned
 inside out. The task is a :class:`CallbackDriver`: which phase it is in and,
 while it waits, a :class:`~stackswitch.canon.calls.CallbackWait` (its
 waitable set). Its thread is a
-:class:`~callback_abi.stackless.StacklessThread` whose every resume is one
-step, run on the resumer's stack:
+:class:`~stackswitch.canon.stackless_threads.StacklessThread` whose every
+resume is one step, run on the resumer's stack:
 
 * first step: wait out backpressure (a record too), then lower the arguments
   and call the core function;
@@ -21,7 +21,12 @@ step, run on the resumer's stack:
 A callback may still call a built-in that suspends it halfway (a sync call,
 ``waitable-set.wait``). Then its wasm stays suspended on its wasmtime fiber
 (:class:`stackswitch.wasm.fibers.ParkedCall`) until the built-in unblocks,
-and the step resumes that call instead of starting a new one.
+and the step resumes that call instead of starting a new one. So the core
+functions must be wasm called through :func:`stackswitch.wasm.fibers.call`
+(:class:`FiberCall`), and the built-ins they import linked through
+:func:`~stackswitch.canon.stackless_threads.suspendable`; every strategy runs
+such a lift this way (:func:`runs_stackless`). A Python core function cannot
+park: under ``stackful`` it keeps a stack of its own.
 
 Same rules and trap messages as the stackful loop: both share ``start_task``
 and ``CallbackWait`` from ``canon.calls`` and unpack the codes the same way
@@ -30,21 +35,35 @@ and ``CallbackWait`` from ``canon.calls`` and unpack the codes the same way
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from stackswitch.canon import messages
-from stackswitch.canon.calls import (
-    CALLBACK_CODES,
-    CallbackWait,
-    CoreFunc,
-    start_task,
-)
-from stackswitch.canon.tasks import Task
-from stackswitch.canon.threads import Cancelled
-from stackswitch.errors import Trap
-from stackswitch.wasm import fibers
+from ..errors import Trap
+from ..wasm import fibers
+from . import messages
+from .calls import CALLBACK_CODES, CallbackWait, CoreFunc, start_task
+from .options import CanonicalOptions
+from .stackless_threads import BuiltinOutcome, StacklessThread
+from .tasks import Task
+from .threads import Cancelled
 
-from .stackless import BuiltinOutcome, StacklessThread
+
+class FiberCall(functools.partial):  # type: ignore[type-arg]
+    """A wasm core function in the spec's convention: :func:`stackswitch.wasm.fibers.call`
+    bound to it. Its call may park on its fiber (``fibers.Park``), which is what a
+    :class:`CallbackDriver` needs; the linker makes every wasm core function one."""
+
+    __slots__ = ()
+
+    def __new__(cls, func: fibers.WasmFunc) -> FiberCall:
+        return super().__new__(cls, fibers.call, func)
+
+
+def runs_stackless(callee: CoreFunc, opts: CanonicalOptions) -> bool:
+    """Can this callback lift run as a :class:`CallbackDriver` (see module docs)? Its
+    core function and callback must both be :class:`FiberCall`."""
+    return type(callee) is FiberCall and type(opts.callback) is FiberCall
+
 
 _NEW, _ENTERING, _WAITING, _IN_CALL = range(4)
 
@@ -164,7 +183,10 @@ class CallbackDriver(TaskDriver):
             wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
             if task.deliver_pending_cancel(True):
                 event = wait.deliver(True)
-            elif wait.ready() and scheduler.keep_running(wait.yielding):
+            # scheduler.keep_running(yielding), inline under FIFO (which draws nothing),
+            # as in Thread.wait_until
+            elif wait.ready() and (not wait.yielding if scheduler.fifo
+                                   else scheduler.keep_running(wait.yielding)):
                 event = wait.deliver(False)
             else:
                 self.phase = _WAITING
