@@ -927,3 +927,56 @@ print("alive")
                           timeout=120, cwd=str(Path(__file__).resolve().parent.parent))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["wasm trap: call stack exhausted", "alive"]
+
+
+MIXED = """
+(module
+  (import "host" "noop" (func $noop))
+  (func (export "rotate") (param i32 i64 f32 f64) (result f64 i32 i64 f32)
+    (local.get 3) (local.get 0) (local.get 1) (local.get 2))
+  (func (export "more_results") (param i32) (result i64 i64 i64)
+    (i64.extend_i32_u (local.get 0))
+    (i64.const -1)
+    (i64.extend_i32_s (local.get 0)))
+  (func (export "nothing")))
+"""
+
+ROTATE_CASES = [
+    (0, 0, 0.0, 0.0),
+    (-1, -1, -0.0, -2.5),  # negative ints in the signed range are accepted, come back unsigned
+    (2**32 - 1, 2**64 - 1, 1.5, float("inf")),
+    (-(2**31), -(2**63), float("-inf"), 1e308),
+    (7, 42, 3.25, float("nan")),
+]
+
+
+def test_a_plain_call_passes_every_type_as_a_call_on_a_fiber_does(world: World) -> None:
+    """Plain calls (unchecked raw values) and fiber calls give the same results, traps
+    and argument errors for the same function."""
+    plain = world.instance(MIXED, {"noop": (functype([], []), lambda: None, False)})
+    on_fiber = world.instance(MIXED, {"noop": (functype([], []), lambda: None, True)})
+    assert plain["rotate"].state.plain and not plain["rotate"].state.blocking
+    assert on_fiber["rotate"].state.blocking
+
+    def outcome(func: fibers.WasmFunc, args: Any) -> Any:
+        try:
+            return [x if x == x else "nan" for x in func(*args)]
+        except TypeError as e:
+            return ("TypeError", str(e))
+
+    for case in ROTATE_CASES:
+        got = outcome(plain["rotate"], case)
+        assert got == outcome(on_fiber["rotate"], case)
+        assert got[1:3] == [case[0] % 2**32, case[1] % 2**64]
+    for x in (0, 5, 2**31):
+        assert plain["more_results"](x) == on_fiber["more_results"](x)
+    assert plain["more_results"](5) == [5, 2**64 - 1, 5]
+    assert plain["nothing"]() == [] == on_fiber["nothing"]()
+    for bad in [(1, 2, 3.0), (1, 2, 3.0, 4.0, 5), (2**32, 0, 0.0, 0.0), ("x", 0, 0.0, 0.0),
+                (0, 2**64, 0.0, 0.0), (0, 0, "f", 0.0)]:
+        refused = outcome(plain["rotate"], bad)
+        assert refused[0] == "TypeError"
+        assert refused == outcome(on_fiber["rotate"], bad)
+    with pytest.raises(TypeError):
+        plain["nothing"](1)
+    assert plain["rotate"](1, 2, 3.0, 4.0) == [4.0, 1, 2, 3.0]  # its buffers are still fine

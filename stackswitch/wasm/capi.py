@@ -185,6 +185,19 @@ func_call = _fn(
 )
 """(context, func, args, nargs, results, nresults, trap_ret) -> error*: a plain call, no fiber"""
 
+func_call_unchecked = _fn(
+    "wasmtime_func_call_unchecked", c_void_p,
+    c_void_p, c_void_p, c_void_p, c_size_t, c_void_p,
+)
+"""(context, func, args_and_results, len, trap_ret) -> error*: a plain call that trusts the
+caller for the arguments' types. ``args_and_results`` is one array of ``wasmtime_val_raw_t``
+(:data:`RAW_SIZE` bytes each, no kind tag), the arguments in, the results out."""
+
+RAW_SIZE = 16
+"""``sizeof(wasmtime_val_raw_t)``: a union of the value types, no kind tag."""
+
+assert ctypes.sizeof(_ffi.wasmtime_val_raw_t) == RAW_SIZE
+
 call_future_poll = _fn("wasmtime_call_future_poll", c_bool, c_void_p)
 """(future) -> done: runs the fiber until it finishes or a continuation says "not yet"."""
 

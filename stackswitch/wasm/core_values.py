@@ -28,6 +28,8 @@ Value = int | float
 
 _KINDS = {"i32": capi.I32, "i64": capi.I64, "f32": capi.F32, "f64": capi.F64}
 _FIELDS = {"i32": "I20x", "i64": "Q16x", "f32": "f20x", "f64": "d16x"}
+_RAW_FIELDS = {"i32": "I12x", "i64": "Q8x", "f32": "f12x", "f64": "d8x"}
+"""Each type in a ``wasmtime_val_raw_t`` (:data:`capi.RAW_SIZE` bytes, no kind tag)."""
 _BITS = {"i32": 32, "i64": 64}
 _HOST = capi.HOST
 
@@ -46,7 +48,8 @@ class CoreCodec:
     ``types`` never changes; ``size`` is the bytes of one packed array.
     """
 
-    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0", "_template")
+    __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0", "_template",
+                 "_raw")
 
     def __init__(self, types: Sequence[str]) -> None:
         for t in types:
@@ -61,6 +64,8 @@ class CoreCodec:
         self._kind0 = self._kinds[0] if types else 0
         # kind, value, kind, value ...: filled by slice assignment, cheaper than zipping
         self._template: list[Any] = [k for kind in self._kinds for k in (kind, 0)]
+        self._raw = struct.Struct("<" + "".join(_RAW_FIELDS[t] for t in types))
+        """The same values as ``wasmtime_val_raw_t``s (see :meth:`pack_raw_into`)."""
 
     @classmethod
     def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:
@@ -92,6 +97,26 @@ class CoreCodec:
                 return self._pack.pack(*_interleave(self._kinds, normal))
             except (struct.error, OverflowError) as e:
                 raise TypeError(f"{list(values)!r} do not fit {list(self.types)}: {e}") from None
+
+    def pack_raw_into(self, buffer: bytearray, offset: int, values: Sequence[Value]) -> None:
+        """``values`` as ``wasmtime_val_raw_t``s into ``buffer`` at ``offset`` (the layout of
+        ``wasmtime_func_call_unchecked``); ``TypeError`` as :meth:`pack` if they do not fit.
+
+        A raw value carries no type: it is right only because this codec is the
+        function's own signature, and every value is checked against it here.
+        """
+        try:
+            self._raw.pack_into(buffer, offset, *values)
+            return
+        except (struct.error, OverflowError, TypeError):
+            pass
+        self.pack(values)  # raises the same TypeError as the tagged path if they do not fit
+        normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
+        self._raw.pack_into(buffer, offset, *normal)
+
+    def load_raw_from(self, buffer: bytearray, offset: int) -> list[Value]:
+        """The values packed as ``wasmtime_val_raw_t``s in ``buffer`` at ``offset``."""
+        return list(self._raw.unpack_from(buffer, offset))
 
     def pack_result(self, result: Any) -> bytes:
         """A handler's return value (``None``, one number, or a sequence) packed."""
