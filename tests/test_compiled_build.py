@@ -35,6 +35,19 @@ for strategy in ("stackful", "callback"):
     print(strategy, Linker(strategy=strategy).instantiate(binary).func("run").call(25))
 """
 
+# The modules of the build that get an augmenting .pxd (benchmarks/compiled_pxd) and a
+# class each makes a cdef class there: a static type (not a heap type, unlike a class
+# statement's) whose attributes are C fields.
+DECLARED = {"stackswitch/canon/threads.py": "Thread", "stackswitch/canon/tasks.py": "Task"}
+
+CDEF_CLASSES = """
+import stackswitch.canon.tasks, stackswitch.canon.threads
+HEAPTYPE = 1 << 9
+for cls in (stackswitch.canon.threads.Thread, stackswitch.canon.tasks.Task):
+    assert not cls.__flags__ & HEAPTYPE, cls
+print(stackswitch.canon.tasks.Task.State.RESOLVED)
+"""
+
 
 def _missing_toolchain() -> str | None:
     spec = importlib.util.spec_from_file_location("build_compiled", SCRIPT)
@@ -71,3 +84,26 @@ def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["stackful", "25", "callback", "25"]
+
+
+def test_compiled_build_with_declarations(tmp_path: Path) -> None:
+    """The .pxd files are copied beside their modules in the build only, make cdef
+    classes there, and the ping-pong still runs; ``--no-pxd`` leaves them out."""
+    why = _missing_toolchain()
+    if why is not None:
+        pytest.skip(why)
+    out = tmp_path / "compiled"
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--modules", *DECLARED],
+                   check=True, capture_output=True, cwd=tmp_path)
+    for name in DECLARED:
+        assert (out / name).with_suffix(".pxd").is_file(), name
+        assert not (ROOT / name).with_suffix(".pxd").exists(), name  # the source stays as it is
+    run = subprocess.run([sys.executable, "-c", CDEF_CLASSES + PING_PONG.replace(
+        "stackswitch.canon.table, stackswitch.canon.waitables", "stackswitch.canon.tasks,"
+        " stackswitch.canon.threads")], cwd=out, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["State.RESOLVED", "stackful", "25", "callback", "25"]
+    plain = tmp_path / "plain"
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(plain), "--no-pxd", "--modules",
+                    *DECLARED], check=True, capture_output=True, cwd=tmp_path)
+    assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
