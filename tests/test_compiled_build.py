@@ -7,7 +7,9 @@ when they are missing is checked everywhere.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,36 @@ def test_compiled_build_with_declarations(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SCRIPT), "--out", str(plain), "--no-pxd", "--modules",
                     *DECLARED], check=True, capture_output=True, cwd=tmp_path)
     assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
+
+
+def _declared_classes() -> list[tuple[str, str, set[str]]]:
+    """(module, class, fields) for each ``cdef class`` of benchmarks/compiled_pxd."""
+    found = []
+    for pxd in sorted((ROOT / "benchmarks" / "compiled_pxd").rglob("*.pxd")):
+        module = ".".join(pxd.relative_to(ROOT / "benchmarks" / "compiled_pxd")
+                          .with_suffix("").parts)
+        cls = None
+        for line in pxd.read_text().splitlines():
+            if m := re.match(r"cdef class (\w+):", line):
+                cls = (module, m.group(1), set())
+                found.append(cls)
+            elif cls is not None and (m := re.match(r"    cdef (?:public )?\w+ (.+)", line)):
+                cls[2].update(name.strip() for name in m.group(1).split(","))
+            elif line and not line.startswith(" "):
+                cls = None
+    return found
+
+
+@pytest.mark.parametrize(("module", "name", "fields"), _declared_classes(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_declarations_match_the_source(module: str, name: str, fields: set[str]) -> None:
+    """A .pxd declares exactly the attributes its class has: one the .py gains and the
+    .pxd lacks would be an AttributeError in the compiled build only. Checked against
+    ``__slots__`` in pure Python (no Cython needed); a class without slots keeps a
+    ``__dict__`` in its declaration, so extra attributes still work there."""
+    cls = getattr(importlib.import_module(module), name)
+    slots = cls.__dict__.get("__slots__")
+    if slots is None:
+        assert "__dict__" in fields, f"{name} has no __slots__: declare a __dict__"
+        return
+    assert set(slots) == fields, f"{module}.{name}: __slots__ and the .pxd differ"
