@@ -123,9 +123,18 @@ def copy_tree(out: Path) -> None:
         shutil.rmtree(out)
     if listed.returncode != 0 or not names:
         inside = [out.relative_to(ROOT).parts[0]] if out.is_relative_to(ROOT) else []
-        shutil.copytree(ROOT, out, ignore=shutil.ignore_patterns(
+        products = shutil.ignore_patterns(
             ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so",
-            *inside))
+            *inside)
+
+        def ignore(directory: str, names: list[str]) -> set[str]:
+            # A build's .pxd beside a .py was copied there from PXD_DIR: a product too.
+            ignored = set(products(directory, names))
+            if not Path(directory).is_relative_to(PXD_DIR):
+                ignored.update(name for name in names if name.endswith(".pxd"))
+            return ignored
+
+        shutil.copytree(ROOT, out, ignore=ignore)
         return
     for name in names:
         source = ROOT / name
