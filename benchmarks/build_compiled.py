@@ -3,10 +3,15 @@
 Copies the checkout (the files ``git ls-files`` lists: the package, the
 callback strategy, the benchmarks, the tests and what they read) into a
 build directory, then compiles the hot modules of that copy with Cython in
-pure-Python mode: the unmodified ``.py`` files, no ``.pxd``, no annotation
-typing (an annotation never changes what a value may be). Each compiled
-module is an extension module beside its ``.py``; Python's import system
-prefers the extension, and every module not compiled stays pure Python.
+pure-Python mode: the unmodified ``.py`` files, no annotation typing (an
+annotation never changes what a value may be). Some of them get an
+*augmenting* ``.pxd`` from ``benchmarks/compiled_pxd`` (copied beside the
+``.py`` in the build tree only; ``--no-pxd`` leaves them out): it makes the
+records the hot paths read (``Task``, ``Thread``, the fiber layer's call
+records, ...) ``cdef class`` types with C struct fields, and types a few locals.
+Each compiled module is an extension module beside its ``.py``; Python's
+import system prefers the extension, and every module not compiled stays
+pure Python.
 
 The source tree is never touched: CI measures coverage of the pure-Python
 modules and keeps running them. Use the build by running from its root, so
@@ -37,6 +42,12 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Augmenting declarations (``cdef class`` attributes, typed locals) for some of
+# the compiled modules, outside the package: ``compiled_pxd/<path>.pxd`` is
+# copied beside ``<path>.py`` in the build tree only (docs/performance.md,
+# "Helper `pxd`"). The ``.py`` stays the source of truth.
+PXD_DIR = ROOT / "benchmarks" / "compiled_pxd"
 
 # The modules on the hot paths of the ping-pong and of the stream copy
 # (docs/performance.md, "Issue 15"): scheduler and stacks, the Canonical ABI
@@ -113,9 +124,18 @@ def copy_tree(out: Path) -> None:
         shutil.rmtree(out)
     if listed.returncode != 0 or not names:
         inside = [out.relative_to(ROOT).parts[0]] if out.is_relative_to(ROOT) else []
-        shutil.copytree(ROOT, out, ignore=shutil.ignore_patterns(
+        products = shutil.ignore_patterns(
             ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so",
-            *inside))
+            *inside)
+
+        def ignore(directory: str, names: list[str]) -> set[str]:
+            # A build's .pxd beside a .py was copied there from PXD_DIR: a product too.
+            ignored = set(products(directory, names))
+            if not Path(directory).is_relative_to(PXD_DIR):
+                ignored.update(name for name in names if name.endswith(".pxd"))
+            return ignored
+
+        shutil.copytree(ROOT, out, ignore=ignore)
         return
     for name in names:
         source = ROOT / name
@@ -124,6 +144,19 @@ def copy_tree(out: Path) -> None:
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+
+
+def copy_declarations(out: Path, modules: list[str]) -> list[str]:
+    """Put the augmenting ``.pxd`` of each module being compiled beside its ``.py`` in
+    ``out``; returns the ones copied. A ``.pxd`` for a module left pure Python is not
+    copied (it would declare a class the interpreter never sees)."""
+    copied = []
+    for name in modules:
+        pxd = Path(name).with_suffix(".pxd")
+        if (PXD_DIR / pxd).is_file():
+            shutil.copy2(PXD_DIR / pxd, out / pxd)
+            copied.append(str(pxd))
+    return copied
 
 
 def compile_modules(out: Path, modules: list[str], jobs: int) -> None:
@@ -159,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", nargs="*", default=None,
                         help="module files to compile, relative to the root (default: the hot ones)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-pxd", action="store_true",
+                        help="compile the .py files alone, without benchmarks/compiled_pxd")
     args = parser.parse_args(argv)
     why = missing_toolchain()
     if why is not None:
@@ -170,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if out == ROOT or out in ROOT.parents:
         parser.error(f"--out {out} would replace the checkout itself")
     copy_tree(out)
+    declared = [] if args.no_pxd else copy_declarations(out, modules)
     compile_modules(out, modules, args.jobs)
-    print(f"built {len(modules)} compiled modules in {out}; run from there "
+    print(f"built {len(modules)} compiled modules ({len(declared)} with a .pxd) in {out}; run from there "
           f"(cd {out}) or with PYTHONPATH={out}")
     return 0
 

@@ -7,7 +7,9 @@ when they are missing is checked everywhere.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +35,19 @@ for module in (stackswitch.canon.table, stackswitch.canon.waitables):
     assert not module.__file__.endswith(".py"), module.__file__
 for strategy in ("stackful", "callback"):
     print(strategy, Linker(strategy=strategy).instantiate(binary).func("run").call(25))
+"""
+
+# The modules of the build that get an augmenting .pxd (benchmarks/compiled_pxd) and a
+# class each makes a cdef class there: a static type (not a heap type, unlike a class
+# statement's) whose attributes are C fields.
+DECLARED = {"stackswitch/canon/threads.py": "Thread", "stackswitch/canon/tasks.py": "Task"}
+
+CDEF_CLASSES = """
+import stackswitch.canon.tasks, stackswitch.canon.threads
+HEAPTYPE = 1 << 9
+for cls in (stackswitch.canon.threads.Thread, stackswitch.canon.tasks.Task):
+    assert not cls.__flags__ & HEAPTYPE, cls
+print(stackswitch.canon.tasks.Task.State.RESOLVED)
 """
 
 
@@ -71,3 +86,59 @@ def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["stackful", "25", "callback", "25"]
+
+
+def test_compiled_build_with_declarations(tmp_path: Path) -> None:
+    """The .pxd files are copied beside their modules in the build only, make cdef
+    classes there, and the ping-pong still runs; ``--no-pxd`` leaves them out."""
+    why = _missing_toolchain()
+    if why is not None:
+        pytest.skip(why)
+    out = tmp_path / "compiled"
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--modules", *DECLARED],
+                   check=True, capture_output=True, cwd=tmp_path)
+    for name in DECLARED:
+        pxd = Path(name).with_suffix(".pxd")
+        assert (out / pxd).read_text() == (ROOT / "benchmarks" / "compiled_pxd" / pxd).read_text()
+    run = subprocess.run([sys.executable, "-c", CDEF_CLASSES + PING_PONG.replace(
+        "stackswitch.canon.table, stackswitch.canon.waitables", "stackswitch.canon.tasks,"
+        " stackswitch.canon.threads")], cwd=out, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["State.RESOLVED", "stackful", "25", "callback", "25"]
+    plain = tmp_path / "plain"
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(plain), "--no-pxd", "--modules",
+                    *DECLARED], check=True, capture_output=True, cwd=tmp_path)
+    assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
+
+
+def _declared_classes() -> list[tuple[str, str, set[str]]]:
+    """(module, class, fields) for each ``cdef class`` of benchmarks/compiled_pxd."""
+    found = []
+    for pxd in sorted((ROOT / "benchmarks" / "compiled_pxd").rglob("*.pxd")):
+        module = ".".join(pxd.relative_to(ROOT / "benchmarks" / "compiled_pxd")
+                          .with_suffix("").parts)
+        cls = None
+        for line in pxd.read_text().splitlines():
+            if m := re.match(r"cdef class (\w+):", line):
+                cls = (module, m.group(1), set())
+                found.append(cls)
+            elif cls is not None and (m := re.match(r"    cdef (?:public )?\w+ (.+)", line)):
+                cls[2].update(name.strip() for name in m.group(1).split(","))
+            elif line and not line.startswith(" "):
+                cls = None
+    return found
+
+
+@pytest.mark.parametrize(("module", "name", "fields"), _declared_classes(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_declarations_match_the_source(module: str, name: str, fields: set[str]) -> None:
+    """A .pxd declares exactly the attributes its class has: one the .py gains and the
+    .pxd lacks would be an AttributeError in the compiled build only. Checked against
+    ``__slots__`` in pure Python (no Cython needed); a class without slots keeps a
+    ``__dict__`` in its declaration, so extra attributes still work there."""
+    cls = getattr(importlib.import_module(module), name)
+    slots = cls.__dict__.get("__slots__")
+    if slots is None:
+        assert "__dict__" in fields, f"{name} has no __slots__: declare a __dict__"
+        return
+    assert set(slots) == fields, f"{module}.{name}: __slots__ and the .pxd differ"

@@ -36,15 +36,22 @@ OnStart = Callable[[], list[Any]]
 OnResolve = Callable[[list[Any] | None], None]
 
 
+class State(Enum):
+    """:attr:`Task.State` (defined out here, not nested: Cython cannot compile a class
+    nested in one it makes a ``cdef class``, see benchmarks/compiled_pxd)."""
+
+    __qualname__ = "Task.State"
+    INITIAL = 1
+    STARTED = 2
+    PENDING_CANCEL = 3
+    CANCEL_DELIVERED = 4
+    RESOLVED = 5
+
+
 class Task:
     """The callee side of one call: state machine plus its threads."""
 
-    class State(Enum):
-        INITIAL = 1
-        STARTED = 2
-        PENDING_CANCEL = 3
-        CANCEL_DELIVERED = 4
-        RESOLVED = 5
+    State = State
 
     __slots__ = ("ft", "opts", "inst", "store", "on_start", "on_resolve", "state", "num_borrows",
                  "implicit_thread", "threads", "name", "caller", "exclusive", "__weakref__")

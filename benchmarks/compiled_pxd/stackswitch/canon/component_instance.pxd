@@ -1,0 +1,11 @@
+# Augments stackswitch/canon/component_instance.py in the compiled build only
+# (benchmarks/build_compiled.py). ComponentInstance has no __slots__: the __dict__ keeps
+# any attribute set from elsewhere working as in pure Python.
+
+cdef class ComponentInstance:
+    cdef public object store, name, parent, handles, threads, may_enter, may_leave, enter_key
+    cdef public object backpressure, num_waiting_to_enter, exclusive_thread
+    cdef public object _ancestry, host_entering, _entering, _nested
+    cdef public ComponentInstance root
+    cdef public object _trapped
+    cdef dict __dict__
