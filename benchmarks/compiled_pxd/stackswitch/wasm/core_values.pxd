@@ -3,8 +3,10 @@
 # caller holding a typed CoreCodec (fibers.pxd) calls them in C.
 
 cdef class CoreCodec:
-    cdef public object types, count, size, _unpack, _pack, _kinds, _kind0, _template
+    cdef public object types, count, size, _unpack, _pack, _kinds, _kind0, _template, _raw
     cpdef load(self, address)
     cpdef load_from(self, buffer, offset)
     cpdef pack(self, values)
     cpdef store(self, address, result)
+    cpdef pack_raw_into(self, buffer, offset, values)
+    cpdef load_raw_from(self, buffer, offset)

@@ -29,11 +29,12 @@ cdef class WasmFunc:
     cdef public object _context, _address
     cdef public list _spare
     cdef public StoreState state
+    cdef public object raw_count, buffer_bytes
 
 @cython.locals(state=StoreState, params=CoreCodec, inflight=_InFlight, spare=list)
 cpdef call(WasmFunc func, args=*)
 
-@cython.locals(params=CoreCodec, inflight=_InFlight, spare=list)
+@cython.locals(inflight=_InFlight, spare=list, buffer=bytearray)
 cpdef _call_plain(WasmFunc func, args)
 
 cpdef _finish(WasmFunc func, future, _InFlight inflight)
