@@ -37,8 +37,9 @@ import greenlet
 
 from .. import stacks, trace
 from ..scheduler import KeySource
+from . import threads
 from .tasks import Task
-from .threads import Cancelled, Thread, current_thread_or_none
+from .threads import Cancelled, Thread
 
 BuiltinOutcome = tuple[Any, BaseException | None]
 Step = Callable[[Cancelled, BuiltinOutcome | None], bool]
@@ -210,7 +211,7 @@ def suspendable(handler: Callable[..., Any], results: int,
     placeholder = [0] * results
 
     def run(*args: Any) -> Any:
-        thread = current_thread_or_none()
+        thread = threads._current  # current_thread_or_none(), inline: every such built-in
         if type(thread) is StacklessThread and (suspends_only_if is None
                                                 or suspends_only_if(thread, *args)):
             return thread.run_builtin(handler, args, placeholder)
