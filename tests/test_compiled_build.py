@@ -73,13 +73,19 @@ def test_without_cython_the_build_says_so_and_exits_2(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
+def _build(tmp_path: Path, name: str, modules: list[str], *options: str) -> Path:
+    """Build ``modules`` into ``tmp_path / name`` (skips the test without Cython)."""
     why = _missing_toolchain()
     if why is not None:
         pytest.skip(why)
-    out = tmp_path / "compiled"
-    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--modules", *MODULES],
-                   check=True, capture_output=True, cwd=tmp_path)
+    out = tmp_path / name
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), *options,
+                    "--modules", *modules], check=True, capture_output=True, cwd=tmp_path)
+    return out
+
+
+def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
+    out = _build(tmp_path, "compiled", MODULES)
     for name in MODULES:
         assert list((out / name).parent.glob(Path(name).stem + ".*.so")), name
     run = subprocess.run([sys.executable, "-c", PING_PONG], cwd=out,
@@ -91,12 +97,7 @@ def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
 def test_compiled_build_with_declarations(tmp_path: Path) -> None:
     """The .pxd files are copied beside their modules in the build only, make cdef
     classes there, and the ping-pong still runs; ``--no-pxd`` leaves them out."""
-    why = _missing_toolchain()
-    if why is not None:
-        pytest.skip(why)
-    out = tmp_path / "compiled"
-    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--modules", *DECLARED],
-                   check=True, capture_output=True, cwd=tmp_path)
+    out = _build(tmp_path, "compiled", DECLARED)
     for name in DECLARED:
         pxd = Path(name).with_suffix(".pxd")
         assert (out / pxd).read_text() == (ROOT / "benchmarks" / "compiled_pxd" / pxd).read_text()
@@ -105,9 +106,7 @@ def test_compiled_build_with_declarations(tmp_path: Path) -> None:
         " stackswitch.canon.threads")], cwd=out, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["State.RESOLVED", "stackful", "25", "callback", "25"]
-    plain = tmp_path / "plain"
-    subprocess.run([sys.executable, str(SCRIPT), "--out", str(plain), "--no-pxd", "--modules",
-                    *DECLARED], check=True, capture_output=True, cwd=tmp_path)
+    plain = _build(tmp_path, "plain", DECLARED, "--no-pxd")
     assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
 
 
