@@ -271,8 +271,12 @@ class WaitKey:
     hold one (an instance's ``enter_key``).
     """
 
-    _watchers: dict[Schedulable, Scheduler] | None = None
-    """The threads waiting on this key, each with its scheduler (None until the first)."""
+    def __init__(self) -> None:
+        # An instance attribute, not a class-level default: the compiled build
+        # (benchmarks/compiled_pxd) makes it a C field, which a class attribute of the same
+        # name would clash with. A subclass's __init__ sets it too (or calls this one).
+        self._watchers: dict[Schedulable, Scheduler] | None = None
+        """The threads waiting on this key, each with its scheduler (None until the first)."""
 
     def touch(self) -> None:
         """Something the waiting threads' conditions read changed: have them checked again."""

@@ -80,12 +80,14 @@ def test_a_host_exception_reaches_python_callers_as_host_error():
 
 def test_a_value_error_from_inside_the_runtime_is_a_bug_and_keeps_its_traceback(monkeypatch):
     """Not disguised as a usage error (exit status 2): only bad option values are those."""
-    from stackswitch import scheduler
+    from stackswitch.canon import store
+    from stackswitch.scheduler import Scheduler
 
-    def broken(self, done):
-        raise ValueError("a bug deep in the runtime")
+    class Broken(Scheduler):  # (a subclass: the compiled build's Scheduler is immutable)
+        def run_until(self, done):
+            raise ValueError("a bug deep in the runtime")
 
-    monkeypatch.setattr(scheduler.Scheduler, "run_until", broken)
+    monkeypatch.setattr(store, "Scheduler", Broken)
     with pytest.raises(ValueError, match="a bug deep in the runtime"):
         main(["run", GREET, "--invoke", 'greet("x")', "--host", str(Path(GREET).with_name(
             "greet_host.py"))])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackswitch import trace
+from stackswitch.canon import store
 from stackswitch.cli import main
 from stackswitch.cli.wast import run_wast_file
 from stackswitch.scheduler import Recorder, Scheduler, policy_named
@@ -18,9 +19,17 @@ WAST_DIR = Path(__file__).parent / "wast"
 SCRIPTS = sorted(WAST_DIR.glob("*.wast"))
 
 
+def _set_hand_offs(monkeypatch: pytest.MonkeyPatch, hand_offs: bool,
+                   **overrides: object) -> None:
+    """New stores get a scheduler with ``hand_offs`` (and ``overrides``) set. A subclass, not
+    the class itself, is patched: the compiled build's ``Scheduler`` is an immutable type."""
+    patched = type("PatchedScheduler", (Scheduler,), {"hand_offs": hand_offs, **overrides})
+    monkeypatch.setattr(store, "Scheduler", patched)
+
+
 def _run(path: Path, spec: str, strategy: str, hand_offs: bool,
          monkeypatch: pytest.MonkeyPatch) -> tuple[list, list, int, int]:
-    monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+    _set_hand_offs(monkeypatch, hand_offs)
     policy = Recorder(policy_named(spec))
     with trace.Recorder() as rec:
         result = run_wast_file(path, out=lambda _: None, policy=policy, strategy=strategy)
@@ -44,17 +53,15 @@ def test_hand_offs_happen(monkeypatch):
     """Not vacuous: in the scripts, some blocking threads do hand off (one switch each)."""
     counts = {}
     for hand_offs in (True, False):
-        monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
         before = trace.counts["switches"]
         ticks = 0
-        original = Scheduler.hand_off
 
-        def counting(self, thread, original=original):
+        def counting(self, thread):
             nonlocal ticks
             ticks += 1
-            original(self, thread)
+            Scheduler.hand_off(self, thread)
 
-        monkeypatch.setattr(Scheduler, "hand_off", counting)
+        _set_hand_offs(monkeypatch, hand_offs, hand_off=counting)
         run_wast_file(WAST_DIR / "three-components.wast", out=lambda _: None)
         counts[hand_offs] = (trace.counts["switches"] - before, ticks)
     assert counts[False][1] == 0 and counts[True][1] > 0
@@ -71,7 +78,7 @@ def test_the_explorer_enumerates_the_same_schedules_with_and_without_hand_offs(
         script, strategy, capsys, monkeypatch):
     reports = []
     for hand_offs in (True, False):
-        monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+        _set_hand_offs(monkeypatch, hand_offs)
         main(["explore", str(EXPLORE_DIR / script), "--strategy", strategy, "--max-runs", "200",
               "--json", "--quiet"])
         report = json.loads(capsys.readouterr().out)
@@ -91,7 +98,7 @@ def test_a_host_predicate_that_raises_reaches_the_loop_not_the_blocking_thread(
     from stackswitch.canon.types import FuncType, U32Type
     from stackswitch.embed.host import wait_until, yield_
 
-    monkeypatch.setattr(Scheduler, "hand_offs", hand_offs)
+    _set_hand_offs(monkeypatch, hand_offs)
     ft = FuncType([], [U32Type()], async_=True)
     store = Store()
     armed = False

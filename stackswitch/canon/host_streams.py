@@ -28,6 +28,7 @@ class _Outcome(WaitKey):
     """The results a host copy's callbacks report, in order; empty until the first."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.results: list[CopyResult] = []
 
     def append(self, result: CopyResult) -> None:

@@ -58,12 +58,13 @@ PendingEvent = Callable[[], EventTuple]
 class Waitable(WaitKey):
     """State common to subtasks and stream/future ends; a wait key for its own event."""
 
-    _join_seq = 0
-    """This waitable's join number in its set (sets deliver FIFO in this order)."""
-    _queued = False
-    """Its set's heap holds an entry with its current join number (see the module docs)."""
-
     def __init__(self) -> None:
+        # (Instance attributes, not class-level defaults: see WaitKey.__init__, inline here.)
+        self._watchers = None
+        self._join_seq = 0
+        """This waitable's join number in its set (sets deliver FIFO in this order)."""
+        self._queued = False
+        """Its set's heap holds an entry with its current join number (see the module docs)."""
         self.pending_event: PendingEvent | None = None
         self.wset: WaitableSet | None = None
         self.has_sync_waiter = False
@@ -132,6 +133,7 @@ class WaitableSet(WaitKey):
     """
 
     def __init__(self) -> None:
+        self._watchers = None  # WaitKey.__init__, inline
         self.elems: list[Waitable] = []
         """The members, in join order."""
         self.num_waiting = 0

@@ -1,6 +1,7 @@
 # Augments stackswitch/canon/component_instance.py in the compiled build only
 # (benchmarks/build_compiled.py). ComponentInstance has no __slots__: the __dict__ keeps
-# any attribute set from elsewhere working as in pure Python.
+# any attribute set from elsewhere working as in pure Python, and __weakref__ weak
+# references (as for any instance of a class without __slots__).
 
 cdef class ComponentInstance:
     cdef public object store, name, parent, handles, threads, may_enter, may_leave, enter_key
@@ -9,3 +10,4 @@ cdef class ComponentInstance:
     cdef public ComponentInstance root
     cdef public object _trapped
     cdef dict __dict__
+    cdef object __weakref__

@@ -1,13 +1,19 @@
 # Augments stackswitch/canon/threads.py in the compiled build only (benchmarks/build_compiled.py).
-# Thread becomes a cdef class: its attributes are C struct fields (StacklessThread, a Python
-# subclass, keeps its own slots). ``task`` stays untyped: typing it would cimport tasks,
+# Thread becomes a cdef class: its attributes are C struct fields (StacklessThread is a cdef
+# subclass, stackless_threads.pxd). ``task`` stays untyped: typing it would cimport tasks,
 # which threads.py does not import at run time (tasks imports threads: a cycle at init).
+# ``scheduler`` and ``cont`` are typed (scheduler.py and stacks.py are lower layers: no
+# cycle), so their fields and cpdef methods are reached in C.
 # ``resume`` (not overridden by StacklessThread) is cpdef, its locals typed.
 cimport cython
+from stackswitch.scheduler cimport Scheduler
+from stackswitch.stacks cimport Continuation
 
 cdef class Thread:
-    cdef public object cont, ready_func, task
-    cdef public object cancellable, index, storage, name, waits_on, counted, scheduler
+    cdef public Continuation cont
+    cdef public object ready_func, task
+    cdef public object cancellable, index, storage, name, waits_on, counted
+    cdef public Scheduler scheduler
     cdef object __weakref__
 
     @cython.locals(thread=Thread, ran=Thread)
