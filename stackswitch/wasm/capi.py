@@ -179,12 +179,6 @@ func_call_async = _fn(
 )
 """(context, func, args, nargs, results, nresults, trap_ret, error_ret) -> future*"""
 
-func_call = _fn(
-    "wasmtime_func_call", c_void_p,
-    c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p,
-)
-"""(context, func, args, nargs, results, nresults, trap_ret) -> error*: a plain call, no fiber"""
-
 func_call_unchecked = _fn(
     "wasmtime_func_call_unchecked", c_void_p,
     c_void_p, c_void_p, c_void_p, c_size_t, c_void_p,
