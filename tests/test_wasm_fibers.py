@@ -217,16 +217,20 @@ def test_a_hundred_tasks_in_one_store_do_not_abort_the_process() -> None:
 # -- (2) non-blocking imports run inline ----------------------------------------------
 
 
+def _suspend_refusal() -> fibers.FiberSwitchError | None:
+    """What trying to suspend from here raises (None if it did not refuse)."""
+    try:
+        stacks.suspend()
+    except fibers.FiberSwitchError as e:
+        return e
+    return None
+
+
 def test_a_non_blocking_import_runs_inline_on_the_fiber(world: World) -> None:
     seen = []
 
     def inline(x: int) -> int:
-        try:
-            stacks.suspend()
-            refused = None
-        except fibers.FiberSwitchError as e:
-            refused = e
-        seen.append((x, fibers.in_fiber_callback(), refused))
+        seen.append((x, fibers.in_fiber_callback(), _suspend_refusal()))
         return x * 3
 
     inst = blocker(world, inline=inline)
@@ -256,12 +260,7 @@ def test_a_store_without_blocking_imports_is_called_plainly(world: World,
     seen = []
 
     def inline(x: int) -> int:
-        try:
-            stacks.suspend()
-            refused = None
-        except fibers.FiberSwitchError as e:
-            refused = e
-        seen.append((x, fibers.in_fiber_callback(), refused, fibers.live_calls()))
+        seen.append((x, fibers.in_fiber_callback(), _suspend_refusal(), fibers.live_calls()))
         return x * 3
 
     inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), inline, False)})
