@@ -24,6 +24,13 @@ from setuptools import Extension, setup
 # pyproject.toml): it then turns each extension's .py source into C before compiling it.
 from setuptools.command.build_ext import build_ext
 
+try:
+    import Cython  # noqa: F401
+except ImportError:  # e.g. --no-build-isolation in an environment without it
+    HAVE_CYTHON = False
+else:
+    HAVE_CYTHON = True
+
 ROOT = Path(__file__).resolve().parent
 PLAN = runpy.run_path(str(ROOT / "stackswitch" / "compiled.py"))
 CHOICES = ("auto", "0", "1")
@@ -60,7 +67,7 @@ class BuildHotModules(build_ext):
             self._say("editable install: the .py files run as written (not compiled)")
             return
         try:
-            if not hasattr(self, "cython_directives"):
+            if not HAVE_CYTHON:
                 raise RuntimeError("Cython is not installed in the build environment")
             super().run()
         except Exception as error:  # a compiler missing or failing: fall back, all or nothing

@@ -225,8 +225,8 @@ def _pip(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
 
 
 def test_install_without_a_compiler_is_pure_python(tmp_path: Path) -> None:
-    """No working C compiler: the install says why and ships the .py files alone, which
-    behave the same; ``STACKSWITCH_COMPILE=1`` makes that an error instead."""
+    """No working C compiler (or no Cython): the install says why and ships the .py files
+    alone, which behave the same; ``STACKSWITCH_COMPILE=1`` makes that an error instead."""
     built = _pip(tmp_path, "wheel", "-w", str(tmp_path / "wheels"), CC="/bin/false")
     assert built.returncode == 0, built.stderr
     assert "installing the pure-Python modules" in built.stdout + built.stderr
@@ -237,6 +237,12 @@ def test_install_without_a_compiler_is_pure_python(tmp_path: Path) -> None:
     forced = _pip(tmp_path, "wheel", "-w", str(tmp_path / "forced"), CC="/bin/false",
                   STACKSWITCH_COMPILE="1")
     assert forced.returncode != 0
+    shadow = tmp_path / "shadow" / "Cython"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('hidden for the test')\n")
+    bare = _pip(tmp_path, "wheel", "-w", str(tmp_path / "bare"), PYTHONPATH=str(shadow.parent))
+    assert bare.returncode == 0, bare.stderr
+    assert "Cython is not installed in the build environment" in bare.stdout + bare.stderr
     wrong = _pip(tmp_path, "wheel", "-w", str(tmp_path / "wrong"), STACKSWITCH_COMPILE="yes")
     assert wrong.returncode != 0
     assert "STACKSWITCH_COMPILE='yes': expected one of auto, 0, 1" in wrong.stdout + wrong.stderr
