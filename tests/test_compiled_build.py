@@ -26,21 +26,15 @@ from stackswitch import compiled
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "build_compiled.py"
 
-# A few small hot modules keep the build short (waitables.pxd cimports scheduler's
-# WaitKey: a module whose .pxd cimports another's needs that one compiled too); the
-# default set is checked by running the whole suite from a full build (docs/performance.md).
-MODULES = ["stackswitch/scheduler.py", "stackswitch/canon/waitables.py",
-           "stackswitch/canon/table.py"]
-
 PING_PONG = """
 import sys
 sys.path.insert(0, "benchmarks")
-import stackswitch.canon.table, stackswitch.canon.waitables, stackswitch.scheduler
+import stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler
 from native_vs_stackswitch import COMPONENT
 from stackswitch.component.linker import Linker
 from stackswitch.component.wasm_tools import load_component
 binary = load_component(COMPONENT)
-for module in (stackswitch.canon.table, stackswitch.canon.waitables, stackswitch.scheduler):
+for module in (stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler):
     assert not module.__file__.endswith(".py"), module.__file__
 for strategy in ("stackful", "callback"):
     print(strategy, Linker(strategy=strategy).instantiate(binary).func("run").call(25))
@@ -101,16 +95,6 @@ def _build(tmp_path: Path, name: str, modules: list[str], *options: str) -> Path
     return out
 
 
-def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
-    out = _build(tmp_path, "compiled", MODULES)
-    for name in MODULES:
-        assert list((out / name).parent.glob(Path(name).stem + ".*.so")), name
-    run = subprocess.run([sys.executable, "-c", PING_PONG], cwd=out,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["stackful", "25", "callback", "25"]
-
-
 def test_compiled_build_with_declarations(tmp_path: Path) -> None:
     """The .pxd files of the modules compiled stay beside them in the build and make
     cdef classes there, and the ping-pong still runs; the .pxd of a module left pure is
@@ -127,8 +111,16 @@ def test_compiled_build_with_declarations(tmp_path: Path) -> None:
         cwd=out, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["State.RESOLVED", "stackful", "25", "callback", "25"]
-    plain = _build(tmp_path, "plain", DECLARED, "--no-pxd")
-    assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
+    for name in DECLARED:
+        assert list((out / name).parent.glob(Path(name).stem + ".*.so")), name
+
+
+def test_no_pxd_leaves_every_declaration_out_of_the_copy(tmp_path: Path) -> None:
+    """``--no-pxd`` (checked on the copy alone: compiling adds nothing to what it tests)."""
+    script = _script()
+    script.copy_tree(tmp_path / "copy")
+    assert script.drop_declarations(tmp_path / "copy", list(DECLARED), keep=False) == []
+    assert not list((tmp_path / "copy").rglob("*.pxd"))
 
 
 def _declarations() -> list[Path]:
