@@ -1,20 +1,23 @@
-"""Build an opt-in compiled copy of stackswitch (issue 15, item 6), from the same source.
+"""Build a compiled copy of a checkout beside the pure one (issue 15, item 6), to measure both.
 
-Copies the checkout (the files ``git ls-files`` lists: the package, the
-callback strategy, the benchmarks, the tests and what they read) into a
-build directory, then compiles the hot modules of that copy with Cython in
+``pip install .`` already compiles the hot modules where a C compiler works
+(``setup.py``; the list and directives are in ``stackswitch/compiled.py``,
+shared with this script). This script is for comparing: it copies the
+checkout (the files ``git ls-files`` lists: the package, the callback
+strategy, the benchmarks, the tests and what they read) into a build
+directory, then compiles the hot modules of that copy with Cython in
 pure-Python mode: the unmodified ``.py`` files, no annotation typing (an
-annotation never changes what a value may be). Some of them get an
-*augmenting* ``.pxd`` from ``benchmarks/compiled_pxd`` (copied beside the
-``.py`` in the build tree only; ``--no-pxd`` leaves them out): it makes the
+annotation never changes what a value may be). Some of them have an
+*augmenting* ``.pxd`` beside them in the package (``--no-pxd`` removes
+them from the copy, ``--modules`` those of modules it leaves pure): it makes the
 records the hot paths read (``Task``, ``Thread``, the fiber layer's call
 records, ...) ``cdef class`` types with C struct fields, and types a few locals.
 Each compiled module is an extension module beside its ``.py``; Python's
 import system prefers the extension, and every module not compiled stays
 pure Python.
 
-The source tree is never touched: CI measures coverage of the pure-Python
-modules and keeps running them. Use the build by running from its root, so
+The source tree is never touched: an editable install and the tests (and
+their coverage) keep running the pure-Python modules. Use the build by running from its root, so
 that its copy is first on ``sys.path``::
 
     python benchmarks/build_compiled.py            # -> build/compiled
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -43,59 +47,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Augmenting declarations (``cdef class`` attributes, typed locals) for some of
-# the compiled modules, outside the package: ``compiled_pxd/<path>.pxd`` is
-# copied beside ``<path>.py`` in the build tree only (docs/performance.md,
-# "Helper `pxd`"). The ``.py`` stays the source of truth.
-PXD_DIR = ROOT / "benchmarks" / "compiled_pxd"
-
-# The modules on the hot paths of the ping-pong and of the stream copy
-# (docs/performance.md, "Issue 15"): scheduler and stacks, the Canonical ABI
-# records and built-ins, the fiber layer and the callback strategy.
-HOT_MODULES = [
-    "stackswitch/scheduler.py",
-    "stackswitch/stacks.py",
-    "stackswitch/trace.py",
-    "stackswitch/errors.py",
-    "stackswitch/canon/calls.py",
-    "stackswitch/canon/tasks.py",
-    "stackswitch/canon/subtasks.py",
-    "stackswitch/canon/threads.py",
-    "stackswitch/canon/waitables.py",
-    "stackswitch/canon/streams.py",
-    "stackswitch/canon/buffers.py",
-    "stackswitch/canon/canonical_builtins.py",
-    "stackswitch/canon/component_instance.py",
-    "stackswitch/canon/table.py",
-    "stackswitch/canon/futures.py",
-    "stackswitch/canon/context.py",
-    "stackswitch/canon/options.py",
-    "stackswitch/canon/types.py",
-    "stackswitch/canon/values.py",
-    "stackswitch/canon/store.py",
-    "stackswitch/canon/strategy.py",
-    "stackswitch/component/corefuncs.py",
-    "stackswitch/component/builtin_imports.py",
-    "stackswitch/component/instantiation.py",
-    "stackswitch/wasm/fibers.py",
-    "stackswitch/wasm/core_values.py",
-    "stackswitch/wasm/wasmtime_memory.py",
-    "stackswitch/canon/callback_driver.py",
-    "stackswitch/canon/stackless_threads.py",
-    "callback_abi/replay.py",
-    "callback_abi/unwinding.py",
-    "callback_abi/callback_strategy.py",
-    "callback_abi/asyncify/controls.py",
-]
-
-# Pure-Python mode: compile the source as Python. annotation_typing off keeps
-# Python's semantics exactly (with it, ``x: float`` would become a C double).
-DIRECTIVES = {
-    "language_level": 3,
-    "annotation_typing": False,
-    "binding": True,
-    "embedsignature": False,
-}
+# What to compile and how: the same list and directives as ``pip install .`` (setup.py).
+_PLAN = runpy.run_path(str(ROOT / "stackswitch" / "compiled.py"))
+HOT_MODULES = [str(_PLAN["source_file"](name, Path()).as_posix()) for name in _PLAN["HOT_MODULES"]]
+DIRECTIVES = _PLAN["DIRECTIVES"]
 
 
 def missing_toolchain() -> str | None:
@@ -127,15 +82,7 @@ def copy_tree(out: Path) -> None:
         products = shutil.ignore_patterns(
             ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so",
             *inside)
-
-        def ignore(directory: str, names: list[str]) -> set[str]:
-            # A build's .pxd beside a .py was copied there from PXD_DIR: a product too.
-            ignored = set(products(directory, names))
-            if not Path(directory).is_relative_to(PXD_DIR):
-                ignored.update(name for name in names if name.endswith(".pxd"))
-            return ignored
-
-        shutil.copytree(ROOT, out, ignore=ignore)
+        shutil.copytree(ROOT, out, ignore=products)
         return
     for name in names:
         source = ROOT / name
@@ -146,17 +93,21 @@ def copy_tree(out: Path) -> None:
         shutil.copy2(source, target)
 
 
-def copy_declarations(out: Path, modules: list[str]) -> list[str]:
-    """Put the augmenting ``.pxd`` of each module being compiled beside its ``.py`` in
-    ``out``; returns the ones copied. A ``.pxd`` for a module left pure Python is not
-    copied (it would declare a class the interpreter never sees)."""
-    copied = []
-    for name in modules:
-        pxd = Path(name).with_suffix(".pxd")
-        if (PXD_DIR / pxd).is_file():
-            shutil.copy2(PXD_DIR / pxd, out / pxd)
-            copied.append(str(pxd))
-    return copied
+def drop_declarations(out: Path, modules: list[str], keep: bool) -> list[str]:
+    """Keep in ``out`` the augmenting ``.pxd`` of each module being compiled (with
+    ``keep``) and remove every other one: a ``.pxd`` of a module left pure Python
+    would make another module ``cimport`` a class the interpreter never sees as one.
+    Returns the ``.pxd`` files kept."""
+    compiled = {Path(name).with_suffix(".pxd") for name in modules}
+    kept = []
+    for package in ("stackswitch", "callback_abi"):
+        for pxd in sorted(out.joinpath(package).rglob("*.pxd")):
+            relative = pxd.relative_to(out)
+            if keep and relative in compiled:
+                kept.append(str(relative))
+            else:
+                pxd.unlink()
+    return kept
 
 
 def compile_modules(out: Path, modules: list[str], jobs: int) -> None:
@@ -193,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="module files to compile, relative to the root (default: the hot ones)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-pxd", action="store_true",
-                        help="compile the .py files alone, without benchmarks/compiled_pxd")
+                        help="compile the .py files alone, without their .pxd declarations")
     args = parser.parse_args(argv)
     why = missing_toolchain()
     if why is not None:
@@ -205,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if out == ROOT or out in ROOT.parents:
         parser.error(f"--out {out} would replace the checkout itself")
     copy_tree(out)
-    declared = [] if args.no_pxd else copy_declarations(out, modules)
+    declared = drop_declarations(out, modules, keep=not args.no_pxd)
     compile_modules(out, modules, args.jobs)
     print(f"built {len(modules)} compiled modules ({len(declared)} with a .pxd) in {out}; run from there "
           f"(cd {out}) or with PYTHONPATH={out}")

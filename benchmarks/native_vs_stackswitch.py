@@ -49,9 +49,14 @@ from wasmtime.component import Component
 from wasmtime.component import Instance as NativeInstance
 from wasmtime.component import Linker as NativeLinker
 
-# Run from a checkout without installing the package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Measure this checkout, installed or not; --installed measures whatever ``import
+# stackswitch`` finds instead (e.g. the compiled modules of ``pip install .``). Read
+# before the imports below, so before argparse runs.
+if "--installed" not in sys.argv:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import stackswitch  # noqa: E402
+from stackswitch.compiled import describe as describe_build  # noqa: E402
 from stackswitch.component.linker import Linker
 from stackswitch.component.wasm_tools import load_component
 
@@ -311,11 +316,16 @@ def main() -> None:
                         help="time with process CPU time instead of wall time")
     parser.add_argument("--guest", choices=[*GUESTS, "both"], default="both",
                         help="which caller: stackful-lifted, callback-lifted, or both")
+    parser.add_argument("--installed", action="store_true",
+                        help="measure the installed stackswitch (e.g. pip install ., compiled "
+                             "where a C compiler works) instead of this checkout")
     args = parser.parse_args()
     global clock
     if args.cpu:
         clock = time.process_time
 
+    # Which copy is measured: pure Python, or compiled (pip install ., build_compiled.py).
+    print(f"stackswitch from {Path(stackswitch.__file__).parent}: {describe_build()}")
     for guest in GUESTS if args.guest == "both" else [args.guest]:
         print(f"guest {guest}:")
         measure(load_component(GUESTS[guest]), args.n, args.repeat)

@@ -273,7 +273,7 @@ class WaitKey:
 
     def __init__(self) -> None:
         # An instance attribute, not a class-level default: the compiled build
-        # (benchmarks/compiled_pxd) makes it a C field, which a class attribute of the same
+        # (scheduler.pxd) makes it a C field, which a class attribute of the same
         # name would clash with. A subclass's __init__ sets it too (or calls this one).
         self._watchers: dict[Schedulable, Scheduler] | None = None
         """The threads waiting on this key, each with its scheduler (None until the first)."""

@@ -1,45 +1,46 @@
-"""The opt-in compiled build (``benchmarks/build_compiled.py``, issue 15 item 6).
+"""The compiled build (issue 15 item 6): ``pip install .`` (setup.py) and ``benchmarks/build_compiled.py``.
 
-The build itself needs Cython and a C compiler (the ``compiled`` extra, not
-``dev``), so that test is skipped without them; the message the script gives
-when they are missing is checked everywhere.
+Both compile the hot modules listed in ``stackswitch/compiled.py`` with Cython,
+from the ``.py`` files and the ``.pxd`` declarations beside them. A build needs
+Cython and a C compiler (the ``dev`` extra brings Cython; a test is skipped
+without them); what each says when they are missing is checked everywhere.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 import subprocess
 import sys
+import zipfile
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from stackswitch import compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "build_compiled.py"
 
-# A few small hot modules keep the build short (waitables.pxd cimports scheduler's
-# WaitKey: a module whose .pxd cimports another's needs that one compiled too); the
-# default set is checked by running the whole suite from a full build (docs/performance.md).
-MODULES = ["stackswitch/scheduler.py", "stackswitch/canon/waitables.py",
-           "stackswitch/canon/table.py"]
-
 PING_PONG = """
 import sys
 sys.path.insert(0, "benchmarks")
-import stackswitch.canon.table, stackswitch.canon.waitables, stackswitch.scheduler
+import stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler
 from native_vs_stackswitch import COMPONENT
 from stackswitch.component.linker import Linker
 from stackswitch.component.wasm_tools import load_component
 binary = load_component(COMPONENT)
-for module in (stackswitch.canon.table, stackswitch.canon.waitables, stackswitch.scheduler):
+for module in (stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler):
     assert not module.__file__.endswith(".py"), module.__file__
 for strategy in ("stackful", "callback"):
     print(strategy, Linker(strategy=strategy).instantiate(binary).func("run").call(25))
 """
 
-# The modules of the build that get an augmenting .pxd (benchmarks/compiled_pxd) and a
+# The modules of the build that have an augmenting .pxd (beside the .py) and a
 # class each makes a cdef class there: a static type (not a heap type, unlike a class
 # statement's) whose attributes are C fields. A .pxd that cimports another module's
 # (threads.pxd: Scheduler, Continuation) needs that module compiled with its own .pxd too.
@@ -57,12 +58,16 @@ print(stackswitch.canon.tasks.Task.State.RESOLVED)
 """
 
 
-def _missing_toolchain() -> str | None:
+def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_compiled", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.missing_toolchain()
+    return module
+
+
+def _missing_toolchain() -> str | None:
+    return _script().missing_toolchain()
 
 
 def test_without_cython_the_build_says_so_and_exits_2(tmp_path: Path) -> None:
@@ -90,41 +95,46 @@ def _build(tmp_path: Path, name: str, modules: list[str], *options: str) -> Path
     return out
 
 
-def test_compiled_build_runs_the_ping_pong(tmp_path: Path) -> None:
-    out = _build(tmp_path, "compiled", MODULES)
-    for name in MODULES:
-        assert list((out / name).parent.glob(Path(name).stem + ".*.so")), name
-    run = subprocess.run([sys.executable, "-c", PING_PONG], cwd=out,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["stackful", "25", "callback", "25"]
-
-
 def test_compiled_build_with_declarations(tmp_path: Path) -> None:
-    """The .pxd files are copied beside their modules in the build only, make cdef
-    classes there, and the ping-pong still runs; ``--no-pxd`` leaves them out."""
+    """The .pxd files of the modules compiled stay beside them in the build and make
+    cdef classes there, and the ping-pong still runs; the .pxd of a module left pure is
+    removed from the copy; ``--no-pxd`` removes them all."""
     out = _build(tmp_path, "compiled", DECLARED)
     for name in DECLARED:
         pxd = Path(name).with_suffix(".pxd")
-        assert (out / pxd).read_text() == (ROOT / "benchmarks" / "compiled_pxd" / pxd).read_text()
+        assert (out / pxd).read_text() == (ROOT / pxd).read_text()
+    assert (ROOT / "stackswitch/canon/calls.pxd").exists()
+    assert not (out / "stackswitch/canon/calls.pxd").exists()
     run = subprocess.run([sys.executable, "-c", CDEF_CLASSES + PING_PONG.replace(
         "stackswitch.canon.table, stackswitch.canon.waitables, stackswitch.scheduler",
         "stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler")],
         cwd=out, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["State.RESOLVED", "stackful", "25", "callback", "25"]
-    plain = _build(tmp_path, "plain", DECLARED, "--no-pxd")
-    assert not any((plain / name).with_suffix(".pxd").exists() for name in DECLARED)
+    for name in DECLARED:
+        assert list((out / name).parent.glob(Path(name).stem + ".*.so")), name
+
+
+def test_no_pxd_leaves_every_declaration_out_of_the_copy(tmp_path: Path) -> None:
+    """``--no-pxd`` (checked on the copy alone: compiling adds nothing to what it tests)."""
+    script = _script()
+    script.copy_tree(tmp_path / "copy")
+    assert script.drop_declarations(tmp_path / "copy", list(DECLARED), keep=False) == []
+    assert not list((tmp_path / "copy").rglob("*.pxd"))
+
+
+def _declarations() -> list[Path]:
+    return sorted(path for package in ("stackswitch", "callback_abi")
+                  for path in (ROOT / package).rglob("*.pxd"))
 
 
 def _declared_classes() -> list[tuple[str, str, set[str], set[str]]]:
     """(module, class, its own fields, with those of its bases) for each ``cdef class`` of
-    benchmarks/compiled_pxd (a cdef subclass names its base: ``cdef class A(B):``)."""
+    the package's .pxd files (a cdef subclass names its base: ``cdef class A(B):``)."""
     found = []
     bases: dict[str, str] = {}
-    for pxd in sorted((ROOT / "benchmarks" / "compiled_pxd").rglob("*.pxd")):
-        module = ".".join(pxd.relative_to(ROOT / "benchmarks" / "compiled_pxd")
-                          .with_suffix("").parts)
+    for pxd in _declarations():
+        module = ".".join(pxd.relative_to(ROOT).with_suffix("").parts)
         cls = None
         for line in pxd.read_text().splitlines():
             if m := re.match(r"cdef class (\w+)(?:\((\w+)\))?:", line):
@@ -162,3 +172,95 @@ def test_declarations_match_the_source(module: str, name: str, fields: set[str],
             f"{name} has no __slots__: declare a __dict__ and a __weakref__"
         return
     assert set(slots) == fields, f"{module}.{name}: __slots__ and the .pxd differ"
+
+
+def test_every_hot_module_and_declaration_is_in_the_tree() -> None:
+    """The list setup.py compiles names existing modules, and each .pxd declares a module
+    on it (a .pxd of a module never compiled would be read by nothing)."""
+    for module in compiled.HOT_MODULES:
+        assert compiled.source_file(module, ROOT).is_file(), module
+    hot = {compiled.source_file(module, ROOT).with_suffix(".pxd") for module in compiled.HOT_MODULES}
+    assert _declarations() and set(_declarations()) <= hot
+
+
+def test_describe_says_which_modules_run_compiled(tmp_path: Path) -> None:
+    """A module counts as compiled when an extension module sits beside its .py: the
+    file Python's import system loads first."""
+    source = compiled.source_file("stackswitch.canon.tasks", tmp_path)
+    source.parent.mkdir(parents=True)
+    source.write_text("")
+    assert compiled.compiled_modules(tmp_path) == []
+    assert compiled.describe(tmp_path) == "pure Python"
+    source.with_suffix(EXTENSION_SUFFIXES[0]).write_bytes(b"")
+    assert compiled.compiled_modules(tmp_path) == ["stackswitch.canon.tasks"]
+    assert compiled.describe(tmp_path) == \
+        f"compiled with Cython (1 of {len(compiled.HOT_MODULES)} hot modules)"
+
+
+def _pip(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run pip on a copy of the checkout the way ``pip install .`` does, without fetching
+    the build requirements (``--no-build-isolation``: they come from the dev extra)."""
+    try:
+        import Cython  # noqa: F401
+        import setuptools
+    except ImportError as missing:
+        pytest.skip(f"the build requirements are not installed: {missing}")
+    if int(setuptools.__version__.split(".")[0]) < 70:
+        pytest.skip("setuptools too old to build a wheel on its own (dev asks for >= 70.1)")
+    source = tmp_path / "source"
+    if not source.exists():
+        _script().copy_tree(source)
+    return subprocess.run([sys.executable, "-m", "pip", *args, "--no-build-isolation",
+                           "--no-deps", "--no-index", "-v", str(source)],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, **env})
+
+
+def test_install_without_a_compiler_is_pure_python(tmp_path: Path) -> None:
+    """No working C compiler (or no Cython): the install says why and ships the .py files
+    alone, which behave the same; ``STACKSWITCH_COMPILE=1`` makes that an error instead."""
+    built = _pip(tmp_path, "wheel", "-w", str(tmp_path / "wheels"), CC="/bin/false")
+    assert built.returncode == 0, built.stderr
+    assert "installing the pure-Python modules" in built.stdout + built.stderr
+    (wheel,) = (tmp_path / "wheels").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "stackswitch/canon/tasks.py" in names
+    assert not [name for name in names if name.endswith(".so")]
+    forced = _pip(tmp_path, "wheel", "-w", str(tmp_path / "forced"), CC="/bin/false",
+                  STACKSWITCH_COMPILE="1")
+    assert forced.returncode != 0
+    shadow = tmp_path / "shadow" / "Cython"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('hidden for the test')\n")
+    bare = _pip(tmp_path, "wheel", "-w", str(tmp_path / "bare"), PYTHONPATH=str(shadow.parent))
+    assert bare.returncode == 0, bare.stderr
+    assert "Cython is not installed in the build environment" in bare.stdout + bare.stderr
+    wrong = _pip(tmp_path, "wheel", "-w", str(tmp_path / "wrong"), STACKSWITCH_COMPILE="yes")
+    assert wrong.returncode != 0
+    assert "STACKSWITCH_COMPILE='yes': expected one of auto, 0, 1" in wrong.stdout + wrong.stderr
+
+
+def test_install_compiles_the_hot_modules_and_they_pass_the_scripts(tmp_path: Path) -> None:
+    """What ``pip install .`` gives where a compiler works: every hot module compiled,
+    with its .pxd (a cdef class is a static type), passing every script of tests/wast
+    under both strategies and a random schedule. The whole suite against such a build is
+    run by hand (docs/performance.md); this keeps the default install under CI."""
+    why = _missing_toolchain()
+    if why is not None:
+        pytest.skip(why)
+    site = tmp_path / "site"
+    done = _pip(tmp_path, "install", "--target", str(site))
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = subprocess.run(
+        [sys.executable, "-c", "import stackswitch.compiled as c, stackswitch.canon.tasks as t; "
+         "print(c.describe()); print(t.Task.__flags__ & (1 << 9))"],
+        cwd=site, capture_output=True, text=True)
+    assert check.stdout.splitlines() == [
+        f"compiled with Cython ({len(compiled.HOT_MODULES)} of {len(compiled.HOT_MODULES)} "
+        "hot modules)", "0"], check.stderr
+    scripts = sorted(str(path) for path in (ROOT / "tests" / "wast").glob("*.wast"))
+    for options in (["--strategy", "stackful"], ["--strategy", "callback"],
+                    ["--policy", "random:3"]):
+        run = subprocess.run([sys.executable, "-m", "stackswitch", "wast", *options, *scripts],
+                             cwd=site, capture_output=True, text=True)
+        assert run.returncode == 0, (options, run.stdout[-3000:], run.stderr[-3000:])

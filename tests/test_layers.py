@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "stackswitch.scheduler": 0,
     "stackswitch.event_loop": 0,
     "stackswitch.version": 0,
+    "stackswitch.compiled": 0,
     "stackswitch.wasm": 1,
     "stackswitch.canon": 2,
     "stackswitch.embed": 3,

@@ -38,7 +38,7 @@ OnResolve = Callable[[list[Any] | None], None]
 
 class State(Enum):
     """:attr:`Task.State` (defined out here, not nested: Cython cannot compile a class
-    nested in one it makes a ``cdef class``, see benchmarks/compiled_pxd)."""
+    nested in one it makes a ``cdef class``, see tasks.pxd)."""
 
     __qualname__ = "Task.State"
     INITIAL = 1

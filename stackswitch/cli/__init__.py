@@ -19,6 +19,7 @@ from importlib import import_module
 from typing import TypeAlias
 
 from ..canon import strategy as strategies
+from ..compiled import describe as describe_build
 from ..scheduler import decode_choices, policy_named
 from ..version import VERSION
 from .failures import TRACEBACK_HELP, output_closed, run_command
@@ -313,7 +314,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             "in waitable-set.wait really suspends."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION}")
+    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION} ({describe_build()})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
