@@ -403,12 +403,15 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     inflight = _polling
     imp = None
     try:
-        ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
-        imp = ref() if ref is not None else None
+        try:  # the import env stands for (a subscript: no call on the hot path)
+            imp = _imports[env or 0]()
+        except KeyError:
+            imp = None
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
-        inflight.args = imp.params.load(args or 0)
+        params = imp.params  # params.load(args), inline (the hot path of every blocking import)
+        inflight.args = params.unpack_from(_HOST, args or 0) if params.count else ()
         if imp.on_fiber is not None and _answer_on_fiber(imp, inflight, results or 0,
                                                          trap_ret or 0):
             inflight.args = ()
@@ -468,11 +471,19 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     _fiber_depth += 1
     imp = None
     try:
-        ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
-        imp = ref() if ref is not None else None
+        try:  # the import env stands for (a subscript: no call on the hot path)
+            imp = _imports[env or 0]()
+        except KeyError:
+            imp = None
         if imp is None:
             raise RuntimeError("an unknown import was called")
-        imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
+        params = imp.params  # params.load(args), inline (the hot path of every cheap import)
+        result = imp.handler(*(params.unpack_from(_HOST, args or 0) if params.count else ()))
+        codec = imp.results
+        # codec.store(results, result), but for no results its early exit is inline: an
+        # import with none (join, drop, task.return) returning None or [] writes nothing
+        if codec.count or not (result is None or (type(result) is list and not result)):
+            codec.store(results or 0, result)
         return 0
     except BaseException as e:
         inflight = _polling
