@@ -49,7 +49,7 @@ class CoreCodec:
     """
 
     __slots__ = ("types", "count", "size", "_unpack", "_pack", "_kinds", "_kind0", "_template",
-                 "_raw", "unpack_from")
+                 "_raw", "unpack_from", "raw_unpack_from")
 
     def __init__(self, types: Sequence[str]) -> None:
         for t in types:
@@ -69,6 +69,8 @@ class CoreCodec:
         self.unpack_from = self._unpack.unpack_from if types else None
         """``unpack_from(buffer, address)``: :meth:`load`'s unpacking, for the fiber
         callbacks that inline it (one call fewer per import); None for no values."""
+        self.raw_unpack_from = self._raw.unpack_from
+        """:meth:`load_raw_from`'s unpacking, for the plain call path that inlines it."""
 
     @classmethod
     def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:

@@ -163,6 +163,8 @@ _READY_AT = _TRAP_AND_ERROR.size
 """Offset of the call's *ready flag*: a byte, then a NUL (see :data:`_CONTINUATION`)."""
 _RESULTS_AT = _READY_AT + 8
 _NO_FAILURE = bytes(_RESULTS_AT)
+_NO_TRAP_OR_ERROR = bytes(_READY_AT)
+"""The buffer's start after a call that neither trapped nor failed: both pointers null."""
 
 
 # -- per-call state ------------------------------------------------------------
@@ -886,8 +888,9 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
             _POINTER.pack_into(buffer, 8, error)
         if _pending is not None and outer is None:
             _raise_pending()
-        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
-            return func.results.load_raw_from(buffer, _RESULTS_AT)
+        if buffer[:_READY_AT] == _NO_TRAP_OR_ERROR:  # (a slice: no call)
+            # func.results.load_raw_from(buffer, _RESULTS_AT), inline
+            return list(func.results.raw_unpack_from(buffer, _RESULTS_AT))
         exc = _as_trap(_outcome(inflight))
     finally:
         if inflight.exc is not None:
@@ -906,7 +909,7 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
             trace.counts["parks"] += 1
             raise ParkedCall(func, future, inflight)
         buffer = inflight.buffer
-        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
+        if buffer[:_READY_AT] == _NO_TRAP_OR_ERROR:  # (a slice: no call)
             return func.results.load_from(buffer, _RESULTS_AT)
         exc = _as_trap(_outcome(inflight))
     finally:
