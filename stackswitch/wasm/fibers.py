@@ -768,7 +768,7 @@ class WasmFunc:
     """A wasm function bound to its store, with its signature decoded once."""
 
     __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare",
-                 "state", "raw_count", "buffer_bytes")
+                 "_plain", "state", "raw_count", "buffer_bytes")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = "") -> None:
         functype = func.type(store)
@@ -780,6 +780,10 @@ class WasmFunc:
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(func._func)
         self._spare: list[_InFlight] = []
+        """Buffers of ended calls on fibers, for the next ones."""
+        self._plain: _InFlight | None = None
+        """The buffer of plain calls (:func:`_call_plain`), None while one runs: they do
+        not nest (see there), so one is enough and takes no list operation."""
         self.state = store_state(store)
         self.raw_count = max(self.params.count, self.results.count)
         """``wasmtime_val_raw_t``s a plain call passes: arguments in, results out."""
@@ -863,16 +867,23 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     call made from a handler on a fiber still gets a fiber of its own, so that
     nested calls do not pile up on one fiber's fixed-size stack, where host
     code overflowing aborts the process.
+
+    So plain calls of one function never nest (while one runs, only handlers
+    on the fiber run Python, and a call from them takes a fiber): its buffer is
+    kept in :attr:`WasmFunc._plain`, not in the list of spares.
     """
     global _polling
-    spare = func._spare
-    inflight = spare.pop() if spare else _InFlight(func.buffer_bytes)
+    inflight = func._plain
+    if inflight is None:  # (only if a plain call of func were running: a new buffer)
+        inflight = _InFlight(func.buffer_bytes)
+    else:
+        func._plain = None
     buffer = inflight.buffer
     if func.params.count or args:
         try:
             func.params.pack_raw_into(buffer, _RESULTS_AT, args)
         except BaseException:
-            spare.append(inflight)
+            func._plain = inflight
             raise
     base = inflight.address
     buffer[:_RESULTS_AT] = _NO_FAILURE
@@ -895,7 +906,7 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     finally:
         if inflight.exc is not None:
             inflight.clear()
-        spare.append(inflight)
+        func._plain = inflight
     raise exc
 
 
