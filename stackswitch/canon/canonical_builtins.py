@@ -300,8 +300,10 @@ def try_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int,
     thread = threads._current or current_thread()  # current_thread(), inline (hot path)
     if type(thread) is not Thread or not thread.scheduler.fifo:
         return WOULD_BLOCK
-    handles = thread.task.inst.handles.array  # a probe: a bad index traps on the usual path
-    wset = handles[si] if 0 <= si < len(handles) else None
+    try:  # a probe: a bad index traps on the usual path
+        wset = thread.task.inst.handles.array[si] if si >= 0 else None
+    except IndexError:
+        wset = None
     if type(wset) is not WaitableSet or not wset.has_pending_event() \
             or (cancellable and thread.task.state == Task.State.PENDING_CANCEL):
         return WOULD_BLOCK
