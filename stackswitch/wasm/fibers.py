@@ -874,7 +874,7 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     """
     global _polling
     inflight = func._plain
-    if inflight is None:  # (only if a plain call of func were running: a new buffer)
+    if inflight is None:  # the first plain call of func (or one nested in another): a new one
         inflight = _InFlight(func.buffer_bytes)
     else:
         func._plain = None
