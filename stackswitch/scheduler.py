@@ -526,7 +526,7 @@ class Scheduler:
             heap, candidates = self._heap, self._candidates
             while heap:
                 seq, thread = heap[0]
-                if candidates.get(thread) != seq:
+                if thread not in candidates or candidates[thread] != seq:  # (.get: a call)
                     heappop(heap)  # stale: resumed, or found not ready since
                     continue
                 self.checks += 1

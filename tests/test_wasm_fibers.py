@@ -979,3 +979,43 @@ def test_a_plain_call_passes_every_type_as_a_call_on_a_fiber_does(world: World) 
     with pytest.raises(TypeError):
         plain["nothing"](1)
     assert plain["rotate"](1, 2, 3.0, 4.0) == [4.0, 1, 2, 3.0]  # its buffers are still fine
+
+
+NO_RESULT = """
+(module
+  (import "host" "f" (func $f))
+  (func (export "g") (call $f)))
+"""
+
+
+@pytest.mark.parametrize("may_block", [False, True])
+def test_an_import_with_no_results_may_return_none_or_an_empty_sequence_only(
+        world: World, may_block: bool) -> None:
+    # _on_sync_call skips CoreCodec.store for None and [] (its early exit, inline): the
+    # same outcomes as the blocking path, which calls store for every result.
+    for value in (None, [], ()):
+        inst = world.instance(NO_RESULT, {"f": (functype([], []), lambda v=value: v, may_block)})
+        task = stacks.Continuation(lambda _, i=inst: fibers.call(i["g"]), "t")
+        assert task.resume(None) == (True, [])
+    for value in (0, [1], 5.0):
+        inst = world.instance(NO_RESULT, {"f": (functype([], []), lambda v=value: v, may_block)})
+        task = stacks.Continuation(lambda _, i=inst: fibers.call(i["g"]), "t")
+        with pytest.raises(TypeError, match="expected 0 core values"):
+            task.resume(None)
+
+
+def test_plain_calls_reuse_one_buffer_and_a_call_finding_it_taken_makes_its_own(
+        world: World) -> None:
+    inst = world.instance(PLAIN, {"inline": (functype([I32], [I32]), lambda x: x, False)})
+    func = inst["boom"]
+    assert func(0) == [7]
+    kept = func._plain
+    assert kept is not None
+    with pytest.raises(TypeError, match="expected 1 core values"):
+        func(0, 1)  # refused while packing: the buffer is given back
+    with pytest.raises(Trap, match="unreachable"):
+        func(1)
+    assert func(0) == [7] and func._plain is kept
+    func._plain = None  # as if a plain call of func were running
+    assert func(0) == [7]
+    assert func._plain is not None and func._plain is not kept

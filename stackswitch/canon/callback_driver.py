@@ -66,6 +66,7 @@ def runs_stackless(callee: CoreFunc, opts: CanonicalOptions) -> bool:
 
 
 _NEW, _ENTERING, _WAITING, _IN_CALL = range(4)
+_PENDING_CANCEL = Task.State.PENDING_CANCEL
 
 
 class TaskDriver:
@@ -195,12 +196,14 @@ class CallbackDriver(TaskDriver):
             if code > 2:  # CallbackCode.WAIT
                 raise Trap(messages.UNSUPPORTED_CALLBACK_CODE)
             wait = CallbackWait(task, CALLBACK_CODES[code], packed >> 4)
-            if task.deliver_pending_cancel(True):
+            # task.deliver_pending_cancel(True), asked only when a cancellation is pending
+            if task.state == _PENDING_CANCEL and task.deliver_pending_cancel(True):
                 event = wait.deliver(True)
-            # scheduler.keep_running(yielding), inline under FIFO (which draws nothing),
-            # as in Thread.wait_until
-            elif wait.ready() and (not wait.yielding if scheduler.fifo
-                                   else scheduler.keep_running(wait.yielding)):
+            # wait.ready() and scheduler.keep_running(yielding), as in Thread.wait_until; under
+            # FIFO (which draws nothing) keep_running is inline, and asked first: a yield
+            # always blocks there, so its ready() need not be asked (it only reads)
+            elif (not wait.yielding and wait.ready() if scheduler.fifo
+                  else wait.ready() and scheduler.keep_running(wait.yielding)):
                 event = wait.deliver(False)
             else:
                 self.phase = _WAITING

@@ -58,6 +58,8 @@ from .values import (
 from .waitables import EventCode, EventTuple, Waitable, WaitableSet
 
 BLOCKED = 0xFFFF_FFFF
+_TASK_RESOLVED = Task.State.RESOLVED
+"""A module constant for the hot paths (an Enum member read from its class costs more)."""
 
 
 def _inst() -> Any:
@@ -247,7 +249,9 @@ def _store_event(opts: CanonicalOptions, ptr: int, event: EventTuple) -> list[in
 
 def _waitable_set(inst: Any, si: int) -> WaitableSet:
     wset = inst.handles.get(si)
-    if not isinstance(wset, WaitableSet):  # (hot path: raise, not trap_if)
+    # not isinstance(wset, WaitableSet), asked only when the type is not the usual one
+    # (hot path: raise, not trap_if)
+    if type(wset) is not WaitableSet and not isinstance(wset, WaitableSet):
         raise Trap(messages.NOT_WAITABLE_SET)
     return wset
 
@@ -262,10 +266,15 @@ def canon_waitable_set_new() -> list[int]:
 
 def _may_block() -> Any:
     """The current instance, after the checks every blocking built-in makes first."""
-    thread = current_thread()
-    inst = thread.task.inst
-    inst.check_may_leave()
-    thread.task.check_may_block(thread)
+    thread = threads._current or current_thread()  # current_thread(), inline (hot path)
+    task = thread.task
+    inst = task.inst
+    if not inst.may_leave:  # inst.check_may_leave(), inline
+        raise Trap(messages.CANNOT_LEAVE)
+    # task.check_may_block(thread), its first test inline: an async-typed task, or one
+    # that has returned, may block
+    if not task.ft.async_ and task.state != _TASK_RESOLVED:
+        task.check_may_block(thread)
     return inst
 
 
@@ -288,11 +297,13 @@ def try_waitable_set_wait(cancellable: bool, opts: CanonicalOptions, si: int,
     only under FIFO: any other policy makes a choice there, and a choice is a side
     effect.
     """
-    thread = current_thread()
+    thread = threads._current or current_thread()  # current_thread(), inline (hot path)
     if type(thread) is not Thread or not thread.scheduler.fifo:
         return WOULD_BLOCK
-    handles = thread.task.inst.handles.array  # a probe: a bad index traps on the usual path
-    wset = handles[si] if 0 <= si < len(handles) else None
+    try:  # a probe: a bad index traps on the usual path
+        wset = thread.task.inst.handles.array[si] if si >= 0 else None
+    except IndexError:
+        wset = None
     if type(wset) is not WaitableSet or not wset.has_pending_event() \
             or (cancellable and thread.task.state == Task.State.PENDING_CANCEL):
         return WOULD_BLOCK
@@ -335,7 +346,8 @@ def canon_waitable_join(wi: int, si: int) -> list[Any]:
     if not inst.may_leave:
         raise Trap(messages.CANNOT_LEAVE)
     w = inst.handles.get(wi)
-    if not isinstance(w, Waitable):  # (hot path: raise, not trap_if)
+    # not isinstance(w, Waitable), asked only when w is not a subtask (hot path: raise)
+    if type(w) is not Subtask and not isinstance(w, Waitable):
         raise Trap(messages.NOT_WAITABLE)
     if w.has_sync_waiter:
         raise Trap(messages.SYNC_AND_ASYNC_WAIT)
@@ -343,7 +355,8 @@ def canon_waitable_join(wi: int, si: int) -> list[Any]:
         w.join(None)
         return []
     wset = inst.handles.get(si)
-    if not isinstance(wset, WaitableSet):  # _waitable_set(inst, si), inline (hot path)
+    # _waitable_set(inst, si), inline (hot path)
+    if type(wset) is not WaitableSet and not isinstance(wset, WaitableSet):
         raise Trap(messages.NOT_WAITABLE_SET)
     w.join(wset)
     return []
@@ -378,8 +391,9 @@ def canon_subtask_drop(i: int) -> list[Any]:
     if not inst.may_leave:
         raise Trap(messages.CANNOT_LEAVE)
     subtask = inst.handles.get(i)
-    if not isinstance(subtask, Subtask):  # (hot path: raise, not trap_if)
-        raise Trap(messages.NOT_SUBTASK)
+    # not isinstance(subtask, Subtask), asked only when the type is not Subtask itself
+    if type(subtask) is not Subtask and not isinstance(subtask, Subtask):
+        raise Trap(messages.NOT_SUBTASK)  # (hot path: raise, not trap_if)
     subtask.drop()
     inst.handles.remove(i)
     if trace.listening:

@@ -120,12 +120,15 @@ class ComponentInstance:
         "for now") do where the spec would let a donut-wrapping parent be
         re-entered: components' lifts ask for it.
         """
-        entering = self._entering.get(caller)
-        if entering is None:
+        # (subscripts, not .get: no call when cached, which is every call but the first)
+        try:
+            entering = self._entering[caller]
+        except KeyError:
             entering = self.entering_set(caller)
         if refuse_nested and caller is not None:
-            nested = self._nested.get(caller)
-            if nested is None:
+            try:
+                nested = self._nested[caller]
+            except KeyError:
                 nested = self._nested[caller] = (caller in self._ancestry
                                                  or self in caller._ancestry)
             if nested:

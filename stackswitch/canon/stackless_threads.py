@@ -88,6 +88,7 @@ class StacklessThread(Thread):
 
     def _run(self, cancelled: Cancelled) -> tuple[bool, Thread | None]:
         assert self.step is not None
+        assert self._phase == _NEW or self._phase == _IDLE  # Thread.resume's check, with no call
         self._phase = _RUNNING
         self.cancellable = False
         try:

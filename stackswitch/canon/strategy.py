@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .callback_driver import CallbackDriver, runs_stackless
+from .callback_driver import CallbackDriver, FiberCall
 from .calls import CoreFunc, OnCancel, canon_lift, run_task
 from .stackless_threads import suspendable
 from .tasks import Task
@@ -98,7 +98,8 @@ class Strategy:
 
         A callback-lifted wasm function runs stackless (see module docs),
         anything else on a stack of its own."""
-        if opts.callback is not None and opts.async_ and runs_stackless(callee, opts):
+        # runs_stackless(callee, opts), inline (every call of a lift asks it)
+        if opts.async_ and type(callee) is FiberCall and type(opts.callback) is FiberCall:
             task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
             return run_task(task, CallbackDriver(task, callee).thread)
         return canon_lift(callee, ft, opts, inst, on_start, on_resolve, caller=caller, name=name)

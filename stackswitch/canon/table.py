@@ -64,7 +64,10 @@ class Table(Generic[E]):
 
     def remove(self, i: int) -> E:
         array = self.array
-        e = array[i] if 0 < i < len(array) else None  # self.get(i), inline (hot)
+        try:  # self.get(i), inline (hot); 0 holds None, an index past the end raises
+            e = array[i] if i >= 0 else None
+        except IndexError:
+            e = None
         if e is None:
             raise Trap(messages.unknown_index(i))
         array[i] = None

@@ -28,13 +28,14 @@ cdef class WasmFunc:
     cdef public CoreCodec params, results
     cdef public object _context, _address
     cdef public list _spare
+    cdef public object _plain
     cdef public StoreState state
     cdef public object raw_count, buffer_bytes
 
 @cython.locals(state=StoreState, params=CoreCodec, inflight=_InFlight, spare=list)
 cpdef call(WasmFunc func, args=*)
 
-@cython.locals(inflight=_InFlight, spare=list, buffer=bytearray)
+@cython.locals(inflight=_InFlight, buffer=bytearray)
 cpdef _call_plain(WasmFunc func, args)
 
 cpdef _finish(WasmFunc func, future, _InFlight inflight)

@@ -163,6 +163,8 @@ _READY_AT = _TRAP_AND_ERROR.size
 """Offset of the call's *ready flag*: a byte, then a NUL (see :data:`_CONTINUATION`)."""
 _RESULTS_AT = _READY_AT + 8
 _NO_FAILURE = bytes(_RESULTS_AT)
+_NO_TRAP_OR_ERROR = bytes(_READY_AT)
+"""The buffer's start after a call that neither trapped nor failed: both pointers null."""
 
 
 # -- per-call state ------------------------------------------------------------
@@ -403,12 +405,15 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     inflight = _polling
     imp = None
     try:
-        ref = _imports.get(env or 0)  # (inline: the hot path of every blocking import)
-        imp = ref() if ref is not None else None
+        try:  # the import env stands for (a subscript: no call on the hot path)
+            imp = _imports[env or 0]()
+        except KeyError:
+            imp = None
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
-        inflight.args = imp.params.load(args or 0)
+        params = imp.params  # params.load(args), inline (the hot path of every blocking import)
+        inflight.args = params.unpack_from(_HOST, args or 0) if params.count else ()
         if imp.on_fiber is not None and _answer_on_fiber(imp, inflight, results or 0,
                                                          trap_ret or 0):
             inflight.args = ()
@@ -468,11 +473,19 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     _fiber_depth += 1
     imp = None
     try:
-        ref = _imports.get(env or 0)  # (inline: this is the hot path of every cheap import)
-        imp = ref() if ref is not None else None
+        try:  # the import env stands for (a subscript: no call on the hot path)
+            imp = _imports[env or 0]()
+        except KeyError:
+            imp = None
         if imp is None:
             raise RuntimeError("an unknown import was called")
-        imp.results.store(results or 0, imp.handler(*imp.params.load(args or 0)))
+        params = imp.params  # params.load(args), inline (the hot path of every cheap import)
+        result = imp.handler(*(params.unpack_from(_HOST, args or 0) if params.count else ()))
+        codec = imp.results
+        # codec.store(results, result), but for no results its early exit is inline: an
+        # import with none (join, drop, task.return) returning None or [] writes nothing
+        if codec.count or not (result is None or (type(result) is list and not result)):
+            codec.store(results or 0, result)
         return 0
     except BaseException as e:
         inflight = _polling
@@ -755,7 +768,7 @@ class WasmFunc:
     """A wasm function bound to its store, with its signature decoded once."""
 
     __slots__ = ("store", "func", "name", "params", "results", "_context", "_address", "_spare",
-                 "state", "raw_count", "buffer_bytes")
+                 "_plain", "state", "raw_count", "buffer_bytes")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = "") -> None:
         functype = func.type(store)
@@ -767,6 +780,10 @@ class WasmFunc:
         self._context = capi.address(store._context())
         self._address = ctypes.addressof(func._func)
         self._spare: list[_InFlight] = []
+        """Buffers of ended calls on fibers, for the next ones."""
+        self._plain: _InFlight | None = None
+        """The buffer of plain calls (:func:`_call_plain`), None while one runs: they do
+        not nest (see there), so one is enough and takes no list operation."""
         self.state = store_state(store)
         self.raw_count = max(self.params.count, self.results.count)
         """``wasmtime_val_raw_t``s a plain call passes: arguments in, results out."""
@@ -850,16 +867,23 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
     call made from a handler on a fiber still gets a fiber of its own, so that
     nested calls do not pile up on one fiber's fixed-size stack, where host
     code overflowing aborts the process.
+
+    So plain calls of one function never nest (while one runs, only handlers
+    on the fiber run Python, and a call from them takes a fiber): its buffer is
+    kept in :attr:`WasmFunc._plain`, not in the list of spares.
     """
     global _polling
-    spare = func._spare
-    inflight = spare.pop() if spare else _InFlight(func.buffer_bytes)
+    inflight = func._plain
+    if inflight is None:  # the first plain call of func (or one nested in another): a new one
+        inflight = _InFlight(func.buffer_bytes)
+    else:
+        func._plain = None
     buffer = inflight.buffer
     if func.params.count or args:
         try:
             func.params.pack_raw_into(buffer, _RESULTS_AT, args)
         except BaseException:
-            spare.append(inflight)
+            func._plain = inflight
             raise
     base = inflight.address
     buffer[:_RESULTS_AT] = _NO_FAILURE
@@ -875,13 +899,14 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
             _POINTER.pack_into(buffer, 8, error)
         if _pending is not None and outer is None:
             _raise_pending()
-        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
-            return func.results.load_raw_from(buffer, _RESULTS_AT)
+        if buffer[:_READY_AT] == _NO_TRAP_OR_ERROR:  # (a slice: no call)
+            # func.results.load_raw_from(buffer, _RESULTS_AT), inline
+            return list(func.results.raw_unpack_from(buffer, _RESULTS_AT))
         exc = _as_trap(_outcome(inflight))
     finally:
         if inflight.exc is not None:
             inflight.clear()
-        spare.append(inflight)
+        func._plain = inflight
     raise exc
 
 
@@ -895,7 +920,7 @@ def _finish(func: WasmFunc, future: int, inflight: _InFlight) -> list[Value]:
             trace.counts["parks"] += 1
             raise ParkedCall(func, future, inflight)
         buffer = inflight.buffer
-        if _TRAP_AND_ERROR.unpack_from(buffer) == (0, 0):
+        if buffer[:_READY_AT] == _NO_TRAP_OR_ERROR:  # (a slice: no call)
             return func.results.load_from(buffer, _RESULTS_AT)
         exc = _as_trap(_outcome(inflight))
     finally:
