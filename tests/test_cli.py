@@ -61,8 +61,8 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     # The build follows the version: whether the hot modules run compiled (stackswitch.compiled).
-    assert capsys.readouterr().out == (f"stackswitch {stackswitch.__version__} "
-                                       f"({stackswitch.compiled.describe()})\n")
+    assert capsys.readouterr().out == (f"stackswitch {stackswitch.__version__}, "
+                                       f"{stackswitch.compiled.describe()}\n")
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,4 +138,4 @@ def test_version_has_one_source_even_without_installed_metadata():
                           text=True, timeout=120)
     package, command = done.stdout.splitlines()
     assert done.returncode == 0, done.stderr
-    assert command.startswith(f"stackswitch {package} (")
+    assert command.startswith(f"stackswitch {package}, ")

@@ -197,7 +197,8 @@ def test_describe_says_which_modules_run_compiled(tmp_path: Path) -> None:
         f"compiled with Cython (1 of {len(compiled.HOT_MODULES)} hot modules)"
 
 
-def _pip(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _pip(tmp_path: Path, *args: str, editable: bool = False,
+         **env: str) -> subprocess.CompletedProcess[str]:
     """Run pip on a copy of the checkout the way ``pip install .`` does, without fetching
     the build requirements (``--no-build-isolation``: they come from the dev extra)."""
     try:
@@ -211,7 +212,8 @@ def _pip(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     if not source.exists():
         _script().copy_tree(source)
     return subprocess.run([sys.executable, "-m", "pip", *args, "--no-build-isolation",
-                           "--no-deps", "--no-index", "-v", str(source)],
+                           "--no-deps", "--no-index", "-v", *(["-e"] if editable else []),
+                           str(source)],
                           capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, **env})
 
@@ -240,6 +242,20 @@ def test_install_without_a_compiler_is_pure_python(tmp_path: Path) -> None:
     assert "STACKSWITCH_COMPILE='yes': expected one of auto, 0, 1" in wrong.stdout + wrong.stderr
 
 
+def test_editable_installs_never_compile(tmp_path: Path) -> None:
+    """Both editable modes install without compiling (the strict one links every file the
+    build lists, so it must list no extension module); asking to compile one is an error."""
+    for mode in ("lenient", "strict"):
+        done = _pip(tmp_path, "install", "--target", str(tmp_path / mode),
+                    "--config-settings", f"editable_mode={mode}", editable=True)
+        assert done.returncode == 0, (mode, done.stderr[-3000:])
+        assert "the .py files run as written" in done.stdout + done.stderr
+    forced = _pip(tmp_path, "install", "--target", str(tmp_path / "forced"), editable=True,
+                  STACKSWITCH_COMPILE="1")
+    assert forced.returncode != 0
+    assert "an editable install runs the .py files" in forced.stdout + forced.stderr
+
+
 def test_install_compiles_the_hot_modules_and_they_pass_the_scripts(tmp_path: Path) -> None:
     """What ``pip install .`` gives where a compiler works: every hot module compiled,
     with its .pxd (a cdef class is a static type), passing every script of tests/wast
@@ -258,6 +274,11 @@ def test_install_compiles_the_hot_modules_and_they_pass_the_scripts(tmp_path: Pa
     assert check.stdout.splitlines() == [
         f"compiled with Cython ({len(compiled.HOT_MODULES)} of {len(compiled.HOT_MODULES)} "
         "hot modules)", "0"], check.stderr
+    # The build directory now holds that build's extension modules (pip builds in the
+    # tree): an install told not to compile must not ship them.
+    pure = _pip(tmp_path, "install", "--target", str(tmp_path / "pure"), STACKSWITCH_COMPILE="0")
+    assert pure.returncode == 0, pure.stderr[-3000:]
+    assert not list((tmp_path / "pure").rglob("*.so"))
     scripts = sorted(str(path) for path in (ROOT / "tests" / "wast").glob("*.wast"))
     for options in (["--strategy", "stackful"], ["--strategy", "callback"],
                     ["--policy", "random:3"]):

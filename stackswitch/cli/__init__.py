@@ -314,7 +314,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             "in waitable-set.wait really suspends."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION} ({describe_build()})")
+    parser.add_argument("--version", action="version", version=f"stackswitch {VERSION}, {describe_build()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_wast, _add_run, _add_compare, _add_explore):
         add(commands)
