@@ -6,6 +6,15 @@
 cimport cython
 from stackswitch.wasm.core_values cimport CoreCodec
 
+# The fiber layer's per-call counters and current poll are C variables of the module, not
+# entries of its dict: every store to a module global bumps the dict's version, and each
+# global read of the module after one (``capi``, ``stacks``, ``_imports``, ...) then misses
+# Cython's cache and looks the name up again (84 such lookups per ping-pong iteration).
+# Nothing outside fibers.py reads these four; ``_max_live`` and ``_spares_left``, which
+# tests patch or read, stay module attributes.
+cdef object _polling, _pending
+cdef Py_ssize_t _fiber_depth, _live
+
 cdef class _Import
 
 cdef class _InFlight:
