@@ -50,3 +50,15 @@ cpdef _finish(WasmFunc func, future, _InFlight inflight)
 
 @cython.locals(imp=_Import)
 cpdef _answer(_InFlight inflight)
+
+# The bodies of the two import callbacks (ctypes calls their Python wrappers, as it called
+# the decorated functions before): their import record and call typed, so that
+# ``imp.results.store(..., imp.handler(*imp.params.load(...)))`` reads C fields and calls
+# CoreCodec's cpdef methods in C.
+@cython.locals(imp=_Import, inflight=_InFlight)
+cpdef _async_call(env, _caller, args, _nargs, results, _nresults, trap_ret, continuation_ret)
+
+@cython.locals(imp=_Import, inflight=_InFlight)
+cpdef _sync_call(env, _caller, args, _nargs, results, _nresults)
+
+cpdef _answer_on_fiber(_Import imp, _InFlight inflight, results, trap_ret)
