@@ -4,10 +4,13 @@
 # which threads.py does not import at run time (tasks imports threads: a cycle at init).
 # ``scheduler`` and ``cont`` are typed (scheduler.py and stacks.py are lower layers: no
 # cycle), so their fields and cpdef methods are reached in C.
-# ``resume`` (not overridden by StacklessThread) is cpdef, its locals typed.
+# ``resume`` (not overridden by StacklessThread) is cpdef, its locals typed; so is
+# ``resume_from_host``, whose loops over the instances being entered set ``may_enter`` as a
+# C field (component_instance.py imports nothing of threads at run time: no cycle).
 cimport cython
 from stackswitch.scheduler cimport Scheduler
 from stackswitch.stacks cimport Continuation
+from stackswitch.canon.component_instance cimport ComponentInstance
 
 cdef class Thread:
     cdef public Continuation cont
@@ -18,3 +21,6 @@ cdef class Thread:
 
     @cython.locals(thread=Thread, ran=Thread)
     cpdef resume(self, cancelled=*)
+
+    @cython.locals(scheduler=Scheduler, inst=ComponentInstance, i=ComponentInstance)
+    cpdef resume_from_host(self)
