@@ -6,7 +6,8 @@
 # cycle), so their fields and cpdef methods are reached in C.
 # ``resume`` (not overridden by StacklessThread) is cpdef, its locals typed; so is
 # ``resume_from_host``, whose loops over the instances being entered set ``may_enter`` as a
-# C field (component_instance.py imports nothing of threads at run time: no cycle).
+# C field (component_instance.py imports nothing of threads at run time: no cycle); and
+# ``ready``, which the scheduler asks of every waiting thread.
 cimport cython
 from stackswitch.scheduler cimport Scheduler
 from stackswitch.stacks cimport Continuation
@@ -24,3 +25,6 @@ cdef class Thread:
 
     @cython.locals(scheduler=Scheduler, inst=ComponentInstance, i=ComponentInstance)
     cpdef resume_from_host(self)
+
+    @cython.locals(inst=ComponentInstance)
+    cpdef ready(self)
