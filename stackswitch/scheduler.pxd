@@ -1,4 +1,4 @@
-# Augments stackswitch/scheduler.py in the compiled build only (benchmarks/build_compiled.py).
+# Augments stackswitch/scheduler.py in the compiled build only (stackswitch/compiled.py).
 # Scheduler becomes a cdef class: its methods read their own state (the waiting set, the
 # candidates and their heap) as C struct fields; the ones every wait, resume and hand-off
 # calls are cpdef, so that a caller holding a typed Scheduler (threads.pxd) calls them in C

@@ -1,4 +1,4 @@
-# Augments stackswitch/stacks.py in the compiled build only (benchmarks/build_compiled.py).
+# Augments stackswitch/stacks.py in the compiled build only (stackswitch/compiled.py).
 # Continuation becomes a cdef class (its fields C fields); ``resume`` and the module's
 # ``switch_to``/``suspend``, run on every stack switch, are cpdef with typed locals. Its
 # type is immutable: patch a subclass into the module (tests/test_stacks.py), not the class.

@@ -43,16 +43,19 @@ for strategy in ("stackful", "callback"):
 # The modules of the build that have an augmenting .pxd (beside the .py) and a
 # class each makes a cdef class there: a static type (not a heap type, unlike a class
 # statement's) whose attributes are C fields. A .pxd that cimports another module's
-# (threads.pxd: Scheduler, Continuation) needs that module compiled with its own .pxd too.
+# (threads.pxd: Scheduler, Continuation, ComponentInstance) needs that module compiled
+# with its own .pxd too.
 DECLARED = {"stackswitch/scheduler.py": "Scheduler", "stackswitch/stacks.py": "Continuation",
-            "stackswitch/canon/threads.py": "Thread", "stackswitch/canon/tasks.py": "Task"}
+            "stackswitch/canon/threads.py": "Thread", "stackswitch/canon/tasks.py": "Task",
+            "stackswitch/canon/component_instance.py": "ComponentInstance"}
 
 CDEF_CLASSES = """
 import stackswitch.canon.tasks, stackswitch.canon.threads, stackswitch.scheduler
-import stackswitch.stacks
+import stackswitch.stacks, stackswitch.canon.component_instance
 HEAPTYPE = 1 << 9
 for cls in (stackswitch.scheduler.Scheduler, stackswitch.stacks.Continuation,
-            stackswitch.canon.threads.Thread, stackswitch.canon.tasks.Task):
+            stackswitch.canon.threads.Thread, stackswitch.canon.tasks.Task,
+            stackswitch.canon.component_instance.ComponentInstance):
     assert not cls.__flags__ & HEAPTYPE, cls
 print(stackswitch.canon.tasks.Task.State.RESOLVED)
 """

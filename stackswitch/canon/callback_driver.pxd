@@ -1,5 +1,5 @@
 # Augments stackswitch/canon/callback_driver.py in the compiled build only
-# (benchmarks/build_compiled.py). TaskDriver and CallbackDriver become cdef classes, their
+# (stackswitch/compiled.py). TaskDriver and CallbackDriver become cdef classes, their
 # task, thread and wait typed (callback_driver.py imports those modules at run time, and
 # scheduler.py is a lower layer: no cycle); ``_act``, the loop over a callback's codes, is
 # cpdef with typed locals. AsyncifyDriver (callback_abi) stays a Python subclass.

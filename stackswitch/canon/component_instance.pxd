@@ -1,5 +1,5 @@
 # Augments stackswitch/canon/component_instance.py in the compiled build only
-# (benchmarks/build_compiled.py). ComponentInstance has no __slots__: the __dict__ keeps
+# (stackswitch/compiled.py). ComponentInstance has no __slots__: the __dict__ keeps
 # any attribute set from elsewhere working as in pure Python, and __weakref__ weak
 # references (as for any instance of a class without __slots__).
 

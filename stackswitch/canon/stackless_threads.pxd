@@ -1,5 +1,5 @@
 # Augments stackswitch/canon/stackless_threads.py in the compiled build only
-# (benchmarks/build_compiled.py). StacklessThread becomes a cdef subclass of Thread
+# (stackswitch/compiled.py). StacklessThread becomes a cdef subclass of Thread
 # (threads.pxd): the fields its steps read are C fields.
 from stackswitch.canon.threads cimport Thread
 

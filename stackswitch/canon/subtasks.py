@@ -21,13 +21,20 @@ if TYPE_CHECKING:
     from .resources import ResourceHandle
 
 
+class State(IntEnum):
+    """:attr:`Subtask.State` (defined out here, not nested: Cython cannot compile a class
+    nested in one it makes a ``cdef class``, see subtasks.pxd)."""
+
+    __qualname__ = "Subtask.State"
+    STARTING = 0
+    STARTED = 1
+    RETURNED = 2
+    CANCELLED_BEFORE_STARTED = 3
+    CANCELLED_BEFORE_RETURNED = 4
+
+
 class Subtask(Waitable):
-    class State(IntEnum):
-        STARTING = 0
-        STARTED = 1
-        RETURNED = 2
-        CANCELLED_BEFORE_STARTED = 3
-        CANCELLED_BEFORE_RETURNED = 4
+    State = State
 
     def __init__(self, name: str = "") -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-# Augments stackswitch/canon/tasks.py in the compiled build only (benchmarks/build_compiled.py).
+# Augments stackswitch/canon/tasks.py in the compiled build only (stackswitch/compiled.py).
 # Task becomes a cdef class: its attributes are C struct fields, read without a dict or
 # descriptor lookup from its own methods. ``caller`` stays untyped: a host task may be one.
 from stackswitch.canon.threads cimport Thread

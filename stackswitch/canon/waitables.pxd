@@ -1,4 +1,4 @@
-# Augments stackswitch/canon/waitables.py in the compiled build only (benchmarks/build_compiled.py).
+# Augments stackswitch/canon/waitables.py in the compiled build only (stackswitch/compiled.py).
 # Waitable and WaitableSet become cdef subclasses of WaitKey (scheduler.pxd): the fields every
 # event and every wait read (a waitable's set and pending event, a set's heap of ready
 # members) are C fields, ``wset`` typed; the methods on the path of each event are cpdef

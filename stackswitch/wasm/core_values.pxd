@@ -1,4 +1,4 @@
-# Augments stackswitch/wasm/core_values.py in the compiled build only (benchmarks/build_compiled.py).
+# Augments stackswitch/wasm/core_values.py in the compiled build only (stackswitch/compiled.py).
 # CoreCodec becomes a cdef class; the methods every core call uses are cpdef, so that a
 # caller holding a typed CoreCodec (fibers.pxd) calls them in C.
 

@@ -393,11 +393,15 @@ def _refill_spare_traps() -> None:
 _refill_spare_traps()
 
 
-@capi.ASYNC_CALLBACK
-def _on_async_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
-                   results: int | None, _nresults: int, trap_ret: int | None,
-                   continuation_ret: int | None) -> None:
-    """A may_block import was called: record it and answer "not yet"."""
+def _async_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
+                results: int | None, _nresults: int, trap_ret: int | None,
+                continuation_ret: int | None) -> None:
+    """A may_block import was called: record it and answer "not yet".
+
+    The body of the ctypes callback :data:`_on_async_call`, a plain function of its own
+    so that the compiled build can type its locals (it is ``cpdef`` there): wasmtime
+    calls it through the callback, with no call more than a decorated function would take.
+    """
     # wasmtime aborts the process if no continuation is filled in, so one
     # always is: "pending" normally, "ready" (with a trap set) on any failure.
     global _spares_left
@@ -437,6 +441,10 @@ def _on_async_call(env: int | None, _caller: int | None, args: int | None, _narg
     _HOST[continuation_ret or 0:(continuation_ret or 0) + _CONTINUATION_SIZE] = continuation
 
 
+_on_async_call = capi.ASYNC_CALLBACK(_async_call)
+"""The host function of every may_block import: :func:`_async_call` as a wasmtime callback."""
+
+
 def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: int) -> bool:
     """Try ``imp.on_fiber`` right here, on the fiber, with switching forbidden.
 
@@ -463,10 +471,13 @@ def _answer_on_fiber(imp: _Import, inflight: _InFlight, results: int, trap_ret: 
     return True
 
 
-@capi.SYNC_CALLBACK
-def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
-                  results: int | None, _nresults: int) -> int:
-    """A may_block=False import was called: run its handler right here, on the fiber."""
+def _sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: int,
+               results: int | None, _nresults: int) -> int:
+    """A may_block=False import was called: run its handler right here, on the fiber.
+
+    The body of the ctypes callback :data:`_on_sync_call`, a plain function for the
+    same reason as :func:`_async_call`.
+    """
     global _fiber_depth, _spares_left
     token = stacks.forbidden  # stacks.forbid_switching, inline (as is its undoing below)
     stacks.forbidden = _FORBIDDEN
@@ -501,6 +512,10 @@ def _on_sync_call(env: int | None, _caller: int | None, args: int | None, _nargs
     finally:
         _fiber_depth -= 1
         stacks.forbidden = token
+
+
+_on_sync_call = capi.SYNC_CALLBACK(_sync_call)
+"""The host function of every may_block=False import: :func:`_sync_call` as a wasmtime callback."""
 
 
 _NO_FINALIZER = ctypes.cast(None, capi.FINALIZER)
