@@ -17,8 +17,8 @@ import system prefers the extension, and every module not compiled stays
 pure Python.
 
 The source tree is never touched: an editable install and the tests (and
-their coverage) keep running the pure-Python modules. Use the build by running from its root, so
-that its copy is first on ``sys.path``::
+their coverage) keep running the pure-Python modules. Use the build by
+running from its root, so that its copy is first on ``sys.path``::
 
     python benchmarks/build_compiled.py            # -> build/compiled
     cd build/compiled
@@ -79,10 +79,9 @@ def copy_tree(out: Path) -> None:
         shutil.rmtree(out)
     if listed.returncode != 0 or not names:
         inside = [out.relative_to(ROOT).parts[0]] if out.is_relative_to(ROOT) else []
-        products = shutil.ignore_patterns(
+        shutil.copytree(ROOT, out, ignore=shutil.ignore_patterns(
             ".git", "build", "_cython", "__pycache__", ".*_cache", ".hypothesis", "*.so",
-            *inside)
-        shutil.copytree(ROOT, out, ignore=products)
+            *inside))
         return
     for name in names:
         source = ROOT / name
