@@ -25,8 +25,9 @@ and the step resumes that call instead of starting a new one. So the core
 functions must be wasm called through :func:`stackswitch.wasm.fibers.call`
 (:class:`FiberCall`), and the built-ins they import linked through
 :func:`~stackswitch.canon.stackless_threads.suspendable`; every strategy runs
-such a lift this way (:func:`runs_stackless`). A Python core function cannot
-park: under ``stackful`` it keeps a stack of its own.
+such a lift this way (``Strategy.lift``: core function and callback both
+:class:`FiberCall`). A Python core function cannot park: under ``stackful``
+it keeps a stack of its own.
 
 Same rules and trap messages as the stackful loop: both share ``start_task``
 and ``CallbackWait`` from ``canon.calls`` and unpack the codes the same way
@@ -42,7 +43,6 @@ from ..errors import Trap
 from ..wasm import fibers
 from . import messages
 from .calls import CALLBACK_CODES, CallbackWait, CoreFunc, start_task
-from .options import CanonicalOptions
 from .stackless_threads import BuiltinOutcome, StacklessThread
 from .tasks import Task
 from .threads import Cancelled
@@ -57,12 +57,6 @@ class FiberCall(functools.partial):  # type: ignore[type-arg]
 
     def __new__(cls, func: fibers.WasmFunc) -> FiberCall:
         return super().__new__(cls, fibers.call, func)
-
-
-def runs_stackless(callee: CoreFunc, opts: CanonicalOptions) -> bool:
-    """Can this callback lift run as a :class:`CallbackDriver` (see module docs)? Its
-    core function and callback must both be :class:`FiberCall`."""
-    return type(callee) is FiberCall and type(opts.callback) is FiberCall
 
 
 _NEW, _ENTERING, _WAITING, _IN_CALL = range(4)

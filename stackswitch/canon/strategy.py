@@ -98,7 +98,9 @@ class Strategy:
 
         A callback-lifted wasm function runs stackless (see module docs),
         anything else on a stack of its own."""
-        # runs_stackless(callee, opts), inline (every call of a lift asks it)
+        # Stackless when it can park (see callback_driver's module docs): a callback lift
+        # whose core function and callback are both wasm, FiberCall (opts.callback is None
+        # for any other lift, and None is no FiberCall)
         if opts.async_ and type(callee) is FiberCall and type(opts.callback) is FiberCall:
             task = Task(ft, opts, inst, on_start, on_resolve, name=name, caller=caller)
             return run_task(task, CallbackDriver(task, callee).thread)
