@@ -113,7 +113,8 @@ class ComponentInstance:
     def enter_checked(self, caller: ComponentInstance | None,
                       refuse_nested: bool = False) -> frozenset[ComponentInstance]:
         """:meth:`check_enter_from` then :meth:`enter_from`, in one: the instances entered,
-        for :meth:`leave`. (The path every call into a component takes.)
+        whose ``may_enter`` the caller sets back when the call returns (``Store``'s
+        ``func_inst``). (The path every call into a component takes.)
 
         ``refuse_nested`` also refuses a caller that is this instance, an
         ancestor or a descendant of it, as wasmtime (and the spec's tests,
@@ -141,13 +142,6 @@ class ComponentInstance:
         for inst in entering:
             inst.may_enter = False
         return entering
-
-    @staticmethod
-    def leave(entering: frozenset[ComponentInstance]) -> None:
-        """Undo :meth:`enter_checked`: ``entering`` is what it returned (:meth:`leave_to`)."""
-        for inst in entering:
-            assert not inst.may_enter
-            inst.may_enter = True
 
     def enter_from(self, caller: ComponentInstance | None) -> None:
         entering = self._entering.get(caller)  # (hot: the scheduler enters on every resume)

@@ -122,7 +122,7 @@ class Store:
                 task_name = f"{inst.name}.{label}#{next(self._counter)}"
                 return lift(callee, ft, opts, inst, on_start, on_resolve, caller, task_name)
             finally:
-                for i in entering:  # inst.leave(entering), inline (every call)
+                for i in entering:  # leave what enter_checked entered
                     assert not i.may_enter
                     i.may_enter = True
 

@@ -5,9 +5,7 @@
 cdef class CoreCodec:
     cdef public object types, count, size, _unpack, _pack, _kinds, _kind0, _template, _raw
     cdef public object unpack_from, raw_unpack_from
-    cpdef load(self, address)
     cpdef load_from(self, buffer, offset)
     cpdef pack(self, values)
     cpdef store(self, address, result)
     cpdef pack_raw_into(self, buffer, offset, values)
-    cpdef load_raw_from(self, buffer, offset)

@@ -67,20 +67,17 @@ class CoreCodec:
         self._raw = struct.Struct("<" + "".join(_RAW_FIELDS[t] for t in types))
         """The same values as ``wasmtime_val_raw_t``s (see :meth:`pack_raw_into`)."""
         self.unpack_from = self._unpack.unpack_from if types else None
-        """``unpack_from(buffer, address)``: :meth:`load`'s unpacking, for the fiber
-        callbacks that inline it (one call fewer per import); None for no values."""
+        """``unpack_from(buffer, address)``: the values wasmtime stored at ``address`` (the
+        fiber callbacks call it directly, no method between: one call fewer per import);
+        None for no values (test :attr:`count` first)."""
         self.raw_unpack_from = self._raw.unpack_from
-        """:meth:`load_raw_from`'s unpacking, for the plain call path that inlines it."""
+        """``raw_unpack_from(buffer, offset)``: the values packed as ``wasmtime_val_raw_t``s
+        in ``buffer`` at ``offset`` (a plain call's results)."""
 
     @classmethod
     def of(cls, valtypes: Sequence[wasmtime.ValType]) -> CoreCodec:
         """The codec for wasmtime's own value types (a ``FuncType``'s params or results)."""
         return cls([type_name(t) for t in valtypes])
-
-    def load(self, address: int) -> tuple[Value, ...]:
-        """The values wasmtime stored at ``address`` (inline in the fiber callbacks:
-        :attr:`unpack_from`)."""
-        return self._unpack.unpack_from(_HOST, address) if self.count else ()
 
     def load_from(self, buffer: bytearray, offset: int) -> list[Value]:
         """The values packed in ``buffer`` at ``offset``."""
@@ -119,10 +116,6 @@ class CoreCodec:
         self.pack(values)  # raises the same TypeError as the tagged path if they do not fit
         normal = [self._normalize(t, v) for t, v in zip(self.types, values, strict=True)]
         self._raw.pack_into(buffer, offset, *normal)
-
-    def load_raw_from(self, buffer: bytearray, offset: int) -> list[Value]:
-        """The values packed as ``wasmtime_val_raw_t``s in ``buffer`` at ``offset``."""
-        return list(self._raw.unpack_from(buffer, offset))
 
     def pack_result(self, result: Any) -> bytes:
         """A handler's return value (``None``, one number, or a sequence) packed."""

@@ -416,7 +416,7 @@ def _async_call(env: int | None, _caller: int | None, args: int | None, _nargs: 
         if inflight is None or imp is None:
             what = "an unknown import" if imp is None else f"{imp.module}.{imp.name}"
             raise RuntimeError(f"{what} was called outside stackswitch.wasm.fibers.call")
-        params = imp.params  # params.load(args), inline (the hot path of every blocking import)
+        params = imp.params  # the arguments wasmtime stored (the hot path of every blocking import)
         inflight.args = params.unpack_from(_HOST, args or 0) if params.count else ()
         if imp.on_fiber is not None and _answer_on_fiber(imp, inflight, results or 0,
                                                          trap_ret or 0):
@@ -490,7 +490,7 @@ def _sync_call(env: int | None, _caller: int | None, args: int | None, _nargs: i
             imp = None
         if imp is None:
             raise RuntimeError("an unknown import was called")
-        params = imp.params  # params.load(args), inline (the hot path of every cheap import)
+        params = imp.params  # the arguments wasmtime stored (the hot path of every cheap import)
         result = imp.handler(*(params.unpack_from(_HOST, args or 0) if params.count else ()))
         codec = imp.results
         # codec.store(results, result), but for no results its early exit is inline: an
@@ -915,7 +915,6 @@ def _call_plain(func: WasmFunc, args: Sequence[Value]) -> list[Value]:
         if _pending is not None and outer is None:
             _raise_pending()
         if buffer[:_READY_AT] == _NO_TRAP_OR_ERROR:  # (a slice: no call)
-            # func.results.load_raw_from(buffer, _RESULTS_AT), inline
             return list(func.results.raw_unpack_from(buffer, _RESULTS_AT))
         exc = _as_trap(_outcome(inflight))
     finally:
